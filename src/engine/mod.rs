@@ -1,0 +1,38 @@
+//! The channel engine: a task per channel that owns the connection, reconnects, and feeds the
+//! bounded queue. It knows the wire below it and nothing of C above it.
+
+mod backoff;
+pub mod queue;
+pub mod runtime;
+mod session;
+pub mod state;
+mod task;
+
+use std::sync::Mutex;
+
+pub use state::{ChannelState, Stats};
+pub use task::{spawn, TaskHandle};
+
+use queue::Queue;
+use state::Counters;
+
+/// What the engine task and the API side of one channel share.
+pub struct Shared {
+    pub queue: Queue,
+    pub counters: Counters,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Shared {
+    pub fn new(max_queue: usize) -> Shared {
+        Shared { queue: Queue::new(max_queue), counters: Counters::default(), last_error: Mutex::new(None) }
+    }
+
+    pub fn set_last_error(&self, msg: &str) {
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(msg.to_string());
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}

@@ -1,0 +1,83 @@
+//! The one tokio runtime of the library: started on first use, stopped by `shutdown`.
+//!
+//! Nothing is torn down by a destructor: a process may exit with channels open. A forked child
+//! inherits a copy of the runtime without its threads; it must not touch it, so every entry point
+//! checks the process id first, before taking any lock that a parent thread may have held.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::runtime::{Handle, Runtime};
+
+use crate::error::{Error, ErrorKind};
+
+static RUNTIME: Mutex<Option<Runtime>> = Mutex::new(None);
+/// Process id of the process that started the runtime; 0 while none was started.
+static OWNER_PID: AtomicU32 = AtomicU32::new(0);
+static SHUT_DOWN: AtomicBool = AtomicBool::new(false);
+
+fn current_pid() -> u32 {
+    std::process::id()
+}
+
+/// Fails at once in a forked child of a process that had started the runtime.
+pub fn check_not_forked() -> Result<(), Error> {
+    let owner = OWNER_PID.load(Ordering::Acquire);
+    if owner != 0 && owner != current_pid() {
+        return Err(Error::new(
+            ErrorKind::Shutdown,
+            "piwebasync cannot be used in a forked child of the process that started it; \
+             open channels in the child after fork, or exec",
+        ));
+    }
+    Ok(())
+}
+
+/// The runtime's handle, starting it if needed.
+pub fn handle() -> Result<Handle, Error> {
+    check_not_forked()?;
+    if SHUT_DOWN.load(Ordering::Acquire) {
+        return Err(shut_down_error());
+    }
+    let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
+    if SHUT_DOWN.load(Ordering::Acquire) {
+        return Err(shut_down_error());
+    }
+    if let Some(rt) = slot.as_ref() {
+        return Ok(rt.handle().clone());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(worker_threads())
+        .thread_name("piwebasync-worker")
+        .enable_all()
+        .build()
+        .map_err(|e| Error::new(ErrorKind::Internal, format!("could not start the runtime: {e}")))?;
+    let handle = rt.handle().clone();
+    *slot = Some(rt);
+    OWNER_PID.store(current_pid(), Ordering::Release);
+    Ok(handle)
+}
+
+/// Two workers carry thousands of channels; more only add idle threads to the host process.
+fn worker_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get().min(2)).unwrap_or(2)
+}
+
+/// Stop the runtime, waiting at most `timeout` for its tasks. Later calls to `handle` fail.
+/// Must not be called from inside the runtime.
+pub fn shutdown(timeout: Duration) {
+    SHUT_DOWN.store(true, Ordering::Release);
+    let rt = RUNTIME.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(rt) = rt {
+        rt.shutdown_timeout(timeout);
+    }
+}
+
+pub fn is_shut_down() -> bool {
+    SHUT_DOWN.load(Ordering::Acquire)
+}
+
+fn shut_down_error() -> Error {
+    Error::new(ErrorKind::Shutdown, "piwebasync was shut down")
+}

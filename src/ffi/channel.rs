@@ -1,0 +1,277 @@
+//! Channel handles and the calls on them.
+
+use std::ffi::{c_char, c_void, CString};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::boundary::{fail, guard, Failure};
+use super::config::pwa_config;
+use super::handles::HandleTable;
+use super::last_error::copy_out;
+use super::message::pwa_message;
+use super::status::*;
+use super::strings::{out_arg, str_arg};
+use crate::{Channel, ChannelConfig, ChannelState};
+
+/// A channel handle: a generational id, never a pointer. 0 is never a valid handle. A handle
+/// that was freed, or never issued, is refused with `PWA_ERR_INVALID_HANDLE`.
+pub type pwa_channel_t = u64;
+
+/// Reserved for message and state callbacks: pass NULL to `pwa_channel_open` in this version
+/// (a non-NULL pointer is refused with `PWA_ERR_INVALID_ARGUMENT`). Poll with
+/// `pwa_channel_poll_next`.
+#[repr(C)]
+pub struct pwa_callbacks {
+    /// Reserved.
+    pub reserved: *mut c_void,
+}
+
+/// What a channel is doing (see `pwa_channel_state`).
+pub type pwa_state = i32;
+/// The first connection is being made.
+pub const PWA_STATE_CONNECTING: pwa_state = 0;
+/// A connection is up and messages flow.
+pub const PWA_STATE_OPEN: pwa_state = 1;
+/// The connection dropped and a new one is being made (reconnect on).
+pub const PWA_STATE_RECONNECTING: pwa_state = 2;
+/// A close was asked for; the close handshake runs.
+pub const PWA_STATE_CLOSING: pwa_state = 3;
+/// The channel ended; buffered messages can still be polled.
+pub const PWA_STATE_CLOSED: pwa_state = 4;
+
+/// Counters of a channel (see `pwa_channel_stats`).
+#[repr(C)]
+pub struct pwa_stats {
+    /// Messages received, heartbeats included.
+    pub messages: u64,
+    /// Bytes of message text received.
+    pub bytes: u64,
+    /// Successful reconnects.
+    pub reconnects: u64,
+    /// Successful updates.
+    pub updates: u64,
+    /// Messages waiting in the queue now.
+    pub queue_depth: u64,
+    /// Arrival time of the last message, nanoseconds since the Unix epoch; 0 = none yet.
+    pub last_message_unix_ns: i64,
+}
+
+struct ChannelEntry {
+    channel: Channel,
+    /// The C form of the URL of the last message, shared by the messages of one endpoint.
+    url_cache: Mutex<Option<(Arc<str>, Arc<CString>)>>,
+}
+
+impl ChannelEntry {
+    fn c_url(&self, url: &Arc<str>) -> Arc<CString> {
+        let mut cache = self.url_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((key, c)) = cache.as_ref() {
+            if Arc::ptr_eq(key, url) {
+                return c.clone();
+            }
+        }
+        // URLs come from a parsed `url::Url`: no interior NUL.
+        let c = Arc::new(CString::new(url.as_bytes()).unwrap_or_default());
+        *cache = Some((url.clone(), c.clone()));
+        c
+    }
+}
+
+static CHANNELS: HandleTable<ChannelEntry> = HandleTable::new();
+
+fn lookup(h: pwa_channel_t) -> Result<Arc<ChannelEntry>, Failure> {
+    crate::check_process()?;
+    CHANNELS.get(h).ok_or_else(|| invalid_handle(h))
+}
+
+fn invalid_handle(h: pwa_channel_t) -> Failure {
+    if h == 0 {
+        fail(PWA_ERR_INVALID_HANDLE, "channel handle is 0 (no channel)")
+    } else {
+        fail(PWA_ERR_INVALID_HANDLE, format!("channel handle {h:#x} is not open: freed, stale or never issued"))
+    }
+}
+
+/// Open a channel to `url` and block until its first connection is up, or `open_timeout`
+/// passed, or it failed. `url` is a channel URL (`ws://`, `wss://`, or `http(s)://` meaning the
+/// same), e.g. `wss://host/piwebapi/streams/{webId}/channel?includeInitialValues=true`.
+/// `cfg` may be NULL for the defaults; it is copied, so it may be freed right after.
+/// `callbacks` must be NULL in this version. On success `*out` receives the handle; on
+/// failure `*out` is set to 0.
+///
+/// Returns `PWA_OK`; `PWA_ERR_INVALID_ARGUMENT` (NULL or non-UTF-8 url, malformed URL);
+/// `PWA_ERR_CONNECT` (refused, unreachable, name not resolved); `PWA_ERR_AUTH` (HTTP 401);
+/// `PWA_ERR_HTTP_STATUS` (any other non-101 answer; the code is in the message);
+/// `PWA_ERR_OPEN_TIMEOUT`; `PWA_ERR_PROTOCOL`; `PWA_ERR_TLS`; `PWA_ERR_SHUTDOWN`. The message
+/// (`pwa_last_error`, on this thread) names the URL and never contains credentials.
+///
+/// Thread-safe; blocks the calling thread. Do not call it from inside a callback.
+///
+/// # Safety
+/// Pointers must be NULL or valid; `url` NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn pwa_channel_open(
+    url: *const c_char,
+    cfg: *const pwa_config,
+    callbacks: *const pwa_callbacks,
+    out: *mut pwa_channel_t,
+) -> pwa_status {
+    guard(|| {
+        let out = out_arg(out, "out")?;
+        *out = 0;
+        let url = str_arg(url, "url")?;
+        if !callbacks.is_null() {
+            return Err(fail(PWA_ERR_INVALID_ARGUMENT, "callbacks are not supported in this version: pass NULL and poll"));
+        }
+        let default_cfg;
+        let config = match cfg.as_ref() {
+            Some(c) => &c.inner,
+            None => {
+                default_cfg = ChannelConfig::default();
+                &default_cfg
+            }
+        };
+        let channel = Channel::open(url, config)?;
+        *out = CHANNELS.insert(Arc::new(ChannelEntry { channel, url_cache: Mutex::new(None) }));
+        Ok(PWA_OK)
+    })
+}
+
+/// Take the next message. Buffered messages come first — also after the channel closed — then
+/// the channel's terminal status, again on every later call.
+///
+/// `timeout_ms`: 0 returns at once, a negative value waits without limit.
+/// Returns `PWA_OK` with `*msg` set (free it with `pwa_message_free`); `PWA_TIMEOUT`; a terminal
+/// status once the channel ended and its buffer is drained: `PWA_CLOSED` (our close, or a
+/// server close 1000 with reconnect off), `PWA_CLOSED_ERROR` (connection dropped or protocol
+/// error), `PWA_WATCHDOG_TIMEOUT`, `PWA_UPDATE_FAILED`, or the failure that ended it (e.g.
+/// `PWA_ERR_AUTH`, `PWA_ERR_SHUTDOWN`); `pwa_channel_last_error` tells why. Misuse:
+/// `PWA_ERR_INVALID_HANDLE`, `PWA_ERR_INVALID_ARGUMENT` (msg NULL), `PWA_ERR_BUSY` (another
+/// thread is polling this channel). `*msg` is NULL unless `PWA_OK`.
+///
+/// # Safety
+/// `msg` must be NULL or a valid pointer.
+#[no_mangle]
+pub unsafe extern "C" fn pwa_channel_poll_next(h: pwa_channel_t, timeout_ms: i32, msg: *mut *mut pwa_message) -> pwa_status {
+    guard(|| {
+        let msg = out_arg(msg, "msg")?;
+        *msg = std::ptr::null_mut();
+        let entry = lookup(h)?;
+        let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
+        match entry.channel.poll_next(timeout) {
+            Ok(m) => {
+                let url = entry.c_url(m.url_arc());
+                *msg = Box::into_raw(Box::new(pwa_message::new(m, url)));
+                Ok(PWA_OK)
+            }
+            // Timeouts and terminal outcomes are answers, not failures of the call.
+            Err(e) if matches!(e.kind(), crate::ErrorKind::Timeout) => Ok(PWA_TIMEOUT),
+            Err(e) if e.kind().is_terminal() => Ok(status_of(e.kind())),
+            Err(e) => Err(e.into()),
+        }
+    })
+}
+
+/// Ask for a graceful close and return at once: the channel sends a close frame and stops.
+/// Messages already buffered can still be polled, then `PWA_CLOSED`. Idempotent; calling it on
+/// an ended channel is fine. Thread-safe, non-blocking.
+#[no_mangle]
+pub extern "C" fn pwa_channel_close(h: pwa_channel_t) -> pwa_status {
+    guard(|| {
+        lookup(h)?.channel.close();
+        Ok(PWA_OK)
+    })
+}
+
+/// Close the channel if needed, wait (at most `close_timeout` + 1 s) for its work to end, and
+/// release the handle. Unpolled messages are discarded. Afterwards the handle is invalid.
+/// A poll blocked on this channel in another thread returns once the channel ended.
+/// Returns `PWA_OK` or `PWA_ERR_INVALID_HANDLE` (also for a second free).
+#[no_mangle]
+pub extern "C" fn pwa_channel_free(h: pwa_channel_t) -> pwa_status {
+    guard(|| {
+        crate::check_process()?;
+        let entry = CHANNELS.remove(h).ok_or_else(|| invalid_handle(h))?;
+        entry.channel.close();
+        entry.channel.wait_closed(entry.channel.close_bound());
+        Ok(PWA_OK)
+    })
+}
+
+/// Copy the last error of channel `h` — the cause of its terminal status, or the last
+/// connection error while reconnecting — into `buf` (capacity `cap`), NUL-terminated, as
+/// `pwa_last_error` does. An empty string if there was none. `*needed` (may be NULL) receives
+/// the full size including the NUL. Returns `PWA_OK`, `PWA_ERR_BUFFER_TOO_SMALL` (truncated),
+/// or `PWA_ERR_INVALID_HANDLE`. Never contains a password or token.
+///
+/// # Safety
+/// `buf` must be NULL or point to `cap` writable bytes; `needed` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn pwa_channel_last_error(h: pwa_channel_t, buf: *mut c_char, cap: usize, needed: *mut usize) -> pwa_status {
+    guard(|| {
+        let text = lookup(h)?.channel.last_error().unwrap_or_default();
+        Ok(copy_out(&text, buf, cap, needed))
+    })
+}
+
+/// The channel's current state (`PWA_STATE_*`) into `*state`.
+///
+/// # Safety
+/// `state` must be NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn pwa_channel_state(h: pwa_channel_t, state: *mut pwa_state) -> pwa_status {
+    guard(|| {
+        let state = out_arg(state, "state")?;
+        *state = match lookup(h)?.channel.state() {
+            ChannelState::Connecting => PWA_STATE_CONNECTING,
+            ChannelState::Open => PWA_STATE_OPEN,
+            ChannelState::Reconnecting => PWA_STATE_RECONNECTING,
+            ChannelState::Closing => PWA_STATE_CLOSING,
+            ChannelState::Closed => PWA_STATE_CLOSED,
+        };
+        Ok(PWA_OK)
+    })
+}
+
+/// The channel's counters into `*stats`.
+///
+/// # Safety
+/// `stats` must be NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn pwa_channel_stats(h: pwa_channel_t, stats: *mut pwa_stats) -> pwa_status {
+    guard(|| {
+        let out = out_arg(stats, "stats")?;
+        let s = lookup(h)?.channel.stats();
+        *out = pwa_stats {
+            messages: s.messages,
+            bytes: s.bytes,
+            reconnects: s.reconnects,
+            updates: s.updates,
+            queue_depth: s.queue_depth,
+            last_message_unix_ns: s.last_message_unix_ns,
+        };
+        Ok(PWA_OK)
+    })
+}
+
+/// Close every channel, wait up to `timeout_ms` (negative: 10 s) for them to end, and stop the
+/// library's runtime. Handles stay valid for draining (`pwa_channel_poll_next` returns what was
+/// buffered, then the channel's terminal status) and must still be freed. Later opens return
+/// `PWA_ERR_SHUTDOWN`. Call it from an ordinary thread, e.g. before unloading the library.
+#[no_mangle]
+pub extern "C" fn pwa_shutdown(timeout_ms: i32) -> pwa_status {
+    guard(|| {
+        crate::check_process()?;
+        let timeout = u64::try_from(timeout_ms).map(Duration::from_millis).unwrap_or(Duration::from_secs(10));
+        let deadline = Instant::now() + timeout;
+        let entries = CHANNELS.all();
+        for e in &entries {
+            e.channel.close();
+        }
+        for e in &entries {
+            e.channel.wait_closed(deadline.saturating_duration_since(Instant::now()));
+        }
+        crate::shutdown(deadline.saturating_duration_since(Instant::now()));
+        Ok(PWA_OK)
+    })
+}

@@ -1,0 +1,105 @@
+//! Generational handles: a `u64` that names a slot and the slot's generation, so that a handle
+//! that was freed, is stale, or was made up is recognised and refused instead of dereferenced.
+//! Layout: high 32 bits generation (never 0), low 32 bits slot index + 1. 0 is never issued.
+
+use std::sync::{Arc, Mutex};
+
+pub(crate) struct HandleTable<T> {
+    inner: Mutex<Slots<T>>,
+}
+
+struct Slots<T> {
+    slots: Vec<Slot<T>>,
+    free: Vec<u32>,
+}
+
+struct Slot<T> {
+    generation: u32,
+    value: Option<Arc<T>>,
+}
+
+impl<T> HandleTable<T> {
+    pub const fn new() -> Self {
+        HandleTable { inner: Mutex::new(Slots { slots: Vec::new(), free: Vec::new() }) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slots<T>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn insert(&self, value: Arc<T>) -> u64 {
+        let mut s = self.lock();
+        let index = match s.free.pop() {
+            Some(i) => i,
+            None => {
+                s.slots.push(Slot { generation: 1, value: None });
+                (s.slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut s.slots[index as usize];
+        slot.value = Some(value);
+        ((slot.generation as u64) << 32) | (index as u64 + 1)
+    }
+
+    fn locate(handle: u64) -> Option<(usize, u32)> {
+        let low = (handle & 0xffff_ffff) as u32;
+        let generation = (handle >> 32) as u32;
+        if low == 0 || generation == 0 {
+            return None;
+        }
+        Some(((low - 1) as usize, generation))
+    }
+
+    pub fn get(&self, handle: u64) -> Option<Arc<T>> {
+        let (index, generation) = Self::locate(handle)?;
+        let s = self.lock();
+        let slot = s.slots.get(index)?;
+        if slot.generation != generation {
+            return None;
+        }
+        slot.value.clone()
+    }
+
+    /// Take the value out; the handle (and every copy of it) is invalid from now on.
+    pub fn remove(&self, handle: u64) -> Option<Arc<T>> {
+        let (index, generation) = Self::locate(handle)?;
+        let mut s = self.lock();
+        let slot = s.slots.get_mut(index)?;
+        if slot.generation != generation || slot.value.is_none() {
+            return None;
+        }
+        let value = slot.value.take();
+        slot.generation = slot.generation.checked_add(1).unwrap_or(1);
+        s.free.push(index as u32);
+        value
+    }
+
+    /// Every live value (for shutdown).
+    pub fn all(&self) -> Vec<Arc<T>> {
+        self.lock().slots.iter().filter_map(|s| s.value.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_freed_and_made_up_handles_are_refused() {
+        let t = HandleTable::new();
+        let a = t.insert(Arc::new("a"));
+        assert_ne!(a, 0);
+        assert_eq!(*t.get(a).unwrap(), "a");
+        assert!(t.get(0).is_none());
+        assert!(t.get(a + 1).is_none());
+        assert!(t.get(a ^ (1 << 40)).is_none());
+        assert_eq!(*t.remove(a).unwrap(), "a");
+        assert!(t.get(a).is_none());
+        assert!(t.remove(a).is_none(), "double free is refused");
+        let b = t.insert(Arc::new("b"));
+        assert_ne!(a, b, "a reused slot gets a new generation");
+        assert!(t.get(a).is_none());
+        assert_eq!(*t.get(b).unwrap(), "b");
+        assert_eq!(t.all().len(), 1);
+    }
+}

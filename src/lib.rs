@@ -1,0 +1,36 @@
+//! piwebasync: a client for PI Web API channels (the WebSocket streams of live PI point and AF
+//! attribute values), with a C ABI.
+//!
+//! Layers, each knowing only the one below: `wire` (TCP, HTTP upgrade, frames) -> `engine`
+//! (channel task, reconnect, bounded queue) -> the Rust API (`Channel`, `ChannelConfig`,
+//! `Message`) -> `ffi` (the C ABI: handles, status codes, panic boundary).
+
+mod channel;
+mod config;
+mod engine;
+mod error;
+mod message;
+mod wire;
+
+pub mod ffi;
+
+pub use channel::Channel;
+pub use config::{ChannelConfig, KEYS as CONFIG_KEYS};
+pub use engine::{ChannelState, Stats};
+pub use error::{Error, ErrorKind};
+pub use message::Message;
+
+/// Stop the library's runtime and every channel, waiting at most `timeout` for their tasks.
+/// Later opens fail with `ErrorKind::Shutdown`.
+pub fn shutdown(timeout: std::time::Duration) {
+    engine::runtime::shutdown(timeout)
+}
+
+/// Fails at once in a forked child of the process that started the library (its runtime
+/// threads do not exist there), instead of letting a call hang.
+pub fn check_process() -> Result<(), Error> {
+    engine::runtime::check_not_forked()
+}
+
+/// The library version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,119 @@
+//! The HTTP/1.1 side of the WebSocket upgrade, as a connection that can carry more than one
+//! request: HTTP Negotiate (Kerberos) answers a 401 with a new token on the same connection, so
+//! the upgrade is not a single fire-and-forget exchange. Bytes read past a response head stay
+//! buffered and are handed to the WebSocket layer with the stream.
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::error::{Error, ErrorKind};
+
+/// A response head is refused beyond this size (a server that never ends its headers).
+const MAX_HEAD: usize = 64 * 1024;
+const MAX_HEADERS: usize = 64;
+
+pub struct ResponseHead {
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl ResponseHead {
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
+    }
+
+    /// True when a comma-separated header contains `token` (case-insensitive).
+    pub fn header_has_token(&self, name: &str, token: &str) -> bool {
+        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).any(|(_, v)| {
+            String::from_utf8_lossy(v).split(',').any(|t| t.trim().eq_ignore_ascii_case(token))
+        })
+    }
+}
+
+pub struct HttpConnection<S> {
+    io: S,
+    buf: Vec<u8>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
+    pub fn new(io: S) -> Self {
+        HttpConnection { io, buf: Vec::new() }
+    }
+
+    pub async fn send(&mut self, head: &[u8]) -> std::io::Result<()> {
+        self.io.write_all(head).await?;
+        self.io.flush().await
+    }
+
+    /// Read and parse one response head; what follows it stays buffered.
+    pub async fn read_response_head(&mut self) -> Result<ResponseHead, Error> {
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut resp = httparse::Response::new(&mut headers);
+            match resp.parse(&self.buf) {
+                Ok(httparse::Status::Complete(len)) => {
+                    let head = ResponseHead {
+                        status: resp.code.unwrap_or(0),
+                        reason: resp.reason.unwrap_or("").to_string(),
+                        headers: resp
+                            .headers
+                            .iter()
+                            .map(|h| (h.name.to_string(), h.value.to_vec()))
+                            .collect(),
+                    };
+                    self.buf.drain(..len);
+                    return Ok(head);
+                }
+                Ok(httparse::Status::Partial) => {}
+                Err(e) => return Err(protocol(format!("malformed HTTP response: {e}"))),
+            }
+            if self.buf.len() > MAX_HEAD {
+                return Err(protocol(format!("HTTP response head larger than {MAX_HEAD} bytes")));
+            }
+            let mut chunk = [0u8; 4096];
+            let n = self.io.read(&mut chunk).await.map_err(|e| {
+                Error::new(ErrorKind::Connect, format!("connection failed while reading the HTTP response: {e}"))
+            })?;
+            if n == 0 {
+                return Err(Error::new(
+                    ErrorKind::Connect,
+                    "connection closed by the server before a complete HTTP response",
+                ));
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Up to `max` bytes of a response body with a `Content-Length`, for error messages.
+    /// Gives up quietly on anything unusual; the status is what matters.
+    pub async fn read_body_snippet(&mut self, head: &ResponseHead, max: usize) -> String {
+        let len = head
+            .header("content-length")
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0)
+            .min(max);
+        let read = async {
+            while self.buf.len() < len {
+                let mut chunk = [0u8; 1024];
+                match self.io.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(500), read).await;
+        let end = len.min(self.buf.len());
+        let text = String::from_utf8_lossy(&self.buf[..end]);
+        text.chars().filter(|c| !c.is_control()).collect::<String>().trim().to_string()
+    }
+
+    /// The stream and the bytes already read from it but not yet consumed.
+    pub fn into_parts(self) -> (S, Vec<u8>) {
+        (self.io, self.buf)
+    }
+}
+
+fn protocol(msg: String) -> Error {
+    Error::new(ErrorKind::Protocol, msg)
+}
