@@ -1,0 +1,107 @@
+/* Minimal test support for the C tests: checks that count, simulator URLs from the
+ * environment, and the simulator's control endpoint. */
+#ifndef PWA_TEST_CHECK_H
+#define PWA_TEST_CHECK_H
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "piwebasync.h"
+
+static int checks_failed = 0; /* per test program */
+static int checks_run = 0;
+
+#define CHECK(cond)                                                                    \
+    do {                                                                               \
+        checks_run++;                                                                  \
+        if (!(cond)) {                                                                 \
+            checks_failed++;                                                           \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
+        }                                                                              \
+    } while (0)
+
+#define CHECK_STATUS(expr, expected)                                                   \
+    do {                                                                               \
+        pwa_status got_ = (expr);                                                      \
+        checks_run++;                                                                  \
+        if (got_ != (expected)) {                                                      \
+            char err_[512];                                                            \
+            pwa_last_error(err_, sizeof err_, NULL);                                   \
+            checks_failed++;                                                           \
+            fprintf(stderr, "%s:%d: %s returned %s, expected %s (last error: %s)\n",   \
+                    __FILE__, __LINE__, #expr, pwa_status_name(got_),                  \
+                    pwa_status_name(expected), err_);                                  \
+        }                                                                              \
+    } while (0)
+
+static inline int finish(const char *name) {
+    printf("%s: %d checks, %d failed\n", name, checks_run, checks_failed);
+    return checks_failed == 0 ? 0 : 1;
+}
+
+/* A simulator URL exported by scripts/run-c-tests.sh, e.g. env_url("SIM_STREAM"). */
+static inline const char *env_url(const char *name) {
+    const char *v = getenv(name);
+    if (!v || !*v) {
+        fprintf(stderr, "environment variable %s is not set: run through scripts/run-c-tests.sh\n", name);
+        exit(2);
+    }
+    return v;
+}
+
+/* Contains `needle`? */
+static inline int last_error_contains(const char *needle) {
+    char buf[1024];
+    pwa_last_error(buf, sizeof buf, NULL);
+    return strstr(buf, needle) != NULL;
+}
+
+static inline int channel_error_contains(pwa_channel_t h, const char *needle) {
+    char buf[1024];
+    pwa_channel_last_error(h, buf, sizeof buf, NULL);
+    return strstr(buf, needle) != NULL;
+}
+
+/* GET http://127.0.0.1:PORT/_sim/<command> on the simulator whose base URL is `base`
+ * (ws://127.0.0.1:PORT/...). Returns 0 when it answered 200. */
+static inline int sim_control(const char *base, const char *command) {
+    const char *p = strstr(base, "://");
+    if (!p) return -1;
+    p = strchr(p + 3, ':');
+    if (!p) return -1;
+    int port = atoi(p + 1);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((unsigned short)port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
+    char req[512];
+    int n = snprintf(req, sizeof req, "GET /_sim/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", command);
+    if (write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    char resp[256] = {0};
+    ssize_t got = read(fd, resp, sizeof resp - 1);
+    close(fd);
+    return (got > 12 && strncmp(resp + 9, "200", 3) == 0) ? 0 : -1;
+}
+
+static inline void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+#endif
