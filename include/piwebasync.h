@@ -311,6 +311,27 @@ pwa_status pwa_channel_open(const char *url,
 pwa_status pwa_channel_poll_next(pwa_channel_t h, int32_t timeout_ms, pwa_message **msg);
 
 /**
+ * Change what the channel streams, make-before-break: `url` is opened while the current
+ * connection still streams; once it is up, the old connection is closed (its last messages
+ * are kept, in order) and the channel streams from `url`. No value sent by either endpoint
+ * during the switch is lost (one may arrive twice). `pwa_message_url` tells which endpoint
+ * each message came from. Blocks until done: at most `open_timeout` + `close_timeout`.
+ *
+ * Returns `PWA_OK`; `PWA_ROLLED_BACK` (the new endpoint failed, `rollback` was nonzero, the
+ * channel goes on at its previous endpoint); `PWA_UPDATE_FAILED` (it failed and `rollback`
+ * was 0: the channel closes, poll drains it and then returns `PWA_UPDATE_FAILED`);
+ * `PWA_ERR_INVALID_ARGUMENT` (NULL, non-UTF-8 or malformed url: the channel is unaffected);
+ * `PWA_ERR_BUSY` (another update of this channel is in progress); the channel's terminal
+ * status if it already ended; `PWA_ERR_INVALID_HANDLE`. While the channel is reconnecting,
+ * the new endpoint is tried at once. The reason of a failure is in `pwa_channel_last_error`
+ * and `pwa_last_error`.
+ *
+ * # Safety
+ * `url` must be NULL or a NUL-terminated string.
+ */
+pwa_status pwa_channel_update(pwa_channel_t h, const char *url, bool rollback);
+
+/**
  * Ask for a graceful close and return at once: the channel sends a close frame and stops.
  * Messages already buffered can still be polled, then `PWA_CLOSED`. Idempotent; calling it on
  * an ended channel is fine. Thread-safe, non-blocking.

@@ -37,6 +37,21 @@ impl Channel {
         self.shared.queue.pop(timeout)
     }
 
+    /// Change the endpoint, make-before-break: the new URL is opened while the old connection
+    /// still streams; once it is up, the old one is closed (its last messages are kept) and the
+    /// channel streams from the new one. Blocks until done (at most `open_timeout` plus
+    /// `close_timeout`).
+    ///
+    /// Errors: `InvalidArgument` (bad URL; the channel is unaffected); `RolledBack` (the new
+    /// endpoint failed, `rollback` was true, the channel goes on at the old one);
+    /// `UpdateFailed` (it failed and `rollback` was false: the channel closes, poll drains and
+    /// then reports `UpdateFailed`); `Busy` (another update is running); the channel's terminal
+    /// outcome if it already ended. While reconnecting, the new endpoint is tried at once.
+    pub fn update(&self, url: &str, rollback: bool) -> Result<(), Error> {
+        let target = Target::parse(url)?;
+        self.task.update(target, rollback)
+    }
+
     /// Ask for a graceful close and return at once. Idempotent.
     pub fn close(&self) {
         self.task.close();

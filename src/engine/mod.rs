@@ -2,6 +2,7 @@
 //! bounded queue. It knows the wire below it and nothing of C above it.
 
 mod backoff;
+mod command;
 pub mod queue;
 pub mod runtime;
 mod session;

@@ -1,20 +1,31 @@
-//! One connection's life: read frames into the queue, ping, notice a dead peer, close politely.
+//! One connection's life: read frames into the queue, ping, notice a dead peer, open the
+//! endpoint of an update while still streaming from this one, close politely.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::{interval_at, sleep_until, Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 
+use super::command::Command;
 use super::Shared;
 use crate::config::ChannelConfig;
 use crate::error::{Error, ErrorKind};
 use crate::message::Message;
-use crate::wire::WsStream;
+use crate::wire::{self, Target, WsStream};
+
+/// An update in progress: where to, what to do on failure, whom to answer.
+pub struct Update {
+    pub target: Target,
+    pub rollback: bool,
+    pub reply: std::sync::mpsc::SyncSender<Result<(), Error>>,
+}
 
 /// Why a connection ended.
 pub enum SessionEnd {
@@ -24,13 +35,33 @@ pub enum SessionEnd {
     ServerClosed { code: u16, reason: String },
     /// Network or protocol failure.
     Failed(Error),
+    /// An update's new endpoint is open: switch to it (the old one is still open).
+    Switch { ws: WsStream, update: Update },
+    /// An update's new endpoint failed and rollback is off.
+    UpdateFailed { cause: Error, update: Update },
+}
+
+type Connecting = Pin<Box<dyn Future<Output = Result<WsStream, Error>> + Send>>;
+
+/// Open `target` within `open_timeout`, as one owned future.
+pub fn connect(target: Target, cfg: Arc<ChannelConfig>, limit: Duration) -> Connecting {
+    Box::pin(async move {
+        match tokio::time::timeout(limit, wire::open(&target, &cfg)).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::new(
+                ErrorKind::OpenTimeout,
+                format!("no connection to {} within {}", target.display(), secs(limit)),
+            )),
+        }
+    })
 }
 
 pub struct Session<'a> {
     pub shared: &'a Shared,
-    pub cfg: &'a ChannelConfig,
+    pub cfg: &'a Arc<ChannelConfig>,
     pub url: &'a Arc<str>,
     pub close_rx: &'a mut watch::Receiver<bool>,
+    pub commands: &'a mut mpsc::UnboundedReceiver<Command>,
 }
 
 impl Session<'_> {
@@ -42,24 +73,47 @@ impl Session<'_> {
             i
         });
         let mut pong_deadline: Option<Instant> = None;
+        let mut updating: Option<(Connecting, Update)> = None;
         loop {
-            if !self.shared.queue.has_space() {
-                // Backpressure: stop reading. The peer cannot answer our pings while we do not
-                // read, so the pong clock restarts when reading resumes.
-                tokio::select! {
-                    _ = self.shared.queue.space_freed() => {
-                        if pong_deadline.is_some() {
-                            pong_deadline = Some(Instant::now() + self.cfg.ping_timeout);
-                        }
-                        continue;
-                    }
-                    _ = close_requested(self.close_rx) => return self.close(ws).await,
-                }
-            }
+            // Backpressure: while the queue is full, do not read. The peer cannot answer our
+            // pings then, so the ping clock is paused and restarts when reading resumes.
+            let has_space = self.shared.queue.has_space();
             tokio::select! {
                 biased;
-                _ = close_requested(self.close_rx) => return self.close(ws).await,
-                frame = ws.next() => match frame {
+                _ = close_requested(self.close_rx) => {
+                    if let Some((_, update)) = updating.take() {
+                        let _ = update.reply.send(Err(Error::new(ErrorKind::Closed, "the channel was closed during the update")));
+                    }
+                    return self.close(ws).await;
+                }
+                _ = self.shared.queue.space_freed(), if !has_space => {
+                    if pong_deadline.is_some() {
+                        pong_deadline = Some(Instant::now() + self.cfg.ping_timeout);
+                    }
+                }
+                Some(cmd) = self.commands.recv() => match cmd {
+                    Command::Update { target, rollback, reply } => {
+                        if updating.is_some() {
+                            let _ = reply.send(Err(Error::new(ErrorKind::Busy, "another update is in progress")));
+                        } else {
+                            let conn = connect(target.clone(), self.cfg.clone(), self.cfg.open_timeout);
+                            updating = Some((conn, Update { target, rollback, reply }));
+                        }
+                    }
+                },
+                result = poll_connecting(&mut updating), if updating.is_some() => {
+                    let (_, update) = updating.take().expect("guarded");
+                    match result {
+                        Ok(new_ws) => return SessionEnd::Switch { ws: new_ws, update },
+                        Err(cause) if update.rollback => {
+                            self.shared.set_last_error(cause.message());
+                            let msg = format!("update rolled back, the channel stays at {}: {}", self.url, cause.message());
+                            let _ = update.reply.send(Err(Error::new(ErrorKind::RolledBack, msg)));
+                        }
+                        Err(cause) => return SessionEnd::UpdateFailed { cause, update },
+                    }
+                }
+                frame = ws.next(), if has_space => match frame {
                     Some(Ok(WsMessage::Text(text))) => self.deliver(text.as_str()),
                     Some(Ok(WsMessage::Binary(bytes))) => match std::str::from_utf8(&bytes) {
                         Ok(text) => self.deliver(text),
@@ -73,22 +127,39 @@ impl Session<'_> {
                         let (code, reason) = frame
                             .map(|f| (u16::from(f.code), f.reason.to_string()))
                             .unwrap_or((1005, String::new()));
-                        return SessionEnd::ServerClosed { code, reason };
+                        return self.end_with_update(updating, SessionEnd::ServerClosed { code, reason }).await;
                     }
-                    Some(Err(e)) => return SessionEnd::Failed(self.ws_error(e)),
-                    None => return SessionEnd::Failed(self.net("the connection ended without a close frame")),
+                    Some(Err(e)) => return self.end_with_update(updating, SessionEnd::Failed(self.ws_error(e))).await,
+                    None => return self.end_with_update(updating, SessionEnd::Failed(self.net("the connection ended without a close frame"))).await,
                 },
-                _ = tick(&mut pinger) => {
+                _ = tick(&mut pinger), if has_space => {
                     match tokio::time::timeout(self.cfg.ping_timeout, ws.send(WsMessage::Ping(Default::default()))).await {
                         Ok(Ok(())) => { pong_deadline.get_or_insert(Instant::now() + self.cfg.ping_timeout); }
-                        Ok(Err(e)) => return SessionEnd::Failed(self.ws_error(e)),
-                        Err(_) => return SessionEnd::Failed(self.half_open()),
+                        Ok(Err(e)) => return self.end_with_update(updating, SessionEnd::Failed(self.ws_error(e))).await,
+                        Err(_) => return self.end_with_update(updating, SessionEnd::Failed(self.half_open())).await,
                     }
                 }
-                _ = sleep_until(pong_deadline.unwrap_or_else(Instant::now)), if pong_deadline.is_some() => {
-                    return SessionEnd::Failed(self.half_open());
+                _ = sleep_until(pong_deadline.unwrap_or_else(Instant::now)), if has_space && pong_deadline.is_some() => {
+                    return self.end_with_update(updating, SessionEnd::Failed(self.half_open())).await;
                 }
             }
+        }
+    }
+
+    /// The old connection ended while an update was opening the new one: let the opening
+    /// finish (bounded by `open_timeout`). If it succeeds the channel simply moves on to the
+    /// new endpoint; if not, the update fails as it would have anyway.
+    async fn end_with_update(&self, updating: Option<(Connecting, Update)>, end: SessionEnd) -> SessionEnd {
+        let Some((conn, update)) = updating else { return end };
+        match conn.await {
+            Ok(ws) => SessionEnd::Switch { ws, update },
+            Err(cause) if update.rollback => {
+                self.shared.set_last_error(cause.message());
+                let msg = format!("update rolled back, the channel stays at {}: {}", self.url, cause.message());
+                let _ = update.reply.send(Err(Error::new(ErrorKind::RolledBack, msg)));
+                end
+            }
+            Err(cause) => SessionEnd::UpdateFailed { cause, update },
         }
     }
 
@@ -98,8 +169,10 @@ impl Session<'_> {
     }
 
     /// Our close: send a close frame, keep taking messages until the server's close frame
-    /// arrives or `close_timeout` passes.
-    async fn close(&mut self, ws: &mut WsStream) -> SessionEnd {
+    /// arrives or `close_timeout` passes. Also used on the old connection after an update.
+    /// The queue may go past `max_queue` here: the server stops sending once it sees our close
+    /// frame, so what arrives is bounded by what was in flight, and none of it is dropped.
+    pub async fn close(&mut self, ws: &mut WsStream) -> SessionEnd {
         let deadline = Instant::now() + self.cfg.close_timeout;
         let frame = CloseFrame { code: CloseCode::Normal, reason: "".into() };
         let sent = tokio::time::timeout_at(deadline, ws.close(Some(frame))).await;
@@ -107,12 +180,6 @@ impl Session<'_> {
             return SessionEnd::ClosedByUs;
         }
         loop {
-            if !self.shared.queue.has_space() {
-                tokio::select! {
-                    _ = self.shared.queue.space_freed() => continue,
-                    _ = sleep_until(deadline) => return SessionEnd::ClosedByUs,
-                }
-            }
             tokio::select! {
                 frame = ws.next() => match frame {
                     Some(Ok(WsMessage::Text(text))) => self.deliver(text.as_str()),
@@ -152,6 +219,13 @@ impl Session<'_> {
             WsError::Utf8(_) => self.protocol("a text frame that is not valid UTF-8"),
             other => self.net(&other.to_string()),
         }
+    }
+}
+
+async fn poll_connecting(updating: &mut Option<(Connecting, Update)>) -> Result<WsStream, Error> {
+    match updating {
+        Some((conn, _)) => conn.await,
+        None => std::future::pending().await,
     }
 }
 

@@ -1,30 +1,66 @@
-//! The life of a channel: first connection, sessions, reconnects under the watchdog, and the
-//! single terminal outcome it leaves in the queue.
+//! The life of a channel: first connection, sessions, updates, reconnects under the watchdog,
+//! and the single terminal outcome it leaves in the queue.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep, Instant};
 
 use super::backoff::Backoff;
+use super::command::Command;
 use super::runtime;
-use super::session::{close_requested, secs, Session, SessionEnd};
+use super::session::{close_requested, connect, secs, Session, SessionEnd, Update};
 use super::state::ChannelState;
 use super::Shared;
 use crate::config::ChannelConfig;
 use crate::error::{Error, ErrorKind};
-use crate::wire::{self, Target, WsStream};
+use crate::wire::{Target, WsStream};
 
 /// The API side's hold on a running channel task.
 pub struct TaskHandle {
     close_tx: watch::Sender<bool>,
+    commands: mpsc::UnboundedSender<Command>,
+    shared: Arc<Shared>,
+    updating: AtomicBool,
+    /// Longest an update can take: opening the new endpoint, then closing the old one.
+    update_bound: Duration,
 }
 
 impl TaskHandle {
     /// Ask for a graceful close; returns at once. Idempotent.
     pub fn close(&self) {
         self.close_tx.send_replace(true);
+    }
+
+    /// Switch the channel to `target`, make-before-break; blocks until done.
+    pub fn update(&self, target: Target, rollback: bool) -> Result<(), Error> {
+        if let Some(end) = self.shared.queue.end() {
+            return Err(end);
+        }
+        if self.updating.swap(true, Ordering::Acquire) {
+            return Err(Error::new(ErrorKind::Busy, "another update of this channel is in progress"));
+        }
+        let result = self.update_inner(target, rollback);
+        self.updating.store(false, Ordering::Release);
+        result
+    }
+
+    fn update_inner(&self, target: Target, rollback: bool) -> Result<(), Error> {
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        let gone = || self.shared.queue.end().unwrap_or_else(|| Error::new(ErrorKind::Closed, "channel closed"));
+        if self.commands.send(Command::Update { target, rollback, reply }).is_err() {
+            return Err(gone());
+        }
+        match answer.recv_timeout(self.update_bound) {
+            Ok(r) => r,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(gone()),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(Error::new(
+                ErrorKind::Internal,
+                "the channel task did not answer the update in time (open_timeout + close_timeout)",
+            )),
+        }
     }
 }
 
@@ -33,11 +69,21 @@ impl TaskHandle {
 pub fn spawn(target: Target, cfg: ChannelConfig, shared: Arc<Shared>) -> Result<TaskHandle, Error> {
     let handle = runtime::handle()?;
     let (close_tx, close_rx) = watch::channel(false);
+    let (commands_tx, commands) = mpsc::unbounded_channel();
     let (opened_tx, opened_rx) = std::sync::mpsc::sync_channel(1);
     let open_timeout = cfg.open_timeout;
-    let task = ChannelTask { url: Arc::from(target.display()), target, cfg, shared: shared.clone(), close_rx };
+    let update_bound = cfg.open_timeout + cfg.close_timeout + Duration::from_secs(5);
+    let task = ChannelTask {
+        url: Arc::from(target.display()),
+        target,
+        cfg: Arc::new(cfg),
+        shared: shared.clone(),
+        close_rx,
+        commands,
+    };
     handle.spawn(task.run(opened_tx));
-    let task_handle = TaskHandle { close_tx };
+    let task_handle =
+        TaskHandle { close_tx, commands: commands_tx, shared: shared.clone(), updating: AtomicBool::new(false), update_bound };
     match opened_rx.recv_timeout(open_timeout + Duration::from_secs(5)) {
         Ok(Ok(())) => Ok(task_handle),
         Ok(Err(e)) => Err(e),
@@ -58,23 +104,34 @@ pub fn spawn(target: Target, cfg: ChannelConfig, shared: Arc<Shared>) -> Result<
 struct ChannelTask {
     target: Target,
     url: Arc<str>,
-    cfg: ChannelConfig,
+    cfg: Arc<ChannelConfig>,
     shared: Arc<Shared>,
     close_rx: watch::Receiver<bool>,
+    commands: mpsc::UnboundedReceiver<Command>,
 }
 
 impl ChannelTask {
+    fn session(&mut self) -> Session<'_> {
+        Session {
+            shared: &self.shared,
+            cfg: &self.cfg,
+            url: &self.url,
+            close_rx: &mut self.close_rx,
+            commands: &mut self.commands,
+        }
+    }
+
     async fn run(mut self, opened: std::sync::mpsc::SyncSender<Result<(), Error>>) {
         let _guard = EndOnDrop(self.shared.clone());
         self.shared.counters.set_state(ChannelState::Connecting);
         let first = tokio::select! {
-            r = tokio::time::timeout(self.cfg.open_timeout, wire::open(&self.target, &self.cfg)) => match r {
-                Ok(r) => r,
-                Err(_) => Err(Error::new(
-                    ErrorKind::OpenTimeout,
-                    format!("no connection to {} within open_timeout ({})", self.url, secs(self.cfg.open_timeout)),
-                )),
-            },
+            r = connect(self.target.clone(), self.cfg.clone(), self.cfg.open_timeout) => r.map_err(|e| {
+                if e.kind() == ErrorKind::OpenTimeout {
+                    Error::new(ErrorKind::OpenTimeout, format!("{} (open_timeout)", e.message()))
+                } else {
+                    e
+                }
+            }),
             _ = close_requested(&mut self.close_rx) => Err(Error::new(ErrorKind::Closed, "closed while opening")),
         };
         let mut ws = match first {
@@ -88,12 +145,25 @@ impl ChannelTask {
         self.shared.counters.set_state(ChannelState::Open);
         let _ = opened.send(Ok(()));
         loop {
-            let end = Session { shared: &self.shared, cfg: &self.cfg, url: &self.url, close_rx: &mut self.close_rx }
-                .run(&mut ws)
-                .await;
-            drop(ws);
+            let end = self.session().run(&mut ws).await;
             let cause = match end {
-                SessionEnd::ClosedByUs => return self.end(Error::new(ErrorKind::Closed, "channel closed")),
+                SessionEnd::ClosedByUs => {
+                    drop(ws);
+                    return self.end(Error::new(ErrorKind::Closed, "channel closed"));
+                }
+                SessionEnd::Switch { ws: new_ws, update } => {
+                    // Make-before-break: the new endpoint is open; take the old one's last
+                    // messages, then stream from the new one.
+                    self.session().close(&mut ws).await;
+                    ws = new_ws;
+                    self.switch_to(update);
+                    continue;
+                }
+                SessionEnd::UpdateFailed { cause, update } => {
+                    self.session().close(&mut ws).await;
+                    drop(ws);
+                    return self.fail_update(cause, update);
+                }
                 SessionEnd::ServerClosed { code, reason } => {
                     let why = if reason.is_empty() { String::new() } else { format!(" ({reason})") };
                     let text = format!("{}: the server closed the channel with code {code}{why}", self.url);
@@ -102,6 +172,7 @@ impl ChannelTask {
                 }
                 SessionEnd::Failed(e) => e,
             };
+            drop(ws);
             self.shared.set_last_error(cause.message());
             if !self.cfg.reconnect {
                 return self.end(cause);
@@ -110,55 +181,87 @@ impl ChannelTask {
                 Ok(ws) => ws,
                 Err(end) => return self.end(end),
             };
-            self.shared.counters.reconnected();
             self.shared.counters.set_state(ChannelState::Open);
         }
     }
 
+    fn switch_to(&mut self, update: Update) {
+        self.target = update.target;
+        self.url = Arc::from(self.target.display());
+        self.shared.counters.updated();
+        self.shared.counters.set_state(ChannelState::Open);
+        let _ = update.reply.send(Ok(()));
+    }
+
+    fn fail_update(&self, cause: Error, update: Update) {
+        let outcome = Error::new(
+            ErrorKind::UpdateFailed,
+            format!("update to {} failed and rollback is off, channel closed: {}", update.target.display(), cause.message()),
+        );
+        let _ = update.reply.send(Err(outcome.clone()));
+        self.end(outcome);
+    }
+
     /// Try again with backoff until a connection is up, the watchdog fires, credentials are
-    /// refused, or a close is asked for. The first attempt is immediate.
+    /// refused, or a close is asked for. The first attempt is immediate. An update that arrives
+    /// meanwhile is tried at once: on success the channel comes back at the new endpoint.
     async fn reconnect(&mut self, cause: Error) -> Result<WsStream, Error> {
         self.shared.counters.set_state(ChannelState::Reconnecting);
         let deadline = self.cfg.dead_channel_timeout.map(|d| Instant::now() + d);
+        let remaining = |deadline: Option<Instant>| match deadline {
+            Some(d) => d.saturating_duration_since(Instant::now()),
+            None => Duration::MAX,
+        };
         let mut backoff = Backoff::new(self.cfg.reconnect_initial_delay, self.cfg.reconnect_max_delay);
         let mut last = cause;
         loop {
-            let remaining = match deadline {
-                Some(d) => d.saturating_duration_since(Instant::now()),
-                None => Duration::MAX,
-            };
-            if remaining.is_zero() {
+            let left = remaining(deadline);
+            if left.is_zero() {
                 return Err(self.watchdog(&last));
             }
-            let attempt = tokio::time::timeout(remaining.min(self.cfg.open_timeout), wire::open(&self.target, &self.cfg));
+            let attempt = connect(self.target.clone(), self.cfg.clone(), left.min(self.cfg.open_timeout));
             let result = tokio::select! {
                 r = attempt => r,
                 _ = close_requested(&mut self.close_rx) => return Err(Error::new(ErrorKind::Closed, "channel closed")),
             };
             match result {
-                Ok(Ok(ws)) => return Ok(ws),
-                Ok(Err(e)) if matches!(e.http_status(), Some(401) | Some(403)) => {
+                Ok(ws) => {
+                    self.shared.counters.reconnected();
+                    return Ok(ws);
+                }
+                Err(e) if matches!(e.http_status(), Some(401) | Some(403)) => {
                     // Never loop on refused credentials: repeated failures lock accounts.
                     let kind = e.kind();
                     return Err(e.with_kind(kind, "reconnect refused, channel closed"));
                 }
-                Ok(Err(e)) => last = e,
-                Err(_) => {
-                    last = Error::new(
-                        ErrorKind::OpenTimeout,
-                        format!("no connection to {} within {}", self.url, secs(remaining.min(self.cfg.open_timeout))),
-                    )
-                }
+                Err(e) => last = e,
             }
             self.shared.set_last_error(last.message());
-            let delay = backoff.next_delay();
-            let remaining = match deadline {
-                Some(d) => d.saturating_duration_since(Instant::now()),
-                None => Duration::MAX,
-            };
-            tokio::select! {
-                _ = sleep(delay.min(remaining)) => {}
-                _ = close_requested(&mut self.close_rx) => return Err(Error::new(ErrorKind::Closed, "channel closed")),
+            let pause = sleep(backoff.next_delay().min(remaining(deadline)));
+            tokio::pin!(pause);
+            loop {
+                tokio::select! {
+                    _ = &mut pause => break,
+                    _ = close_requested(&mut self.close_rx) => return Err(Error::new(ErrorKind::Closed, "channel closed")),
+                    Some(Command::Update { target, rollback, reply }) = self.commands.recv() => {
+                        let limit = self.cfg.open_timeout;
+                        match connect(target.clone(), self.cfg.clone(), limit).await {
+                            Ok(ws) => {
+                                self.switch_to(Update { target, rollback, reply });
+                                return Ok(ws);
+                            }
+                            Err(cause) if rollback => {
+                                let msg = format!("update rolled back, the channel keeps reconnecting to {}: {}", self.url, cause.message());
+                                let _ = reply.send(Err(Error::new(ErrorKind::RolledBack, msg)));
+                            }
+                            Err(cause) => {
+                                let update = Update { target, rollback, reply };
+                                self.fail_update(cause.clone(), update);
+                                return Err(self.shared.queue.end().unwrap_or(cause));
+                            }
+                        }
+                    }
+                }
             }
         }
     }
