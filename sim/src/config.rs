@@ -1,0 +1,233 @@
+//! Simulator configuration: what the server serves and how fast.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// What kind of values a stream produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PointKind {
+    /// Float64: a sine wave plus noise.
+    Float,
+    /// Int32 counter-like values.
+    Integer,
+    /// String values (batch phase names).
+    Text,
+    /// Digital states `{"Name":"Active","Value":1,"IsSystem":false}` alternating.
+    Digital,
+    /// Float that regularly sends bad values: system digital states with
+    /// `Good: false`, or `Value: null` with `Errors`, and some questionable values.
+    Flaky,
+}
+
+/// A PI point (also used to describe an element's attribute).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimPoint {
+    pub name: String,
+    pub kind: PointKind,
+    /// `UnitsAbbreviation`, may be empty.
+    pub units: String,
+}
+
+impl SimPoint {
+    pub fn new(name: impl Into<String>, kind: PointKind, units: impl Into<String>) -> Self {
+        SimPoint { name: name.into(), kind, units: units.into() }
+    }
+}
+
+/// An AF element whose attributes form a stream set (`streamsets/{webId}/channel`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimElement {
+    pub name: String,
+    pub attributes: Vec<SimPoint>,
+}
+
+impl SimElement {
+    pub fn new(name: impl Into<String>, attributes: Vec<SimPoint>) -> Self {
+        SimElement { name: name.into(), attributes }
+    }
+}
+
+/// Configuration of a [`crate::Simulator`]. `Default` gives 7 PI points of varied
+/// kinds and 2 elements with 3 attributes each, 100 ms interval, no auth.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Where to listen; default `127.0.0.1:0` (a free port).
+    pub bind: SocketAddr,
+    /// API root path, default `/piwebapi` (slashes around it are optional).
+    pub root: String,
+    /// PI Data Archive server name used in point paths (`\\PISRV01\SINUSOID`).
+    pub data_server: String,
+    /// AF server and database used in element paths (`\\AFSRV01\SimDatabase\Pump01`).
+    pub af_server: String,
+    pub af_database: String,
+    pub points: Vec<SimPoint>,
+    pub elements: Vec<SimElement>,
+    /// Time between data messages on each connection. `ZERO` = as fast as possible
+    /// (heartbeat ticks are then 100 ms).
+    pub interval: Duration,
+    /// How many streams carry values in each data message (rotating through the
+    /// channel's streams); `None` = all of them.
+    pub streams_per_message: Option<usize>,
+    /// Values per stream in each data message (consecutive timestamps).
+    pub values_per_stream: usize,
+    /// After this many data messages a connection sends no more data (heartbeats go on).
+    pub max_messages_per_connection: Option<u64>,
+    /// After this many data messages the server sends Close(1000) and ends the connection.
+    pub close_after_messages: Option<u64>,
+    /// Send no data at all: only initial values and heartbeats.
+    pub quiet: bool,
+    /// Require HTTP Basic with these credentials.
+    pub basic_credentials: Option<(String, String)>,
+    /// Require `Authorization: Bearer <token>` (if both are set, either is accepted).
+    pub bearer_token: Option<String>,
+    /// Keep every text frame sent, per connection, in [`crate::ConnStats::frames`].
+    pub record_frames: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            root: "/piwebapi".to_string(),
+            data_server: "PISRV01".to_string(),
+            af_server: "AFSRV01".to_string(),
+            af_database: "SimDatabase".to_string(),
+            points: default_points(),
+            elements: default_elements(),
+            interval: Duration::from_millis(100),
+            streams_per_message: None,
+            values_per_stream: 1,
+            max_messages_per_connection: None,
+            close_after_messages: None,
+            quiet: false,
+            basic_credentials: None,
+            bearer_token: None,
+            record_frames: false,
+        }
+    }
+}
+
+/// The default PI points: one of every kind, names as on PI demo systems.
+pub fn default_points() -> Vec<SimPoint> {
+    vec![
+        SimPoint::new("SINUSOID", PointKind::Float, ""),
+        SimPoint::new("CDT158", PointKind::Float, "°C"),
+        SimPoint::new("BA:TEMP.1", PointKind::Float, "°C"),
+        SimPoint::new("BA:ACTIVE.1", PointKind::Digital, ""),
+        SimPoint::new("BA:PHASE.1", PointKind::Text, ""),
+        SimPoint::new("BA:COUNT.1", PointKind::Integer, "count"),
+        SimPoint::new("BA:CONC.1", PointKind::Flaky, "g/l"),
+    ]
+}
+
+/// The default elements: a pump and a tank with three attributes each.
+pub fn default_elements() -> Vec<SimElement> {
+    vec![
+        SimElement::new(
+            "Pump01",
+            vec![
+                SimPoint::new("Flow", PointKind::Float, "m3/h"),
+                SimPoint::new("Status", PointKind::Digital, ""),
+                SimPoint::new("Temperature", PointKind::Flaky, "°C"),
+            ],
+        ),
+        SimElement::new(
+            "Tank01",
+            vec![
+                SimPoint::new("Level", PointKind::Float, "%"),
+                SimPoint::new("Mode", PointKind::Text, ""),
+                SimPoint::new("Batches", PointKind::Integer, "count"),
+            ],
+        ),
+    ]
+}
+
+/// `n` points: the default points first, then `SIM.TAG.00001`... cycling through kinds.
+pub fn generated_points(n: usize) -> Vec<SimPoint> {
+    let mut v = default_points();
+    v.truncate(n);
+    const KINDS: [PointKind; 5] =
+        [PointKind::Float, PointKind::Float, PointKind::Integer, PointKind::Digital, PointKind::Text];
+    let mut i = v.len();
+    while v.len() < n {
+        let kind = KINDS[i % KINDS.len()];
+        v.push(SimPoint::new(format!("SIM.TAG.{:05}", i + 1), kind, if kind == PointKind::Float { "m" } else { "" }));
+        i += 1;
+    }
+    v
+}
+
+impl SimConfig {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
+    /// API root, e.g. `/piwebapi`; a leading `/` is added and a trailing one removed
+    /// (`/` serves the channels at the top level).
+    pub fn root(mut self, root: impl Into<String>) -> Self {
+        self.root = root.into();
+        self
+    }
+
+    /// The root as used in paths: `/piwebapi`, or empty for `/`.
+    pub fn root_path(&self) -> String {
+        let r = self.root.trim_matches('/');
+        if r.is_empty() {
+            String::new()
+        } else {
+            format!("/{r}")
+        }
+    }
+    pub fn points(mut self, points: Vec<SimPoint>) -> Self {
+        self.points = points;
+        self
+    }
+    /// Serve `n` PI points (see [`generated_points`]).
+    pub fn point_count(mut self, n: usize) -> Self {
+        self.points = generated_points(n);
+        self
+    }
+    pub fn elements(mut self, elements: Vec<SimElement>) -> Self {
+        self.elements = elements;
+        self
+    }
+    pub fn interval(mut self, d: Duration) -> Self {
+        self.interval = d;
+        self
+    }
+    pub fn streams_per_message(mut self, n: usize) -> Self {
+        self.streams_per_message = Some(n.max(1));
+        self
+    }
+    pub fn values_per_stream(mut self, n: usize) -> Self {
+        self.values_per_stream = n.max(1);
+        self
+    }
+    pub fn max_messages_per_connection(mut self, n: u64) -> Self {
+        self.max_messages_per_connection = Some(n);
+        self
+    }
+    pub fn close_after_messages(mut self, n: u64) -> Self {
+        self.close_after_messages = Some(n);
+        self
+    }
+    pub fn quiet(mut self, on: bool) -> Self {
+        self.quiet = on;
+        self
+    }
+    pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.basic_credentials = Some((user.into(), password.into()));
+        self
+    }
+    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.bearer_token = Some(token.into());
+        self
+    }
+    pub fn record_frames(mut self, on: bool) -> Self {
+        self.record_frames = on;
+        self
+    }
+}

@@ -1,0 +1,167 @@
+//! `piwebasync-sim`: run the PI Web API channel simulator from the command line.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use piwebasync_sim::{SimConfig, Simulator, CONTROL_USAGE};
+
+const USAGE: &str = "\
+usage: piwebasync-sim [options]
+
+  --bind ADDR              listen address (default 127.0.0.1:0 = a free port)
+  --root PATH              API root (default /piwebapi)
+  --interval-ms N          time between data messages per connection (default 100; 0 = as fast as possible)
+  --points N               number of PI points (default 7)
+  --streams-per-message N  streams carrying values in each data message (default all)
+  --values-per-stream N    values per stream in each data message (default 1)
+  --max-messages N         data messages per connection, then only heartbeats
+  --quiet                  send no data (only initial values and heartbeats)
+  --user U --password P    require HTTP Basic authentication
+  --bearer TOKEN           require a Bearer token
+  --port-file PATH         write the bound port to PATH
+  --help                   this text
+
+Prints `listening ws://HOST:PORT/ROOT` as its first line, then example channel
+URLs, and runs until SIGINT or SIGTERM. Control endpoint (plain HTTP, same port):
+";
+
+fn value<'a>(args: &'a [String], i: &mut usize, name: &str) -> Result<&'a str, String> {
+    *i += 1;
+    args.get(*i).map(|s| s.as_str()).ok_or_else(|| format!("{name} needs a value"))
+}
+
+fn number<T: std::str::FromStr>(args: &[String], i: &mut usize, name: &str) -> Result<T, String> {
+    let v = value(args, i, name)?;
+    v.parse().map_err(|_| format!("{name}: not a valid number: {v}"))
+}
+
+struct Cli {
+    cfg: SimConfig,
+    port_file: Option<String>,
+}
+
+fn parse(args: &[String]) -> Result<Option<Cli>, String> {
+    let mut cfg = SimConfig::default();
+    let mut port_file = None;
+    let (mut user, mut password) = (None, None);
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        match a {
+            "--help" | "-h" => return Ok(None),
+            "--bind" => {
+                let v = value(args, &mut i, a)?;
+                cfg.bind = v.parse::<SocketAddr>().map_err(|_| format!("--bind: not an address: {v}"))?;
+            }
+            "--root" => cfg = cfg.root(value(args, &mut i, a)?),
+            "--interval-ms" => cfg.interval = Duration::from_millis(number(args, &mut i, a)?),
+            "--points" => cfg = cfg.point_count(number(args, &mut i, a)?),
+            "--streams-per-message" => cfg = cfg.streams_per_message(number(args, &mut i, a)?),
+            "--values-per-stream" => cfg = cfg.values_per_stream(number(args, &mut i, a)?),
+            "--max-messages" => cfg.max_messages_per_connection = Some(number(args, &mut i, a)?),
+            "--quiet" => cfg.quiet = true,
+            "--user" => user = Some(value(args, &mut i, a)?.to_string()),
+            "--password" => password = Some(value(args, &mut i, a)?.to_string()),
+            "--bearer" => cfg.bearer_token = Some(value(args, &mut i, a)?.to_string()),
+            "--port-file" => port_file = Some(value(args, &mut i, a)?.to_string()),
+            _ => return Err(format!("unknown argument: {a}")),
+        }
+        i += 1;
+    }
+    match (user, password) {
+        (Some(u), Some(p)) => cfg.basic_credentials = Some((u, p)),
+        (None, None) => {}
+        _ => return Err("--user and --password go together".to_string()),
+    }
+    Ok(Some(Cli { cfg, port_file }))
+}
+
+/// Installs the SIGINT/SIGTERM handlers now (inside a runtime context) and returns
+/// a future that completes on either signal.
+fn signals() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cli = match parse(&args) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            print!("{USAGE}{CONTROL_USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("piwebasync-sim: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    // Signal handlers first, so a signal right after "listening" is not lost.
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("piwebasync-sim: runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let signalled = {
+        let _guard = rt.enter();
+        match signals() {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("piwebasync-sim: signal handlers: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    let mut sim = match Simulator::start(cli.cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("piwebasync-sim: cannot listen: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(path) = &cli.port_file {
+        if let Err(e) = std::fs::write(path, format!("{}\n", sim.addr().port())) {
+            eprintln!("piwebasync-sim: cannot write {path}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening {}", sim.base_url());
+    let _ = out.flush();
+    let model = sim.model();
+    for p in model.points().iter().take(10) {
+        let _ = writeln!(out, "stream {}", sim.stream_url(p.web_id()));
+    }
+    for e in model.elements() {
+        let _ = writeln!(out, "streamset {}", sim.streamset_url(e.web_id()));
+    }
+    if !model.points().is_empty() {
+        let _ = writeln!(out, "adhoc {}", sim.adhoc_url(model.points().iter().take(10).map(|p| p.web_id())));
+    }
+    let _ = writeln!(out, "control {}", sim.control_url("stats"));
+    let _ = out.flush();
+    drop(out);
+    rt.block_on(signalled);
+    sim.stop();
+    ExitCode::SUCCESS
+}

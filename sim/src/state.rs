@@ -1,0 +1,128 @@
+//! State shared by the accept loop, the connections, the control endpoint and
+//! the `Simulator` handle.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use tokio::sync::{mpsc, watch, Notify};
+
+use crate::config::SimConfig;
+use crate::faults::{ConnCmd, ListenerCmd};
+use crate::model::Model;
+use crate::stats::ConnStats;
+
+pub(crate) struct Shared {
+    pub cfg: SimConfig,
+    /// `cfg.root` normalised: `/piwebapi`, or empty.
+    pub root: String,
+    pub model: Arc<Model>,
+    /// The bound address (kept across refuse/restart).
+    pub addr: SocketAddr,
+    /// Every upgraded connection, index = id - 1.
+    pub conns: Mutex<Vec<ConnStats>>,
+    /// Live connections' command channels, and the reset epoch (see `register`).
+    pub live: Mutex<Live>,
+    pub total_messages: AtomicU64,
+    pub upgrade_requests: AtomicU64,
+    pub stall: watch::Sender<bool>,
+    /// `reject_upgrades_for`: (status, until).
+    pub reject: Mutex<Option<(u16, Instant)>>,
+    pub listener_tx: mpsc::UnboundedSender<ListenerCmd>,
+    /// Woken on every new connection (for async waiters).
+    pub conn_notify: Notify,
+}
+
+#[derive(Default)]
+pub(crate) struct Live {
+    pub conns: HashMap<u64, mpsc::UnboundedSender<ConnCmd>>,
+    /// Bumped by every reset: a socket accepted before a reset that finishes its
+    /// handshake after it is reset too (it was "live" when the reset happened).
+    pub epoch: u64,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub fn new(cfg: SimConfig, addr: SocketAddr, listener_tx: mpsc::UnboundedSender<ListenerCmd>) -> Shared {
+        let model = Arc::new(Model::new(&cfg));
+        Shared {
+            root: cfg.root_path(),
+            cfg,
+            model,
+            addr,
+            conns: Mutex::new(Vec::new()),
+            live: Mutex::new(Live::default()),
+            total_messages: AtomicU64::new(0),
+            upgrade_requests: AtomicU64::new(0),
+            stall: watch::channel(false).0,
+            reject: Mutex::new(None),
+            listener_tx,
+            conn_notify: Notify::new(),
+        }
+    }
+
+    pub fn epoch(&self) -> u64 {
+        lock(&self.live).epoch
+    }
+
+    /// Registers an upgraded connection. `None` if a reset happened since the socket
+    /// was accepted (the caller must then reset it).
+    pub fn register(&self, accepted_epoch: u64, path_and_query: &str) -> Option<(u64, mpsc::UnboundedReceiver<ConnCmd>)> {
+        let mut live = lock(&self.live);
+        if live.epoch != accepted_epoch {
+            return None;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let id = {
+            let mut conns = lock(&self.conns);
+            let id = conns.len() as u64 + 1;
+            conns.push(ConnStats { id, path_and_query: path_and_query.to_string(), open: true, ..Default::default() });
+            id
+        };
+        live.conns.insert(id, tx);
+        drop(live);
+        self.conn_notify.notify_waiters();
+        Some((id, rx))
+    }
+
+    pub fn unregister(&self, id: u64) {
+        lock(&self.live).conns.remove(&id);
+        if let Some(c) = lock(&self.conns).get_mut(id as usize - 1) {
+            c.open = false;
+        }
+        self.conn_notify.notify_waiters();
+    }
+
+    /// Updates one connection's counters.
+    pub fn with_stats(&self, id: u64, f: impl FnOnce(&mut ConnStats)) {
+        if let Some(c) = lock(&self.conns).get_mut(id as usize - 1) {
+            f(c);
+        }
+    }
+
+    pub fn count_message(&self) {
+        self.total_messages.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The status to answer upgrades with, while `reject_upgrades_for` is in force.
+    pub fn rejecting(&self) -> Option<u16> {
+        let mut r = lock(&self.reject);
+        match *r {
+            Some((status, until)) if Instant::now() < until => Some(status),
+            Some(_) => {
+                *r = None;
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub fn is_stalled(&self) -> bool {
+        *self.stall.borrow()
+    }
+}
