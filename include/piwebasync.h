@@ -44,6 +44,21 @@
 #include <stdint.h>
 
 /**
+ * Log levels: a callback set at one level receives that level and the more severe ones.
+ */
+#define PWA_LOG_OFF 0
+
+#define PWA_LOG_ERROR 1
+
+#define PWA_LOG_WARN 2
+
+#define PWA_LOG_INFO 3
+
+#define PWA_LOG_DEBUG 4
+
+#define PWA_LOG_TRACE 5
+
+/**
  * Major version of the library this header belongs to.
  */
 #define PWA_VERSION_MAJOR 0
@@ -78,22 +93,76 @@ typedef struct pwa_message pwa_message;
 typedef int32_t pwa_status;
 
 /**
- * Reserved for message and state callbacks: pass NULL to `pwa_channel_open` in this version
- * (a non-NULL pointer is refused with `PWA_ERR_INVALID_ARGUMENT`). Poll with
- * `pwa_channel_poll_next`.
- */
-typedef struct {
-  /**
-   * Reserved.
-   */
-  void *reserved;
-} pwa_callbacks;
-
-/**
  * A channel handle: a generational id, never a pointer. 0 is never a valid handle. A handle
  * that was freed, or never issued, is refused with `PWA_ERR_INVALID_HANDLE`.
  */
 typedef uint64_t pwa_channel_t;
+
+/**
+ * Called with each message, on the channel's callback thread, in order. The message is
+ * borrowed: valid only until the callback returns (copy what you keep); do not free it.
+ */
+typedef void (*pwa_message_cb)(void *user_data, pwa_channel_t channel, const pwa_message *message);
+
+/**
+ * Kind of a state event (`pwa_state_event.kind`).
+ */
+typedef int32_t pwa_event_kind;
+
+/**
+ * A state event. Strings are NUL-terminated, never NULL (empty when not applicable), valid
+ * only during the callback.
+ */
+typedef struct {
+  pwa_event_kind kind;
+  /**
+   * DISCONNECTED, ROLLED_BACK: the status of the cause; CLOSED: the terminal status;
+   * otherwise PWA_OK.
+   */
+  pwa_status status;
+  /**
+   * RECONNECTING: the attempt number, from 1.
+   */
+  uint32_t attempt;
+  /**
+   * RECONNECTING: the delay before the attempt, in milliseconds.
+   */
+  uint64_t delay_ms;
+  /**
+   * CONNECTED, RECONNECTED, UPDATED: the endpoint.
+   */
+  const char *url;
+  /**
+   * DISCONNECTED, ROLLED_BACK, CLOSED: why.
+   */
+  const char *message;
+} pwa_state_event;
+
+/**
+ * Called with each state event, on the channel's callback thread, in order with the
+ * messages. The event and its strings are valid only until the callback returns.
+ */
+typedef void (*pwa_state_cb)(void *user_data, pwa_channel_t channel, const pwa_state_event *event);
+
+/**
+ * Callbacks of a channel, given to `pwa_channel_open` (copied; may be freed after).
+ * `on_message` NULL: messages are polled with `pwa_channel_poll_next`. `on_state` NULL: no
+ * state events. `user_data` is passed to both, unchanged, from the callback thread.
+ *
+ * Rules: each channel has one callback thread of its own (never a network thread, never
+ * under a library lock), so callbacks of one channel run one at a time, in order, and a slow
+ * callback delays only its own channel (its queue fills, then its socket is not read: nothing
+ * is dropped). From inside a callback, `pwa_channel_close` and all non-blocking calls work;
+ * blocking calls (`pwa_channel_free`, `pwa_channel_poll_next` with a timeout other than 0,
+ * `pwa_channel_update`, `pwa_channel_open`, `pwa_shutdown`) return `PWA_ERR_RECURSIVE_CALL`.
+ * `PWA_EVENT_CLOSED` is delivered exactly once and is the last callback of a channel; after
+ * `pwa_channel_free` returns, no callback of that channel runs.
+ */
+typedef struct {
+  pwa_message_cb on_message;
+  pwa_state_cb on_state;
+  void *user_data;
+} pwa_callbacks;
 
 /**
  * What a channel is doing (see `pwa_channel_state`).
@@ -129,6 +198,48 @@ typedef struct {
    */
   int64_t last_message_unix_ns;
 } pwa_stats;
+
+/**
+ * Receives one log line: `level` is a `PWA_LOG_*` value, `line` a NUL-terminated UTF-8 string
+ * valid during the call. Called on the library's log thread, one line at a time.
+ */
+typedef void (*pwa_log_cb)(void *user_data, int32_t level, const char *line);
+
+/**
+ * The first connection is up. `url` is set.
+ */
+#define PWA_EVENT_CONNECTED 1
+
+/**
+ * The connection ended; `status` and `message` say why. RECONNECTING or CLOSED follows.
+ */
+#define PWA_EVENT_DISCONNECTED 2
+
+/**
+ * Reconnect attempt `attempt` starts after `delay_ms` (attempt 1 at once).
+ */
+#define PWA_EVENT_RECONNECTING 3
+
+/**
+ * A connection is up again. `url` is set.
+ */
+#define PWA_EVENT_RECONNECTED 4
+
+/**
+ * An update switched the channel to `url`.
+ */
+#define PWA_EVENT_UPDATED 5
+
+/**
+ * An update failed, the channel goes on at its previous endpoint; `message` says why.
+ */
+#define PWA_EVENT_ROLLED_BACK 6
+
+/**
+ * The channel ended with terminal status `status` (`message` says why). Always the last
+ * callback of the channel, exactly once.
+ */
+#define PWA_EVENT_CLOSED 7
 
 /**
  * The first connection is being made.
@@ -273,8 +384,8 @@ extern "C" {
  * passed, or it failed. `url` is a channel URL (`ws://`, `wss://`, or `http(s)://` meaning the
  * same), e.g. `wss://host/piwebapi/streams/{webId}/channel?includeInitialValues=true`.
  * `cfg` may be NULL for the defaults; it is copied, so it may be freed right after.
- * `callbacks` must be NULL in this version. On success `*out` receives the handle; on
- * failure `*out` is set to 0.
+ * `callbacks` may be NULL (poll mode, no state events); see `pwa_callbacks` for the rules.
+ * On success `*out` receives the handle; on failure `*out` is set to 0 and no callback runs.
  *
  * Returns `PWA_OK`; `PWA_ERR_INVALID_ARGUMENT` (NULL or non-UTF-8 url, malformed URL);
  * `PWA_ERR_CONNECT` (refused, unreachable, name not resolved); `PWA_ERR_AUTH` (HTTP 401);
@@ -282,7 +393,7 @@ extern "C" {
  * `PWA_ERR_OPEN_TIMEOUT`; `PWA_ERR_PROTOCOL`; `PWA_ERR_TLS`; `PWA_ERR_SHUTDOWN`. The message
  * (`pwa_last_error`, on this thread) names the URL and never contains credentials.
  *
- * Thread-safe; blocks the calling thread. Do not call it from inside a callback.
+ * Thread-safe; blocks the calling thread; `PWA_ERR_RECURSIVE_CALL` from inside a callback.
  *
  * # Safety
  * Pointers must be NULL or valid; `url` NUL-terminated.
@@ -303,7 +414,9 @@ pwa_status pwa_channel_open(const char *url,
  * error), `PWA_WATCHDOG_TIMEOUT`, `PWA_UPDATE_FAILED`, or the failure that ended it (e.g.
  * `PWA_ERR_AUTH`, `PWA_ERR_SHUTDOWN`); `pwa_channel_last_error` tells why. Misuse:
  * `PWA_ERR_INVALID_HANDLE`, `PWA_ERR_INVALID_ARGUMENT` (msg NULL), `PWA_ERR_BUSY` (another
- * thread is polling this channel). `*msg` is NULL unless `PWA_OK`.
+ * thread is polling this channel, or the handle was freed meanwhile: `PWA_ERR_INVALID_HANDLE`),
+ * `PWA_ERR_RECURSIVE_CALL` (a timeout other than 0 inside a callback), `PWA_ERR_INVALID_ARGUMENT`
+ * also when the channel delivers messages to `on_message`. `*msg` is NULL unless `PWA_OK`.
  *
  * # Safety
  * `msg` must be NULL or a valid pointer.
@@ -339,10 +452,13 @@ pwa_status pwa_channel_update(pwa_channel_t h, const char *url, bool rollback);
 pwa_status pwa_channel_close(pwa_channel_t h);
 
 /**
- * Close the channel if needed, wait (at most `close_timeout` + 1 s) for its work to end, and
- * release the handle. Unpolled messages are discarded. Afterwards the handle is invalid.
- * A poll blocked on this channel in another thread returns once the channel ended.
- * Returns `PWA_OK` or `PWA_ERR_INVALID_HANDLE` (also for a second free).
+ * Release the channel: buffered messages are discarded, a poll blocked on it in another thread
+ * returns `PWA_ERR_INVALID_HANDLE` at once, the channel is closed (waiting at most
+ * `close_timeout` + 1 s for the close handshake), its `PWA_EVENT_CLOSED` callback runs (if it
+ * has `on_state`), and a callback running in another thread is waited for. After this returns
+ * the handle is invalid and no callback of this channel runs, ever.
+ * Returns `PWA_OK`, `PWA_ERR_INVALID_HANDLE` (also for a second free), or
+ * `PWA_ERR_RECURSIVE_CALL` from inside a callback (use `pwa_channel_close` there, free later).
  */
 pwa_status pwa_channel_free(pwa_channel_t h);
 
@@ -373,14 +489,6 @@ pwa_status pwa_channel_state(pwa_channel_t h, pwa_state *state);
  * `stats` must be NULL or valid.
  */
 pwa_status pwa_channel_stats(pwa_channel_t h, pwa_stats *stats);
-
-/**
- * Close every channel, wait up to `timeout_ms` (negative: 10 s) for them to end, and stop the
- * library's runtime. Handles stay valid for draining (`pwa_channel_poll_next` returns what was
- * buffered, then the channel's terminal status) and must still be freed. Later opens return
- * `PWA_ERR_SHUTDOWN`. Call it from an ordinary thread, e.g. before unloading the library.
- */
-pwa_status pwa_shutdown(int32_t timeout_ms);
 
 /**
  * A new configuration holding the documented defaults. Free it with `pwa_config_free`; it may
@@ -439,6 +547,17 @@ void pwa_config_free(pwa_config *cfg);
 pwa_status pwa_last_error(char *buf, size_t cap, size_t *needed);
 
 /**
+ * Send the library's log lines at `level` (`PWA_LOG_ERROR` .. `PWA_LOG_TRACE`) and above to
+ * `cb`, or stop logging (`cb` NULL or `level` `PWA_LOG_OFF`). Lines are handed over on a
+ * thread of the library's own, so a slow callback never stalls a channel; if it falls more
+ * than 4096 lines behind, lines are dropped and a line says how many. No line contains a
+ * password or token. When this returns, the previous callback is not called any more.
+ * Returns `PWA_OK`, `PWA_ERR_INVALID_ARGUMENT` (bad level), `PWA_ERR_RECURSIVE_CALL` (from
+ * inside the log callback).
+ */
+pwa_status pwa_set_log_callback(int32_t level, pwa_log_cb cb, void *user_data);
+
+/**
  * The message's JSON text exactly as the server sent it, NUL-terminated, UTF-8. `*len` (may be
  * NULL) receives its length in bytes without the NUL. Valid until `pwa_message_free`. Returns
  * NULL (and sets `pwa_last_error`) if `msg` is NULL.
@@ -465,6 +584,24 @@ const char *pwa_message_url(const pwa_message *msg);
  * `msg` must be NULL or a message from this library not freed before.
  */
 void pwa_message_free(pwa_message *msg);
+
+/**
+ * Set the number of worker threads of the library's runtime (default 2, or 1 on a single
+ * core; two carry thousands of channels). Only before the first `pwa_channel_open`:
+ * `PWA_ERR_INVALID_ARGUMENT` afterwards, or for 0 or more than 256.
+ */
+pwa_status pwa_runtime_configure(uint32_t worker_threads);
+
+/**
+ * Close every channel, wait up to `timeout_ms` (negative: 10 s) for them to end and for their
+ * `PWA_EVENT_CLOSED` callbacks to run, and stop the library's runtime (channels still running
+ * then end with `PWA_ERR_SHUTDOWN`). Handles stay valid for draining (`pwa_channel_poll_next`
+ * returns what was buffered, then the channel's terminal status) and should still be freed.
+ * Later `pwa_channel_open` calls return `PWA_ERR_SHUTDOWN`; the library cannot be restarted
+ * in this process. Call it from an ordinary thread, e.g. before unloading the library:
+ * `PWA_ERR_RECURSIVE_CALL` from inside a callback. A process may also exit without it.
+ */
+pwa_status pwa_shutdown(int32_t timeout_ms);
 
 /**
  * A static, NUL-terminated description of `code` ("unknown status" for codes this version

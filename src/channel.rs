@@ -3,8 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
 use crate::config::ChannelConfig;
+use crate::delivery::{self, refuse_if_in_callback, Callbacks};
 use crate::engine::{self, ChannelState, Shared, Stats, TaskHandle};
+use crate::error::ErrorKind;
 use crate::error::Error;
 use crate::message::Message;
 use crate::wire::Target;
@@ -17,16 +22,41 @@ pub struct Channel {
     shared: Arc<Shared>,
     task: TaskHandle,
     close_timeout: Duration,
+    /// Messages go to a callback, not to `poll_next`.
+    delivers_messages: bool,
+    delivery: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Channel {
     /// Connect to a channel URL (`ws://`, `wss://`, or `http(s)://` meaning the same) and block
     /// until the first connection is up or `config.open_timeout` passed.
     pub fn open(url: &str, config: &ChannelConfig) -> Result<Channel, Error> {
+        Self::open_with_callbacks(url, config, Callbacks::default())
+    }
+
+    /// Like `open`, with callbacks run on a thread of the channel's own, in order: messages
+    /// (if `on_message` is set; `poll_next` is then refused) and state events (if `on_state`
+    /// is set; `Closed` comes exactly once and last). Callbacks start after the channel is
+    /// open; a failed open calls none.
+    pub fn open_with_callbacks(url: &str, config: &ChannelConfig, callbacks: Callbacks) -> Result<Channel, Error> {
+        refuse_if_in_callback("opening a channel")?;
         let target = Target::parse(url)?;
-        let shared = Arc::new(Shared::new(config.max_queue));
+        let shared = Arc::new(Shared::new(config.max_queue, callbacks.on_state.is_some()));
         let task = engine::spawn(target, config.clone(), shared.clone())?;
-        Ok(Channel { shared, task, close_timeout: config.close_timeout })
+        let delivers_messages = callbacks.on_message.is_some();
+        let channel = Channel {
+            shared: shared.clone(),
+            task,
+            close_timeout: config.close_timeout,
+            delivers_messages,
+            delivery: Mutex::new(None),
+        };
+        if !callbacks.is_empty() {
+            let thread = delivery::start(shared, callbacks)
+                .map_err(|e| Error::new(ErrorKind::Internal, format!("could not start the callback thread: {e}")))?;
+            *channel.delivery.lock().unwrap_or_else(|p| p.into_inner()) = Some(thread);
+        }
+        Ok(channel)
     }
 
     /// The next message. Buffered messages come first, also after the channel ended; then the
@@ -34,6 +64,12 @@ impl Channel {
     /// call. `Timeout` when nothing arrived within `timeout` (`None` waits without limit).
     /// `Busy` when another thread is polling this channel at the same time.
     pub fn poll_next(&self, timeout: Option<Duration>) -> Result<Message, Error> {
+        if self.delivers_messages {
+            return Err(Error::new(ErrorKind::InvalidArgument, "this channel delivers its messages to its on_message callback"));
+        }
+        if timeout != Some(Duration::ZERO) {
+            refuse_if_in_callback("a poll with a timeout")?;
+        }
         self.shared.queue.pop(timeout)
     }
 
@@ -48,6 +84,7 @@ impl Channel {
     /// then reports `UpdateFailed`); `Busy` (another update is running); the channel's terminal
     /// outcome if it already ended. While reconnecting, the new endpoint is tried at once.
     pub fn update(&self, url: &str, rollback: bool) -> Result<(), Error> {
+        refuse_if_in_callback("an update")?;
         let target = Target::parse(url)?;
         self.task.update(target, rollback)
     }
@@ -58,13 +95,44 @@ impl Channel {
     }
 
     /// Wait until the channel's task has ended (after `close`, or by itself). False on timeout.
-    pub fn wait_closed(&self, timeout: Duration) -> bool {
-        self.shared.queue.wait_end(timeout)
+    pub fn wait_closed(&self, timeout: Duration) -> Result<bool, Error> {
+        refuse_if_in_callback("waiting for a channel to close")?;
+        Ok(self.shared.queue.wait_end(timeout))
     }
 
-    /// How long a close may take at most: the close handshake's bound plus a margin.
-    pub fn close_bound(&self) -> Duration {
-        self.close_timeout + Duration::from_secs(1)
+    /// Let go of the channel for good: buffered messages are discarded, a blocked `poll_next`
+    /// returns `InvalidHandle` at once, the channel is closed (waiting at most `close_timeout`
+    /// plus a second for the close handshake), the `Closed` event is delivered, and once this
+    /// returns no callback of this channel runs again. Waits for a callback that is running.
+    pub fn dispose(&self) -> Result<(), Error> {
+        refuse_if_in_callback("freeing a channel")?;
+        self.shared.queue.abandon();
+        self.task.close();
+        if !self.shared.queue.wait_end(self.close_timeout + Duration::from_secs(1)) {
+            // The close handshake overran its own bound; end the channel for its consumers now.
+            self.shared.queue.finish(Error::new(ErrorKind::Closed, "channel freed"));
+        }
+        self.join_delivery(None);
+        Ok(())
+    }
+
+    /// Wait (at most `limit`, `None` = no limit) for the callback thread to deliver `Closed`
+    /// and end. True when it ended (or there is none).
+    pub fn join_delivery(&self, limit: Option<Duration>) -> bool {
+        let mut slot = self.delivery.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(thread) = slot.take() else { return true };
+        if let Some(limit) = limit {
+            let deadline = std::time::Instant::now() + limit;
+            while !thread.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            if !thread.is_finished() {
+                *slot = Some(thread);
+                return false;
+            }
+        }
+        let _ = thread.join();
+        true
     }
 
     pub fn state(&self) -> ChannelState {
@@ -82,6 +150,8 @@ impl Channel {
 }
 
 impl Drop for Channel {
+    /// Closes the channel without waiting; its callback thread, if any, delivers `Closed` and
+    /// ends by itself.
     fn drop(&mut self) {
         self.task.close();
     }

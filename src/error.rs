@@ -40,6 +40,8 @@ pub enum ErrorKind {
     RecursiveCall,
     /// Another thread is already polling or updating this channel.
     Busy,
+    /// The channel was released (freed) while the call waited on it.
+    InvalidHandle,
     /// The library's runtime was shut down, or this process is a fork of the one that started it.
     Shutdown,
     /// An internal error that should not happen (a bug); the message says what.
@@ -56,6 +58,7 @@ impl ErrorKind {
                 | ErrorKind::InvalidArgument
                 | ErrorKind::RecursiveCall
                 | ErrorKind::Busy
+                | ErrorKind::InvalidHandle
         )
     }
 }

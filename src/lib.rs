@@ -7,8 +7,11 @@
 
 mod channel;
 mod config;
+mod delivery;
 mod engine;
 mod error;
+mod events;
+mod logging;
 mod message;
 mod wire;
 
@@ -16,14 +19,26 @@ pub mod ffi;
 
 pub use channel::Channel;
 pub use config::{ChannelConfig, KEYS as CONFIG_KEYS};
+pub use delivery::{in_callback, Callbacks};
 pub use engine::{ChannelState, Stats};
+pub use events::StateEvent;
+pub use logging::{set_sink as set_log_sink, LogLevel, LogSink};
 pub use error::{Error, ErrorKind};
 pub use message::Message;
 
 /// Stop the library's runtime and every channel, waiting at most `timeout` for their tasks.
 /// Later opens fail with `ErrorKind::Shutdown`.
-pub fn shutdown(timeout: std::time::Duration) {
-    engine::runtime::shutdown(timeout)
+/// Must not be called from inside a callback (`RecursiveCall`).
+pub fn shutdown(timeout: std::time::Duration) -> Result<(), Error> {
+    delivery::refuse_if_in_callback("shutdown")?;
+    engine::runtime::shutdown(timeout);
+    Ok(())
+}
+
+/// Set the number of runtime worker threads (default: 2, or 1 on a single core). Only before
+/// the first channel is opened; `InvalidArgument` afterwards or for 0.
+pub fn configure_runtime(worker_threads: usize) -> Result<(), Error> {
+    engine::runtime::configure(worker_threads)
 }
 
 /// Fails at once in a forked child of the process that started the library (its runtime

@@ -11,6 +11,8 @@ mod task;
 
 use std::sync::Mutex;
 
+use crate::events::StateEvent;
+
 pub use state::{ChannelState, Stats};
 pub use task::{spawn, TaskHandle};
 
@@ -25,8 +27,14 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(max_queue: usize) -> Shared {
-        Shared { queue: Queue::new(max_queue), counters: Counters::default(), last_error: Mutex::new(None) }
+    /// `keep_events`: record state events for a state callback.
+    pub fn new(max_queue: usize, keep_events: bool) -> Shared {
+        Shared { queue: Queue::new(max_queue, keep_events), counters: Counters::default(), last_error: Mutex::new(None) }
+    }
+
+    pub fn emit(&self, event: StateEvent) {
+        crate::logging::log_event(&event);
+        self.queue.push_event(event);
     }
 
     pub fn set_last_error(&self, msg: &str) {

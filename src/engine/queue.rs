@@ -2,6 +2,10 @@
 //! (a caller's thread, blocking). When it is full the engine stops reading the socket, so memory
 //! stays flat and nothing is dropped. After the channel ended, the queue still hands out what it
 //! holds, then the terminal outcome, on every later call.
+//!
+//! When the channel has a state callback, state events are kept beside the messages with a
+//! common sequence number, so a delivery thread hands both over in the order they happened.
+//! The `Closed` event is added by `finish` itself: it exists exactly once, after everything.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::error::{Error, ErrorKind};
+use crate::events::StateEvent;
 use crate::message::Message;
 
 pub struct Queue {
@@ -19,21 +24,40 @@ pub struct Queue {
     space: Notify,
     capacity: usize,
     polling: AtomicBool,
+    /// Keep state events (a state callback exists).
+    keep_events: bool,
 }
 
 struct Inner {
-    items: VecDeque<Message>,
+    items: VecDeque<(u64, Message)>,
+    events: VecDeque<(u64, StateEvent)>,
+    seq: u64,
     end: Option<Error>,
+    /// The owner let go of the channel: consumers stop at once, nothing more is handed out.
+    abandoned: bool,
+}
+
+/// What a delivery thread hands over next.
+pub enum Delivery {
+    Message(Message),
+    Event(StateEvent),
 }
 
 impl Queue {
-    pub fn new(capacity: usize) -> Queue {
+    pub fn new(capacity: usize, keep_events: bool) -> Queue {
         Queue {
-            inner: Mutex::new(Inner { items: VecDeque::new(), end: None }),
+            inner: Mutex::new(Inner {
+                items: VecDeque::new(),
+                events: VecDeque::new(),
+                seq: 0,
+                end: None,
+                abandoned: false,
+            }),
             readable: Condvar::new(),
             space: Notify::new(),
             capacity: capacity.max(1),
             polling: AtomicBool::new(false),
+            keep_events,
         }
     }
 
@@ -60,19 +84,88 @@ impl Queue {
     /// and it is the only producer, so the bound holds.
     pub fn push(&self, msg: Message) {
         let mut inner = self.lock();
-        inner.items.push_back(msg);
+        inner.seq += 1;
+        let seq = inner.seq;
+        inner.items.push_back((seq, msg));
         drop(inner);
-        self.readable.notify_one();
+        self.readable.notify_all();
     }
 
-    /// Engine side: record how the channel ended. The first outcome wins.
+    /// Engine side: record a state event (dropped unless a state callback wants them).
+    pub fn push_event(&self, event: StateEvent) {
+        if !self.keep_events {
+            return;
+        }
+        let mut inner = self.lock();
+        inner.seq += 1;
+        let seq = inner.seq;
+        inner.events.push_back((seq, event));
+        drop(inner);
+        self.readable.notify_all();
+    }
+
+    /// Record how the channel ended. The first outcome wins; with it, and only with it, the
+    /// `Closed` event is added.
     pub fn finish(&self, end: Error) {
         let mut inner = self.lock();
         if inner.end.is_none() {
-            inner.end = Some(end);
+            inner.end = Some(end.clone());
+            if self.keep_events {
+                inner.seq += 1;
+                let seq = inner.seq;
+                inner.events.push_back((seq, StateEvent::Closed { outcome: end }));
+            }
         }
         drop(inner);
         self.readable.notify_all();
+    }
+
+    /// The owner let go: wake every consumer; buffered messages are discarded.
+    pub fn abandon(&self) {
+        let mut inner = self.lock();
+        inner.abandoned = true;
+        inner.items.clear();
+        drop(inner);
+        self.readable.notify_all();
+        self.space.notify_one();
+    }
+
+    /// Delivery thread side: the next message or event in the order they happened, waiting
+    /// without limit. After `Closed` was returned, returns `None` for good. After `abandon`,
+    /// only the `Closed` event is still handed out.
+    pub fn next_delivery(&self, with_messages: bool) -> Option<Delivery> {
+        let mut inner = self.lock();
+        loop {
+            if inner.abandoned {
+                inner.events.retain(|(_, e)| matches!(e, StateEvent::Closed { .. }));
+            }
+            let msg_seq = if with_messages { inner.items.front().map(|(s, _)| *s) } else { None };
+            let ev_seq = inner.events.front().map(|(s, _)| *s);
+            match (msg_seq, ev_seq) {
+                (Some(m), e) if e.is_none_or(|e| m < e) => {
+                    let was_full = inner.items.len() >= self.capacity;
+                    let (_, msg) = inner.items.pop_front().expect("front exists");
+                    drop(inner);
+                    if was_full {
+                        self.space.notify_one();
+                    }
+                    return Some(Delivery::Message(msg));
+                }
+                (_, Some(_)) => {
+                    let (_, ev) = inner.events.pop_front().expect("front exists");
+                    return Some(Delivery::Event(ev));
+                }
+                _ => {}
+            }
+            if inner.end.is_some() && !self.keep_events && (inner.items.is_empty() || !with_messages) {
+                return None;
+            }
+            if inner.end.is_some() && self.keep_events && inner.events.is_empty() && (inner.items.is_empty() || !with_messages) {
+                // `Closed` was handed out already.
+                return None;
+            }
+            inner = self.readable.wait(inner).unwrap_or_else(|p| p.into_inner());
+        }
     }
 
     pub fn end(&self) -> Option<Error> {
@@ -104,7 +197,10 @@ impl Queue {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut inner = self.lock();
         loop {
-            if let Some(msg) = inner.items.pop_front() {
+            if inner.abandoned {
+                return Err(Error::new(ErrorKind::InvalidHandle, "the channel was freed"));
+            }
+            if let Some((_, msg)) = inner.items.pop_front() {
                 let was_full = inner.items.len() + 1 >= self.capacity;
                 drop(inner);
                 if was_full {
@@ -148,7 +244,7 @@ mod tests {
 
     #[test]
     fn drains_in_order_then_reports_the_end_every_time() {
-        let q = Queue::new(4);
+        let q = Queue::new(4, false);
         q.push(msg(1));
         q.push(msg(2));
         q.finish(Error::new(ErrorKind::Closed, "closed"));
@@ -162,7 +258,7 @@ mod tests {
 
     #[test]
     fn times_out_when_empty_and_reports_space() {
-        let q = Queue::new(1);
+        let q = Queue::new(1, false);
         assert_eq!(q.pop(Some(Duration::from_millis(10))).unwrap_err().kind(), ErrorKind::Timeout);
         assert!(q.has_space());
         q.push(msg(1));
@@ -172,8 +268,39 @@ mod tests {
     }
 
     #[test]
+    fn delivery_interleaves_events_and_messages_and_ends_with_closed_once() {
+        let q = Queue::new(4, true);
+        q.push_event(StateEvent::Connected { url: "ws://x".into() });
+        q.push(msg(1));
+        q.push_event(StateEvent::Disconnected { cause: Error::new(ErrorKind::ClosedError, "lost") });
+        q.push(msg(2));
+        q.finish(Error::new(ErrorKind::Closed, "closed"));
+        q.finish(Error::new(ErrorKind::ClosedError, "second finish adds nothing"));
+        let order: Vec<String> = std::iter::from_fn(|| q.next_delivery(true))
+            .map(|d| match d {
+                Delivery::Message(m) => m.json().to_string(),
+                Delivery::Event(e) => format!("{e:?}").split_whitespace().next().unwrap().to_string(),
+            })
+            .collect();
+        assert_eq!(order, ["Connected", "{\"i\":1}", "Disconnected", "{\"i\":2}", "Closed"]);
+        assert!(q.next_delivery(true).is_none());
+    }
+
+    #[test]
+    fn abandon_discards_messages_but_still_hands_out_closed() {
+        let q = Queue::new(4, true);
+        q.push(msg(1));
+        q.push_event(StateEvent::Reconnecting { attempt: 1, delay: Duration::ZERO });
+        q.abandon();
+        assert_eq!(q.pop(Some(Duration::ZERO)).unwrap_err().kind(), ErrorKind::InvalidHandle);
+        q.finish(Error::new(ErrorKind::Closed, "closed"));
+        assert!(matches!(q.next_delivery(true), Some(Delivery::Event(StateEvent::Closed { .. }))));
+        assert!(q.next_delivery(true).is_none());
+    }
+
+    #[test]
     fn a_second_concurrent_poller_is_busy() {
-        let q = Arc::new(Queue::new(1));
+        let q = Arc::new(Queue::new(1, false));
         let q2 = q.clone();
         let t = std::thread::spawn(move || q2.pop(Some(Duration::from_secs(30))));
         // Wait until the first poller is inside pop.

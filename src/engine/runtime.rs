@@ -4,7 +4,7 @@
 //! inherits a copy of the runtime without its threads; it must not touch it, so every entry point
 //! checks the process id first, before taking any lock that a parent thread may have held.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -16,6 +16,8 @@ static RUNTIME: Mutex<Option<Runtime>> = Mutex::new(None);
 /// Process id of the process that started the runtime; 0 while none was started.
 static OWNER_PID: AtomicU32 = AtomicU32::new(0);
 static SHUT_DOWN: AtomicBool = AtomicBool::new(false);
+/// Worker threads asked for by `configure`; 0 = the default.
+static WORKERS: AtomicUsize = AtomicUsize::new(0);
 
 fn current_pid() -> u32 {
     std::process::id()
@@ -61,7 +63,24 @@ pub fn handle() -> Result<Handle, Error> {
 
 /// Two workers carry thousands of channels; more only add idle threads to the host process.
 fn worker_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get().min(2)).unwrap_or(2)
+    match WORKERS.load(Ordering::Acquire) {
+        0 => std::thread::available_parallelism().map(|n| n.get().min(2)).unwrap_or(2),
+        n => n,
+    }
+}
+
+/// Choose the number of worker threads; only before the runtime started.
+pub fn configure(workers: usize) -> Result<(), Error> {
+    check_not_forked()?;
+    if workers == 0 || workers > 256 {
+        return Err(Error::new(ErrorKind::InvalidArgument, "worker_threads must be between 1 and 256"));
+    }
+    let slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
+    if slot.is_some() || SHUT_DOWN.load(Ordering::Acquire) {
+        return Err(Error::new(ErrorKind::InvalidArgument, "the runtime already started: configure it before the first open"));
+    }
+    WORKERS.store(workers, Ordering::Release);
+    Ok(())
 }
 
 /// Stop the runtime, waiting at most `timeout` for its tasks. Later calls to `handle` fail.

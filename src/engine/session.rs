@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 
 use super::command::Command;
 use super::Shared;
+use crate::events::StateEvent;
 use crate::config::ChannelConfig;
 use crate::error::{Error, ErrorKind};
 use crate::message::Message;
@@ -105,11 +106,7 @@ impl Session<'_> {
                     let (_, update) = updating.take().expect("guarded");
                     match result {
                         Ok(new_ws) => return SessionEnd::Switch { ws: new_ws, update },
-                        Err(cause) if update.rollback => {
-                            self.shared.set_last_error(cause.message());
-                            let msg = format!("update rolled back, the channel stays at {}: {}", self.url, cause.message());
-                            let _ = update.reply.send(Err(Error::new(ErrorKind::RolledBack, msg)));
-                        }
+                        Err(cause) if update.rollback => self.roll_back(cause, update),
                         Err(cause) => return SessionEnd::UpdateFailed { cause, update },
                     }
                 }
@@ -154,13 +151,18 @@ impl Session<'_> {
         match conn.await {
             Ok(ws) => SessionEnd::Switch { ws, update },
             Err(cause) if update.rollback => {
-                self.shared.set_last_error(cause.message());
-                let msg = format!("update rolled back, the channel stays at {}: {}", self.url, cause.message());
-                let _ = update.reply.send(Err(Error::new(ErrorKind::RolledBack, msg)));
+                self.roll_back(cause, update);
                 end
             }
             Err(cause) => SessionEnd::UpdateFailed { cause, update },
         }
+    }
+
+    fn roll_back(&self, cause: Error, update: Update) {
+        self.shared.set_last_error(cause.message());
+        let msg = format!("update rolled back, the channel stays at {}: {}", self.url, cause.message());
+        self.shared.emit(StateEvent::RolledBack { cause });
+        let _ = update.reply.send(Err(Error::new(ErrorKind::RolledBack, msg)));
     }
 
     fn deliver(&self, text: &str) {

@@ -14,6 +14,7 @@ use super::runtime;
 use super::session::{close_requested, connect, secs, Session, SessionEnd, Update};
 use super::state::ChannelState;
 use super::Shared;
+use crate::events::StateEvent;
 use crate::config::ChannelConfig;
 use crate::error::{Error, ErrorKind};
 use crate::wire::{Target, WsStream};
@@ -143,6 +144,7 @@ impl ChannelTask {
             }
         };
         self.shared.counters.set_state(ChannelState::Open);
+        self.shared.emit(StateEvent::Connected { url: self.url.to_string() });
         let _ = opened.send(Ok(()));
         loop {
             let end = self.session().run(&mut ws).await;
@@ -174,6 +176,7 @@ impl ChannelTask {
             };
             drop(ws);
             self.shared.set_last_error(cause.message());
+            self.shared.emit(StateEvent::Disconnected { cause: cause.clone() });
             if !self.cfg.reconnect {
                 return self.end(cause);
             }
@@ -190,6 +193,7 @@ impl ChannelTask {
         self.url = Arc::from(self.target.display());
         self.shared.counters.updated();
         self.shared.counters.set_state(ChannelState::Open);
+        self.shared.emit(StateEvent::Updated { url: self.url.to_string() });
         let _ = update.reply.send(Ok(()));
     }
 
@@ -214,19 +218,22 @@ impl ChannelTask {
         };
         let mut backoff = Backoff::new(self.cfg.reconnect_initial_delay, self.cfg.reconnect_max_delay);
         let mut last = cause;
+        let mut attempt: u32 = 1;
+        self.shared.emit(StateEvent::Reconnecting { attempt, delay: Duration::ZERO });
         loop {
             let left = remaining(deadline);
             if left.is_zero() {
                 return Err(self.watchdog(&last));
             }
-            let attempt = connect(self.target.clone(), self.cfg.clone(), left.min(self.cfg.open_timeout));
+            let connecting = connect(self.target.clone(), self.cfg.clone(), left.min(self.cfg.open_timeout));
             let result = tokio::select! {
-                r = attempt => r,
+                r = connecting => r,
                 _ = close_requested(&mut self.close_rx) => return Err(Error::new(ErrorKind::Closed, "channel closed")),
             };
             match result {
                 Ok(ws) => {
                     self.shared.counters.reconnected();
+                    self.shared.emit(StateEvent::Reconnected { url: self.url.to_string() });
                     return Ok(ws);
                 }
                 Err(e) if matches!(e.http_status(), Some(401) | Some(403)) => {
@@ -237,7 +244,10 @@ impl ChannelTask {
                 Err(e) => last = e,
             }
             self.shared.set_last_error(last.message());
-            let pause = sleep(backoff.next_delay().min(remaining(deadline)));
+            let delay = backoff.next_delay().min(remaining(deadline));
+            attempt = attempt.saturating_add(1);
+            self.shared.emit(StateEvent::Reconnecting { attempt, delay });
+            let pause = sleep(delay);
             tokio::pin!(pause);
             loop {
                 tokio::select! {
@@ -252,6 +262,7 @@ impl ChannelTask {
                             }
                             Err(cause) if rollback => {
                                 let msg = format!("update rolled back, the channel keeps reconnecting to {}: {}", self.url, cause.message());
+                                self.shared.emit(StateEvent::RolledBack { cause: cause.clone() });
                                 let _ = reply.send(Err(Error::new(ErrorKind::RolledBack, msg)));
                             }
                             Err(cause) => {
@@ -280,6 +291,8 @@ impl ChannelTask {
             self.shared.set_last_error(outcome.message());
         }
         self.shared.counters.set_state(ChannelState::Closed);
+        // The queue adds the Closed event itself (exactly once); log it here.
+        crate::logging::log_event(&StateEvent::Closed { outcome: outcome.clone() });
         self.shared.queue.finish(outcome);
     }
 }

@@ -1,30 +1,23 @@
 //! Channel handles and the calls on them.
 
-use std::ffi::{c_char, c_void, CString};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::ffi::c_char;
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::boundary::{fail, guard, Failure};
+use super::callbacks::{self, pwa_callbacks, HandleGate};
 use super::config::pwa_config;
 use super::handles::HandleTable;
 use super::last_error::copy_out;
 use super::message::pwa_message;
 use super::status::*;
 use super::strings::{out_arg, str_arg};
-use crate::{Channel, ChannelConfig, ChannelState};
+use super::url_cache::UrlCache;
+use crate::{Callbacks, Channel, ChannelConfig, ChannelState};
 
 /// A channel handle: a generational id, never a pointer. 0 is never a valid handle. A handle
 /// that was freed, or never issued, is refused with `PWA_ERR_INVALID_HANDLE`.
 pub type pwa_channel_t = u64;
-
-/// Reserved for message and state callbacks: pass NULL to `pwa_channel_open` in this version
-/// (a non-NULL pointer is refused with `PWA_ERR_INVALID_ARGUMENT`). Poll with
-/// `pwa_channel_poll_next`.
-#[repr(C)]
-pub struct pwa_callbacks {
-    /// Reserved.
-    pub reserved: *mut c_void,
-}
 
 /// What a channel is doing (see `pwa_channel_state`).
 pub type pwa_state = i32;
@@ -56,30 +49,14 @@ pub struct pwa_stats {
     pub last_message_unix_ns: i64,
 }
 
-struct ChannelEntry {
-    channel: Channel,
-    /// The C form of the URL of the last message, shared by the messages of one endpoint.
-    url_cache: Mutex<Option<(Arc<str>, Arc<CString>)>>,
+pub(crate) struct ChannelEntry {
+    pub(crate) channel: Channel,
+    urls: UrlCache,
 }
 
-impl ChannelEntry {
-    fn c_url(&self, url: &Arc<str>) -> Arc<CString> {
-        let mut cache = self.url_cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((key, c)) = cache.as_ref() {
-            if Arc::ptr_eq(key, url) {
-                return c.clone();
-            }
-        }
-        // URLs come from a parsed `url::Url`: no interior NUL.
-        let c = Arc::new(CString::new(url.as_bytes()).unwrap_or_default());
-        *cache = Some((url.clone(), c.clone()));
-        c
-    }
-}
+pub(crate) static CHANNELS: HandleTable<ChannelEntry> = HandleTable::new();
 
-static CHANNELS: HandleTable<ChannelEntry> = HandleTable::new();
-
-fn lookup(h: pwa_channel_t) -> Result<Arc<ChannelEntry>, Failure> {
+pub(crate) fn lookup(h: pwa_channel_t) -> Result<Arc<ChannelEntry>, Failure> {
     crate::check_process()?;
     CHANNELS.get(h).ok_or_else(|| invalid_handle(h))
 }
@@ -96,8 +73,8 @@ fn invalid_handle(h: pwa_channel_t) -> Failure {
 /// passed, or it failed. `url` is a channel URL (`ws://`, `wss://`, or `http(s)://` meaning the
 /// same), e.g. `wss://host/piwebapi/streams/{webId}/channel?includeInitialValues=true`.
 /// `cfg` may be NULL for the defaults; it is copied, so it may be freed right after.
-/// `callbacks` must be NULL in this version. On success `*out` receives the handle; on
-/// failure `*out` is set to 0.
+/// `callbacks` may be NULL (poll mode, no state events); see `pwa_callbacks` for the rules.
+/// On success `*out` receives the handle; on failure `*out` is set to 0 and no callback runs.
 ///
 /// Returns `PWA_OK`; `PWA_ERR_INVALID_ARGUMENT` (NULL or non-UTF-8 url, malformed URL);
 /// `PWA_ERR_CONNECT` (refused, unreachable, name not resolved); `PWA_ERR_AUTH` (HTTP 401);
@@ -105,7 +82,7 @@ fn invalid_handle(h: pwa_channel_t) -> Failure {
 /// `PWA_ERR_OPEN_TIMEOUT`; `PWA_ERR_PROTOCOL`; `PWA_ERR_TLS`; `PWA_ERR_SHUTDOWN`. The message
 /// (`pwa_last_error`, on this thread) names the URL and never contains credentials.
 ///
-/// Thread-safe; blocks the calling thread. Do not call it from inside a callback.
+/// Thread-safe; blocks the calling thread; `PWA_ERR_RECURSIVE_CALL` from inside a callback.
 ///
 /// # Safety
 /// Pointers must be NULL or valid; `url` NUL-terminated.
@@ -120,9 +97,11 @@ pub unsafe extern "C" fn pwa_channel_open(
         let out = out_arg(out, "out")?;
         *out = 0;
         let url = str_arg(url, "url")?;
-        if !callbacks.is_null() {
-            return Err(fail(PWA_ERR_INVALID_ARGUMENT, "callbacks are not supported in this version: pass NULL and poll"));
-        }
+        let gate = Arc::new(HandleGate::default());
+        let callbacks = match callbacks.as_ref() {
+            Some(c) => callbacks::from_c(c, gate.clone()),
+            None => Callbacks::default(),
+        };
         let default_cfg;
         let config = match cfg.as_ref() {
             Some(c) => &c.inner,
@@ -131,8 +110,10 @@ pub unsafe extern "C" fn pwa_channel_open(
                 &default_cfg
             }
         };
-        let channel = Channel::open(url, config)?;
-        *out = CHANNELS.insert(Arc::new(ChannelEntry { channel, url_cache: Mutex::new(None) }));
+        let channel = Channel::open_with_callbacks(url, config, callbacks)?;
+        let h = CHANNELS.insert(Arc::new(ChannelEntry { channel, urls: UrlCache::default() }));
+        gate.open(h);
+        *out = h;
         Ok(PWA_OK)
     })
 }
@@ -147,7 +128,9 @@ pub unsafe extern "C" fn pwa_channel_open(
 /// error), `PWA_WATCHDOG_TIMEOUT`, `PWA_UPDATE_FAILED`, or the failure that ended it (e.g.
 /// `PWA_ERR_AUTH`, `PWA_ERR_SHUTDOWN`); `pwa_channel_last_error` tells why. Misuse:
 /// `PWA_ERR_INVALID_HANDLE`, `PWA_ERR_INVALID_ARGUMENT` (msg NULL), `PWA_ERR_BUSY` (another
-/// thread is polling this channel). `*msg` is NULL unless `PWA_OK`.
+/// thread is polling this channel, or the handle was freed meanwhile: `PWA_ERR_INVALID_HANDLE`),
+/// `PWA_ERR_RECURSIVE_CALL` (a timeout other than 0 inside a callback), `PWA_ERR_INVALID_ARGUMENT`
+/// also when the channel delivers messages to `on_message`. `*msg` is NULL unless `PWA_OK`.
 ///
 /// # Safety
 /// `msg` must be NULL or a valid pointer.
@@ -160,7 +143,7 @@ pub unsafe extern "C" fn pwa_channel_poll_next(h: pwa_channel_t, timeout_ms: i32
         let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
         match entry.channel.poll_next(timeout) {
             Ok(m) => {
-                let url = entry.c_url(m.url_arc());
+                let url = entry.urls.get(m.url_arc());
                 *msg = Box::into_raw(Box::new(pwa_message::new(m, url)));
                 Ok(PWA_OK)
             }
@@ -212,17 +195,22 @@ pub extern "C" fn pwa_channel_close(h: pwa_channel_t) -> pwa_status {
     })
 }
 
-/// Close the channel if needed, wait (at most `close_timeout` + 1 s) for its work to end, and
-/// release the handle. Unpolled messages are discarded. Afterwards the handle is invalid.
-/// A poll blocked on this channel in another thread returns once the channel ended.
-/// Returns `PWA_OK` or `PWA_ERR_INVALID_HANDLE` (also for a second free).
+/// Release the channel: buffered messages are discarded, a poll blocked on it in another thread
+/// returns `PWA_ERR_INVALID_HANDLE` at once, the channel is closed (waiting at most
+/// `close_timeout` + 1 s for the close handshake), its `PWA_EVENT_CLOSED` callback runs (if it
+/// has `on_state`), and a callback running in another thread is waited for. After this returns
+/// the handle is invalid and no callback of this channel runs, ever.
+/// Returns `PWA_OK`, `PWA_ERR_INVALID_HANDLE` (also for a second free), or
+/// `PWA_ERR_RECURSIVE_CALL` from inside a callback (use `pwa_channel_close` there, free later).
 #[no_mangle]
 pub extern "C" fn pwa_channel_free(h: pwa_channel_t) -> pwa_status {
     guard(|| {
         crate::check_process()?;
+        if crate::in_callback() {
+            return Err(fail(PWA_ERR_RECURSIVE_CALL, "pwa_channel_free blocks and cannot be called from inside a callback"));
+        }
         let entry = CHANNELS.remove(h).ok_or_else(|| invalid_handle(h))?;
-        entry.channel.close();
-        entry.channel.wait_closed(entry.channel.close_bound());
+        entry.channel.dispose()?;
         Ok(PWA_OK)
     })
 }
@@ -279,28 +267,6 @@ pub unsafe extern "C" fn pwa_channel_stats(h: pwa_channel_t, stats: *mut pwa_sta
             queue_depth: s.queue_depth,
             last_message_unix_ns: s.last_message_unix_ns,
         };
-        Ok(PWA_OK)
-    })
-}
-
-/// Close every channel, wait up to `timeout_ms` (negative: 10 s) for them to end, and stop the
-/// library's runtime. Handles stay valid for draining (`pwa_channel_poll_next` returns what was
-/// buffered, then the channel's terminal status) and must still be freed. Later opens return
-/// `PWA_ERR_SHUTDOWN`. Call it from an ordinary thread, e.g. before unloading the library.
-#[no_mangle]
-pub extern "C" fn pwa_shutdown(timeout_ms: i32) -> pwa_status {
-    guard(|| {
-        crate::check_process()?;
-        let timeout = u64::try_from(timeout_ms).map(Duration::from_millis).unwrap_or(Duration::from_secs(10));
-        let deadline = Instant::now() + timeout;
-        let entries = CHANNELS.all();
-        for e in &entries {
-            e.channel.close();
-        }
-        for e in &entries {
-            e.channel.wait_closed(deadline.saturating_duration_since(Instant::now()));
-        }
-        crate::shutdown(deadline.saturating_duration_since(Instant::now()));
         Ok(PWA_OK)
     })
 }

@@ -6,19 +6,26 @@
 #![allow(non_camel_case_types)]
 
 mod boundary;
+mod callbacks;
 mod channel;
 mod config;
 mod handles;
 mod last_error;
+mod logging;
 mod message;
+mod runtime;
 mod status;
 mod strings;
+mod url_cache;
 mod version;
 
+pub use callbacks::*;
 pub use channel::*;
 pub use config::*;
 pub use last_error::pwa_last_error;
+pub use logging::*;
 pub use message::*;
+pub use runtime::*;
 pub use status::*;
 pub use version::*;
 

@@ -1,0 +1,50 @@
+//! The library's runtime: configuration before the first open, and shutdown.
+
+use std::time::{Duration, Instant};
+
+use super::boundary::guard;
+use super::channel::CHANNELS;
+use super::status::*;
+
+/// Set the number of worker threads of the library's runtime (default 2, or 1 on a single
+/// core; two carry thousands of channels). Only before the first `pwa_channel_open`:
+/// `PWA_ERR_INVALID_ARGUMENT` afterwards, or for 0 or more than 256.
+#[no_mangle]
+pub extern "C" fn pwa_runtime_configure(worker_threads: u32) -> pwa_status {
+    guard(|| {
+        crate::configure_runtime(worker_threads as usize)?;
+        Ok(PWA_OK)
+    })
+}
+
+/// Close every channel, wait up to `timeout_ms` (negative: 10 s) for them to end and for their
+/// `PWA_EVENT_CLOSED` callbacks to run, and stop the library's runtime (channels still running
+/// then end with `PWA_ERR_SHUTDOWN`). Handles stay valid for draining (`pwa_channel_poll_next`
+/// returns what was buffered, then the channel's terminal status) and should still be freed.
+/// Later `pwa_channel_open` calls return `PWA_ERR_SHUTDOWN`; the library cannot be restarted
+/// in this process. Call it from an ordinary thread, e.g. before unloading the library:
+/// `PWA_ERR_RECURSIVE_CALL` from inside a callback. A process may also exit without it.
+#[no_mangle]
+pub extern "C" fn pwa_shutdown(timeout_ms: i32) -> pwa_status {
+    guard(|| {
+        crate::check_process()?;
+        if crate::in_callback() {
+            return Err(super::boundary::fail(PWA_ERR_RECURSIVE_CALL, "pwa_shutdown cannot be called from inside a callback"));
+        }
+        let timeout = u64::try_from(timeout_ms).map(Duration::from_millis).unwrap_or(Duration::from_secs(10));
+        let deadline = Instant::now() + timeout;
+        let left = || deadline.saturating_duration_since(Instant::now());
+        let entries = CHANNELS.all();
+        for e in &entries {
+            e.channel.close();
+        }
+        for e in &entries {
+            e.channel.wait_closed(left())?;
+        }
+        crate::shutdown(left())?;
+        for e in &entries {
+            e.channel.join_delivery(Some(left()));
+        }
+        Ok(PWA_OK)
+    })
+}
