@@ -439,10 +439,13 @@ pwa_status pwa_channel_poll_next(pwa_channel_t h, int32_t timeout_ms, pwa_messag
  * the new endpoint is tried at once. The reason of a failure is in `pwa_channel_last_error`
  * and `pwa_last_error`.
  *
+ * `rollback` is an int (0 = false) rather than a bool, for bindings that marshal bool as
+ * four bytes.
+ *
  * # Safety
  * `url` must be NULL or a NUL-terminated string.
  */
-pwa_status pwa_channel_update(pwa_channel_t h, const char *url, bool rollback);
+pwa_status pwa_channel_update(pwa_channel_t h, const char *url, int32_t rollback);
 
 /**
  * Ask for a graceful close and return at once: the channel sends a close frame and stops.

@@ -9,15 +9,31 @@ start_sim SIM --interval-ms 20                 # data flows quickly
 start_sim QUIET --quiet --interval-ms 50       # no data: initial values and heartbeats only
 start_sim AUTH --user piuser --password 'pi-secret-pw' --interval-ms 50
 set +e
+# Under valgrind memcheck (when present; `make test` installs it): any invalid read or write,
+# or a definite leak, fails the test. PWA_NO_VALGRIND=1 runs the tests natively.
+run=()
+if [ -z "${PWA_NO_VALGRIND:-}" ] && command -v valgrind >/dev/null; then
+    run=(valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite
+         --errors-for-leak-kinds=definite --suppressions=tests/c/valgrind.supp)
+fi
 passed=0; failed=0
 for t in "$@"; do
     echo "=== $t"
-    if timeout 300 "$t"; then
+    wrap=("${run[@]}")
+    # A forked child under memcheck reports the parent's live allocations as its own leaks:
+    # the lifecycle test, which forks on purpose, runs natively.
+    case "$t" in *lifecycle*) wrap=() ;; esac
+    if timeout 600 "${wrap[@]}" "$t"; then
         passed=$((passed + 1))
     else
         echo "FAILED: $t"
         failed=$((failed + 1))
     fi
+done
+# The examples run too, natively: a user copies them, so they must work as shipped.
+for example in "build/stream $SIM_STREAM?includeInitialValues=true -n 5" "build/callback $SIM_ADHOC -n 5"; do
+    echo "=== $example"
+    if timeout 60 $example; then passed=$((passed + 1)); else echo "FAILED: $example"; failed=$((failed + 1)); fi
 done
 echo "c-tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

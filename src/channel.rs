@@ -64,11 +64,11 @@ impl Channel {
     /// call. `Timeout` when nothing arrived within `timeout` (`None` waits without limit).
     /// `Busy` when another thread is polling this channel at the same time.
     pub fn poll_next(&self, timeout: Option<Duration>) -> Result<Message, Error> {
-        if self.delivers_messages {
-            return Err(Error::new(ErrorKind::InvalidArgument, "this channel delivers its messages to its on_message callback"));
-        }
         if timeout != Some(Duration::ZERO) {
             refuse_if_in_callback("a poll with a timeout")?;
+        }
+        if self.delivers_messages {
+            return Err(Error::new(ErrorKind::InvalidArgument, "this channel delivers its messages to its on_message callback"));
         }
         self.shared.queue.pop(timeout)
     }

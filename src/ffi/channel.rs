@@ -170,16 +170,19 @@ pub unsafe extern "C" fn pwa_channel_poll_next(h: pwa_channel_t, timeout_ms: i32
 /// the new endpoint is tried at once. The reason of a failure is in `pwa_channel_last_error`
 /// and `pwa_last_error`.
 ///
+/// `rollback` is an int (0 = false) rather than a bool, for bindings that marshal bool as
+/// four bytes.
+///
 /// # Safety
 /// `url` must be NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn pwa_channel_update(h: pwa_channel_t, url: *const c_char, rollback: bool) -> pwa_status {
+pub unsafe extern "C" fn pwa_channel_update(h: pwa_channel_t, url: *const c_char, rollback: i32) -> pwa_status {
     guard(|| {
         let url = str_arg(url, "url")?;
         let entry = lookup(h)?;
         // Rolled back and terminal outcomes map to their positive codes, failures to negative
         // ones; the message goes to pwa_last_error either way.
-        entry.channel.update(url, rollback)?;
+        entry.channel.update(url, rollback != 0)?;
         Ok(PWA_OK)
     })
 }

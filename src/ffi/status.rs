@@ -74,6 +74,7 @@ pub(crate) fn status_of(kind: ErrorKind) -> pwa_status {
         ErrorKind::Protocol => PWA_ERR_PROTOCOL,
         ErrorKind::RecursiveCall => PWA_ERR_RECURSIVE_CALL,
         ErrorKind::Busy => PWA_ERR_BUSY,
+        ErrorKind::InvalidHandle => PWA_ERR_INVALID_HANDLE,
         ErrorKind::Shutdown => PWA_ERR_SHUTDOWN,
         _ => PWA_ERR_INTERNAL,
     }
