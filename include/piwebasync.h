@@ -59,6 +59,11 @@
 #define PWA_LOG_TRACE 5
 
 /**
+ * The longest ad hoc URL `pwa_url_adhoc_split` makes when given 0: 4096 bytes.
+ */
+#define PWA_URL_DEFAULT_MAX_LEN 4096
+
+/**
  * Major version of the library this header belongs to.
  */
 #define PWA_VERSION_MAJOR 0
@@ -204,6 +209,239 @@ typedef struct {
  * valid during the call. Called on the library's log thread, one line at a time.
  */
 typedef void (*pwa_log_cb)(void *user_data, int32_t level, const char *line);
+
+/**
+ * The `webIdType` of `pwa_url_options`.
+ */
+typedef int32_t pwa_webid_type;
+
+/**
+ * Query parameters of a channel URL. A zeroed struct (`pwa_url_options o = {0};`) writes no
+ * parameter, as does passing NULL: the server defaults apply. Strings are UTF-8, NULL or ""
+ * to leave the parameter out; they are percent-encoded. The booleans write `=true` when
+ * nonzero and are left out when 0 (the server's default is false for all of them).
+ */
+typedef struct {
+  /**
+   * `nameFilter` (stream-set channels only), e.g. "Flow*".
+   */
+  const char *name_filter;
+  /**
+   * `categoryName` (stream-set channels only).
+   */
+  const char *category_name;
+  /**
+   * `templateName` (stream-set channels only).
+   */
+  const char *template_name;
+  /**
+   * `includeInitialValues=true` when nonzero.
+   */
+  int32_t include_initial_values;
+  /**
+   * `heartbeatRate=N` when > 0.
+   */
+  int32_t heartbeat_rate;
+  /**
+   * `PWA_WEBID_TYPE_*`; 0 leaves it out.
+   */
+  pwa_webid_type web_id_type;
+  /**
+   * `searchFullHierarchy=true` when nonzero (stream-set channels only).
+   */
+  int32_t search_full_hierarchy;
+  /**
+   * `showExcluded=true` when nonzero (stream-set channels only).
+   */
+  int32_t show_excluded;
+  /**
+   * `showHidden=true` when nonzero (stream-set channels only).
+   */
+  int32_t show_hidden;
+} pwa_url_options;
+
+/**
+ * What a message is (see `pwa_message_get_info`). Strings are NUL-terminated UTF-8, never NULL
+ * ("" when absent), owned by the message: valid until `pwa_message_free`.
+ */
+typedef struct {
+  /**
+   * Why the text could not be parsed ("" unless `is_unparsable`).
+   */
+  const char *parse_error;
+  /**
+   * The errors of the message-level WebException, one per line ("" when none).
+   */
+  const char *web_exception_errors;
+  /**
+   * Streams in the message.
+   */
+  size_t stream_count;
+  /**
+   * Values of all streams together (the flat list of `pwa_message_value`).
+   */
+  size_t value_count;
+  /**
+   * 1 for a heartbeat: an empty frame, or a message without any value and without any
+   * WebException. 0 otherwise.
+   */
+  int32_t is_heartbeat;
+  /**
+   * 1 when the text is not JSON of the expected shape: then there are no streams and the
+   * raw text is still in `pwa_message_json`. The channel goes on regardless.
+   */
+  int32_t is_unparsable;
+  /**
+   * 1 when the message carries a WebException at its top level.
+   */
+  int32_t has_web_exception;
+  /**
+   * Its StatusCode (e.g. 502); 0 when none.
+   */
+  int32_t web_exception_status;
+} pwa_message_info;
+
+/**
+ * One stream of a message (see `pwa_message_stream`). Strings as in `pwa_message_info`.
+ */
+typedef struct {
+  /**
+   * WebId ("" if the server sent none).
+   */
+  const char *web_id;
+  /**
+   * Name, e.g. "SINUSOID".
+   */
+  const char *name;
+  /**
+   * Path, e.g. "\\\\PISRV01\\SINUSOID" ("" when absent).
+   */
+  const char *path;
+  /**
+   * The stream's UnitsAbbreviation.
+   */
+  const char *units;
+  /**
+   * The errors of the stream's WebException, one per line ("" when none).
+   */
+  const char *web_exception_errors;
+  /**
+   * Index (in the flat list of `pwa_message_value`) of this stream's first value: its
+   * values are `first_value .. first_value + value_count - 1`.
+   */
+  size_t first_value;
+  /**
+   * How many values the stream brought (may be 0).
+   */
+  size_t value_count;
+  /**
+   * 1 when the stream carries a WebException.
+   */
+  int32_t has_web_exception;
+  /**
+   * Its StatusCode; 0 when none.
+   */
+  int32_t web_exception_status;
+} pwa_stream_info;
+
+/**
+ * The kind of a value's `Value` (the `kind` field of `pwa_value`).
+ */
+typedef int32_t pwa_value_kind;
+
+/**
+ * One value (see `pwa_message_value`). Strings as in `pwa_message_info`. Fields are ordered
+ * so that the struct has no padding (LabVIEW clusters can mirror it).
+ */
+typedef struct {
+  /**
+   * Nanoseconds since 1970-01-01T00:00:00Z (negative before). 0 when `timestamp_valid` is 0.
+   */
+  int64_t timestamp_ns;
+  /**
+   * DOUBLE: the value; INT64: the value as a double; BOOL: 0 or 1; DIGITAL: the code;
+   * otherwise NaN.
+   */
+  double number;
+  /**
+   * INT64: the value; DOUBLE: truncated toward zero (saturating, NaN gives 0); BOOL: 0 or
+   * 1; DIGITAL: the code; otherwise 0.
+   */
+  int64_t integer;
+  /**
+   * STRING: the string; DIGITAL: the state name; OTHER: the JSON text; DOUBLE and INT64:
+   * the number in shortest round-trip form; BOOL: "true"/"false"; NULL: "".
+   */
+  const char *text;
+  /**
+   * The value's UnitsAbbreviation, or its stream's when the value has none.
+   */
+  const char *units;
+  /**
+   * The Timestamp as sent ("" when missing).
+   */
+  const char *timestamp_text;
+  /**
+   * The value's errors, one per line, each "FieldName: message; message". An invalid
+   * timestamp adds a line "Timestamp: invalid timestamp '...': reason". "" when none.
+   */
+  const char *errors;
+  /**
+   * The errors of the value's WebException, one per line ("" when none).
+   */
+  const char *web_exception_errors;
+  /**
+   * The stream this value belongs to (index for `pwa_message_stream`).
+   */
+  size_t stream_index;
+  /**
+   * `PWA_VALUE_*`.
+   */
+  pwa_value_kind kind;
+  /**
+   * 1 when `timestamp_ns` holds the timestamp; 0 when it was missing or invalid (not
+   * ISO-8601, an impossible date, or outside 1677..2262).
+   */
+  int32_t timestamp_valid;
+  /**
+   * `Good` (1/0). When the server left it out: 1 unless the value is null or has errors or
+   * a WebException.
+   */
+  int32_t good;
+  /**
+   * `Questionable` (1/0, 0 when absent).
+   */
+  int32_t questionable;
+  /**
+   * `Substituted` (1/0, 0 when absent).
+   */
+  int32_t substituted;
+  /**
+   * `Annotated` (1/0, 0 when absent).
+   */
+  int32_t annotated;
+  /**
+   * DIGITAL: the state's `IsSystem` (1/0); otherwise 0.
+   */
+  int32_t is_system;
+  /**
+   * Number of lines in `errors`.
+   */
+  int32_t error_count;
+  /**
+   * 1 when the value carries a WebException.
+   */
+  int32_t has_web_exception;
+  /**
+   * Its StatusCode; 0 when none.
+   */
+  int32_t web_exception_status;
+} pwa_value;
+
+/**
+ * Which string `pwa_message_copy_string` copies.
+ */
+typedef int32_t pwa_field;
 
 /**
  * The first connection is up. `url` is set.
@@ -375,6 +613,132 @@ typedef void (*pwa_log_cb)(void *user_data, int32_t level, const char *line);
  */
 #define PWA_ERR_INTERNAL -32
 
+/**
+ * Do not write `webIdType`: the server's setting applies.
+ */
+#define PWA_WEBID_TYPE_DEFAULT 0
+
+/**
+ * `webIdType=Full`.
+ */
+#define PWA_WEBID_TYPE_FULL 1
+
+/**
+ * `webIdType=IDOnly`.
+ */
+#define PWA_WEBID_TYPE_ID_ONLY 2
+
+/**
+ * `webIdType=PathOnly`.
+ */
+#define PWA_WEBID_TYPE_PATH_ONLY 3
+
+/**
+ * `webIdType=LocalIDOnly`.
+ */
+#define PWA_WEBID_TYPE_LOCAL_ID_ONLY 4
+
+/**
+ * `webIdType=DefaultIDOnly`.
+ */
+#define PWA_WEBID_TYPE_DEFAULT_ID_ONLY 5
+
+/**
+ * `null` or no `Value` (then `errors` usually says why).
+ */
+#define PWA_VALUE_NULL 0
+
+/**
+ * A number with a fraction or exponent (or an integer too large for int64): `number`.
+ */
+#define PWA_VALUE_DOUBLE 1
+
+/**
+ * A number without fraction or exponent that fits an int64: `integer` (and `number`).
+ */
+#define PWA_VALUE_INT64 2
+
+/**
+ * A string: `text`.
+ */
+#define PWA_VALUE_STRING 3
+
+/**
+ * `true` / `false`: `integer` is 1 / 0.
+ */
+#define PWA_VALUE_BOOL 4
+
+/**
+ * A digital or system state `{Name, Value, IsSystem}`: `text` is the name, `integer` the
+ * code, `is_system` the flag.
+ */
+#define PWA_VALUE_DIGITAL 5
+
+/**
+ * Any other JSON (an array, an object that is not a digital state): `text` is its JSON.
+ */
+#define PWA_VALUE_OTHER 6
+
+/**
+ * The message's parse error ("" unless it is unparsable). `index` is ignored.
+ */
+#define PWA_FIELD_PARSE_ERROR 0
+
+/**
+ * The errors of the message-level WebException, one per line. `index` is ignored.
+ */
+#define PWA_FIELD_MESSAGE_WEB_EXCEPTION 1
+
+/**
+ * Stream `index`'s WebId.
+ */
+#define PWA_FIELD_STREAM_WEB_ID 10
+
+/**
+ * Stream `index`'s Name.
+ */
+#define PWA_FIELD_STREAM_NAME 11
+
+/**
+ * Stream `index`'s Path.
+ */
+#define PWA_FIELD_STREAM_PATH 12
+
+/**
+ * Stream `index`'s UnitsAbbreviation.
+ */
+#define PWA_FIELD_STREAM_UNITS 13
+
+/**
+ * The errors of stream `index`'s WebException, one per line.
+ */
+#define PWA_FIELD_STREAM_WEB_EXCEPTION 14
+
+/**
+ * Value `index`'s `text` (see `pwa_value`).
+ */
+#define PWA_FIELD_VALUE_TEXT 20
+
+/**
+ * Value `index`'s units.
+ */
+#define PWA_FIELD_VALUE_UNITS 21
+
+/**
+ * Value `index`'s Timestamp as sent.
+ */
+#define PWA_FIELD_VALUE_TIMESTAMP 22
+
+/**
+ * Value `index`'s errors, one per line.
+ */
+#define PWA_FIELD_VALUE_ERRORS 23
+
+/**
+ * The errors of value `index`'s WebException, one per line.
+ */
+#define PWA_FIELD_VALUE_WEB_EXCEPTION 24
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -518,6 +882,40 @@ pwa_config *pwa_config_new(void);
  * - `reconnect_initial_delay` (0.5): first reconnect delay; doubles after each failed attempt.
  * - `reconnect_max_delay` (30): cap of the delay; jitter (x0.5 .. x1) is applied after the cap.
  * - `header.<Name>` (none): an extra request header on the upgrade, e.g. `header.X-Site`.
+ *   `header.Authorization`, `header.Proxy-Authorization` and `header.Cookie` are kept as
+ *   secrets (never shown, wiped when freed) and count as credentials (see
+ *   `allow_insecure_auth`).
+ * - `origin` (none): the `Origin` header of the upgrade.
+ *
+ * Authentication of the upgrade (credentials go over `wss://` only, see `allow_insecure_auth`):
+ * - `auth` (none): `none`, `basic` (needs `username` and `password`) or `bearer` (needs
+ *   `bearer_token`). Credentials set without an auth method are refused at open.
+ * - `username` (none), `password` (none): HTTP Basic credentials.
+ * - `bearer_token` (none): `Authorization: Bearer <token>` (an OpenID Connect access token).
+ *   Replace it on a live channel with `pwa_channel_set_bearer_token` (and the password with
+ *   `pwa_channel_set_password`): the next reconnect or update uses the new one.
+ * - `allow_insecure_auth` (false): allow credentials over unencrypted `ws://`. Without it,
+ *   `pwa_channel_open` and `pwa_channel_update` refuse such a URL with
+ *   `PWA_ERR_INVALID_ARGUMENT` and send nothing.
+ *
+ * A refused 401 ends the channel with `PWA_ERR_AUTH` (also while reconnecting: credentials are
+ * never retried in a loop). Passwords and tokens never appear in a message, log line or
+ * `pwa_last_error`; they are wiped from memory when the configuration (or channel) is freed.
+ *
+ * TLS (`wss://` and `https://` URLs; rustls, TLS 1.2 and 1.3, SNI from the URL's host):
+ * - `tls_ca_file` (none): a PEM bundle of CA certificates to trust. Without it, the operating
+ *   system's trust store is used (where `SSL_CERT_FILE` / `SSL_CERT_DIR` are set, only they
+ *   are read).
+ * - `tls_ca_file_mode` (replace): `replace` trusts only `tls_ca_file`; `add` trusts it in
+ *   addition to the system's store.
+ * - `tls_insecure_skip_verify` (false): accept any server certificate. For tests only: logs a
+ *   warning once per channel.
+ * - `tls_client_cert`, `tls_client_key` (none): PEM files of a client certificate (chain) and
+ *   its private key (PKCS#8, PKCS#1 or SEC1); set both or neither.
+ *
+ * Files are checked when set (readable, PEM) and read again when a channel opens. A TLS
+ * failure is `PWA_ERR_TLS` with the reason (unknown issuer, expired, name mismatch, a
+ * refused client certificate) and the URL in the message.
  *
  * Returns `PWA_OK`, or `PWA_ERR_INVALID_ARGUMENT` for a NULL argument, invalid UTF-8, an
  * unknown key or a bad value; `pwa_last_error` then names the key. A rejected call leaves the
@@ -529,12 +927,43 @@ pwa_config *pwa_config_new(void);
 pwa_status pwa_config_set(pwa_config *cfg, const char *key, const char *value);
 
 /**
- * Free a configuration. NULL is ignored. Channels opened with it are not affected.
+ * Free a configuration. NULL is ignored. Channels opened with it are not affected (each
+ * holds its own copy). The password, token and secret headers it held are wiped from memory.
  *
  * # Safety
  * `cfg` must be NULL or a configuration from `pwa_config_new` not freed before.
  */
 void pwa_config_free(pwa_config *cfg);
+
+/**
+ * Replace the bearer token of channel `h` (opened with `auth=bearer`), e.g. before it
+ * expires. The connection that is up keeps streaming; the next one — a reconnect or an
+ * update — sends the new token. The channel keeps its own copy: the string may be freed or
+ * wiped right after the call; the old token is wiped from memory.
+ *
+ * Returns `PWA_OK`; `PWA_ERR_INVALID_ARGUMENT` (NULL, not UTF-8, empty, control characters,
+ * or the channel does not use `auth=bearer`); `PWA_ERR_INVALID_HANDLE`. The token never
+ * appears in a message. Thread-safe, non-blocking, callable from a callback.
+ *
+ * # Safety
+ * `token` must be NULL or a NUL-terminated string.
+ */
+pwa_status pwa_channel_set_bearer_token(pwa_channel_t h, const char *token);
+
+/**
+ * Replace the Basic password of channel `h` (opened with `auth=basic`), e.g. after a
+ * password rotation. The connection that is up keeps streaming; the next one — a reconnect
+ * or an update — sends the new password. The channel keeps its own copy; the old password is
+ * wiped from memory.
+ *
+ * Returns `PWA_OK`; `PWA_ERR_INVALID_ARGUMENT` (NULL, not UTF-8, control characters, or the
+ * channel does not use `auth=basic`); `PWA_ERR_INVALID_HANDLE`. The password never appears
+ * in a message. Thread-safe, non-blocking, callable from a callback.
+ *
+ * # Safety
+ * `password` must be NULL or a NUL-terminated string.
+ */
+pwa_status pwa_channel_set_password(pwa_channel_t h, const char *password);
 
 /**
  * Copy the message of the last failed call made on this thread into `buf` (capacity `cap`
@@ -559,6 +988,23 @@ pwa_status pwa_last_error(char *buf, size_t cap, size_t *needed);
  * inside the log callback).
  */
 pwa_status pwa_set_log_callback(int32_t level, pwa_log_cb cb, void *user_data);
+
+/**
+ * Make a message from JSON text, as if it had been received (its URL is ""): to test code
+ * that reads messages without a server, or to read recorded messages with the typed
+ * accessors. `json` need not be NUL-terminated: `len` is its length in bytes, or
+ * `(size_t)-1` (SIZE_MAX) when it is NUL-terminated. Anything is accepted — text that is not
+ * a channel message gives a message flagged unparsable (see `pwa_message_get_info`).
+ * Free the message with `pwa_message_free`.
+ *
+ * Returns `PWA_OK` with `*out` set; `PWA_ERR_INVALID_ARGUMENT` (json or out NULL, text not
+ * valid UTF-8), with `*out` set to NULL.
+ *
+ * # Safety
+ * `json` must be NULL or point to `len` readable bytes (or a NUL-terminated string when `len`
+ * is SIZE_MAX); `out` NULL or valid.
+ */
+pwa_status pwa_message_from_json(const char *json, size_t len, pwa_message **out);
 
 /**
  * The message's JSON text exactly as the server sent it, NUL-terminated, UTF-8. `*len` (may be
@@ -589,6 +1035,33 @@ const char *pwa_message_url(const pwa_message *msg);
 void pwa_message_free(pwa_message *msg);
 
 /**
+ * Take the next message and copy its JSON text, NUL-terminated, into `buf` (capacity `cap`
+ * bytes). `*needed` (may be NULL) receives the size of the next message's text including the
+ * NUL (0 when there was no message).
+ *
+ * When the buffer is too small — or to ask for the size, with `buf` NULL and `cap` 0 —
+ * returns `PWA_ERR_BUFFER_TOO_SMALL` with `*needed` set and leaves the message first in the
+ * queue: call again with a buffer of `*needed` bytes to take it. Nothing is lost.
+ *
+ * `timeout_ms`: 0 returns at once, a negative value waits without limit. Otherwise the same
+ * statuses as `pwa_channel_poll_next`: `PWA_OK`; `PWA_TIMEOUT`; the channel's terminal status
+ * once it ended and its buffer is drained (`PWA_CLOSED`, `PWA_CLOSED_ERROR`,
+ * `PWA_WATCHDOG_TIMEOUT`, `PWA_UPDATE_FAILED`, or the failure that ended it);
+ * `PWA_ERR_INVALID_HANDLE`; `PWA_ERR_BUSY`; `PWA_ERR_RECURSIVE_CALL`;
+ * `PWA_ERR_INVALID_ARGUMENT` (`buf` NULL with `cap` > 0, or the channel delivers messages
+ * to `on_message`). The URL of the message is not available this way; use
+ * `pwa_channel_poll_next` for it.
+ *
+ * # Safety
+ * `buf` must be NULL or point to `cap` writable bytes; `needed` NULL or valid.
+ */
+pwa_status pwa_channel_poll_json(pwa_channel_t h,
+                                 int32_t timeout_ms,
+                                 char *buf,
+                                 size_t cap,
+                                 size_t *needed);
+
+/**
  * Set the number of worker threads of the library's runtime (default 2, or 1 on a single
  * core; two carry thousands of channels). Only before the first `pwa_channel_open`:
  * `PWA_ERR_INVALID_ARGUMENT` afterwards, or for 0 or more than 256.
@@ -617,6 +1090,184 @@ const char *pwa_status_str(pwa_status code);
  * know). Never NULL; do not free.
  */
 const char *pwa_status_name(pwa_status code);
+
+/**
+ * Build a stream channel URL, `{base}/streams/{webId}/channel?...`, into `buf` (capacity
+ * `cap`), NUL-terminated. `base` is the API root, e.g. "https://host/piwebapi" (http,
+ * https, ws or wss; https gives wss, http gives ws); `web_id` a WebId (`[A-Za-z0-9_-]`,
+ * non-empty); `opts` NULL or the parameters (stream-set-only parameters are refused).
+ * `*needed` (may be NULL) receives the size including the NUL; `buf` NULL with `cap` 0 asks
+ * for it.
+ *
+ * Returns `PWA_OK`; `PWA_ERR_BUFFER_TOO_SMALL` (truncated); `PWA_ERR_INVALID_ARGUMENT` (NULL
+ * or non-UTF-8 string, a base that is not a URL, has another scheme, no host, or a query;
+ * an empty or invalid WebId; a bad option) with the reason in `pwa_last_error`.
+ *
+ * # Safety
+ * Strings must be NULL or NUL-terminated; `opts` NULL or valid; `buf` NULL or `cap` writable
+ * bytes; `needed` NULL or valid.
+ */
+pwa_status pwa_url_stream(const char *base,
+                          const char *web_id,
+                          const pwa_url_options *opts,
+                          char *buf,
+                          size_t cap,
+                          size_t *needed);
+
+/**
+ * Build a stream-set channel URL, `{base}/streamsets/{webId}/channel?...` (the attributes of
+ * an element, event frame or attribute), as `pwa_url_stream` does. The only URL that takes
+ * `name_filter`, `category_name`, `template_name`, `search_full_hierarchy`, `show_excluded`
+ * and `show_hidden`. Same statuses as `pwa_url_stream`.
+ *
+ * # Safety
+ * As `pwa_url_stream`.
+ */
+pwa_status pwa_url_streamset(const char *base,
+                             const char *web_id,
+                             const pwa_url_options *opts,
+                             char *buf,
+                             size_t cap,
+                             size_t *needed);
+
+/**
+ * Build one ad hoc channel URL, `{base}/streamsets/channel?webId=A&webId=B&...`, for every
+ * WebId of `web_ids`: one string with the WebIds separated by commas, semicolons, spaces or
+ * newlines (e.g. "F1DPa,F1DPb"). No length limit: a server may refuse URLs over a few KB;
+ * `pwa_url_adhoc_split` keeps each URL under a limit. Statuses as `pwa_url_stream`; also
+ * `PWA_ERR_INVALID_ARGUMENT` for a list without WebIds.
+ *
+ * # Safety
+ * As `pwa_url_stream`.
+ */
+pwa_status pwa_url_adhoc(const char *base,
+                         const char *web_ids,
+                         const pwa_url_options *opts,
+                         char *buf,
+                         size_t cap,
+                         size_t *needed);
+
+/**
+ * Build as few ad hoc channel URLs as needed for `web_ids` (separated as for
+ * `pwa_url_adhoc`) so that each URL is at most `max_url_len` bytes (0 = 4096,
+ * `PWA_URL_DEFAULT_MAX_LEN`). Every WebId appears exactly once, in the order given; each URL
+ * carries the same options. Open one channel per URL.
+ *
+ * The URLs are copied into `buf` separated by a newline ('\n', none after the last) and
+ * NUL-terminated; `*url_count` (may be NULL) receives their number, `*needed` (may be NULL)
+ * the size including the NUL.
+ *
+ * Returns `PWA_OK`; `PWA_ERR_BUFFER_TOO_SMALL`; `PWA_ERR_INVALID_ARGUMENT` as for
+ * `pwa_url_adhoc`, and when one WebId does not fit in a URL of `max_url_len` bytes on its own.
+ *
+ * # Safety
+ * As `pwa_url_stream`; `url_count` NULL or valid.
+ */
+pwa_status pwa_url_adhoc_split(const char *base,
+                               const char *web_ids,
+                               const pwa_url_options *opts,
+                               size_t max_url_len,
+                               char *buf,
+                               size_t cap,
+                               size_t *needed,
+                               size_t *url_count);
+
+/**
+ * What the message is: heartbeat, unparsable, how many streams and values, its
+ * WebException. Parses the message on the first typed access (later calls are free).
+ *
+ * Returns `PWA_OK`, or `PWA_ERR_INVALID_ARGUMENT` when `msg` or `out` is NULL.
+ *
+ * # Safety
+ * `msg` must be NULL or a live message; `out` NULL or valid.
+ */
+pwa_status pwa_message_get_info(const pwa_message *msg, pwa_message_info *out);
+
+/**
+ * `*out` = 1 when the message is a heartbeat (an empty frame, or no value and no
+ * WebException anywhere), else 0. Returns `PWA_OK` or `PWA_ERR_INVALID_ARGUMENT` (NULL).
+ *
+ * # Safety
+ * `msg` must be NULL or a live message; `out` NULL or valid.
+ */
+pwa_status pwa_message_is_heartbeat(const pwa_message *msg, int32_t *out);
+
+/**
+ * `*out` = 1 when the message text is not JSON of the expected shape (the parse error is in
+ * `pwa_message_get_info` / `pwa_message_copy_string`), else 0. Returns `PWA_OK` or
+ * `PWA_ERR_INVALID_ARGUMENT` (NULL).
+ *
+ * # Safety
+ * `msg` must be NULL or a live message; `out` NULL or valid.
+ */
+pwa_status pwa_message_is_unparsable(const pwa_message *msg, int32_t *out);
+
+/**
+ * The number of streams into `*out`. Returns `PWA_OK` or `PWA_ERR_INVALID_ARGUMENT` (NULL).
+ *
+ * # Safety
+ * `msg` must be NULL or a live message; `out` NULL or valid.
+ */
+pwa_status pwa_message_stream_count(const pwa_message *msg, size_t *out);
+
+/**
+ * The number of values of all streams together into `*out`: the length of the flat list
+ * read by `pwa_message_value`. Returns `PWA_OK` or `PWA_ERR_INVALID_ARGUMENT` (NULL).
+ *
+ * # Safety
+ * `msg` must be NULL or a live message; `out` NULL or valid.
+ */
+pwa_status pwa_message_value_count(const pwa_message *msg, size_t *out);
+
+/**
+ * Stream `i` (0 .. stream_count - 1) into `*out`. Its values are the entries
+ * `out->first_value .. out->first_value + out->value_count - 1` of `pwa_message_value`.
+ *
+ * Returns `PWA_OK`; `PWA_ERR_INVALID_ARGUMENT` for NULL or an index out of range (the
+ * message says which).
+ *
+ * # Safety
+ * `msg` must be NULL or a live message; `out` NULL or valid.
+ */
+pwa_status pwa_message_stream(const pwa_message *msg, size_t i, pwa_stream_info *out);
+
+/**
+ * Value `k` of the flat list of all values (those of stream 0, then of stream 1, ...;
+ * `out->stream_index` tells whose) into `*out`. One loop over 0 .. value_count - 1 visits
+ * every value of the message.
+ *
+ * Returns `PWA_OK`; `PWA_ERR_INVALID_ARGUMENT` for NULL or an index out of range.
+ *
+ * # Safety
+ * `msg` must be NULL or a live message; `out` NULL or valid.
+ */
+pwa_status pwa_message_value(const pwa_message *msg, size_t k, pwa_value *out);
+
+/**
+ * Copy one string of the message into the caller's buffer, NUL-terminated (for callers such
+ * as LabVIEW that prefer buffers to pointers). `field` is a `PWA_FIELD_*`; `index` is the
+ * stream index for `PWA_FIELD_STREAM_*`, the value index for `PWA_FIELD_VALUE_*`, ignored
+ * otherwise. `*needed` (may be NULL) receives the size including the NUL; pass `buf` NULL and
+ * `cap` 0 to ask for it.
+ *
+ * Returns `PWA_OK`; `PWA_ERR_BUFFER_TOO_SMALL` (truncated at a UTF-8 boundary; `*needed`
+ * tells the size); `PWA_ERR_INVALID_ARGUMENT` (msg NULL, unknown field, index out of range).
+ *
+ * # Safety
+ * `msg` must be NULL or a live message; `buf` NULL or `cap` writable bytes; `needed` NULL or
+ * valid.
+ */
+pwa_status pwa_message_copy_string(const pwa_message *msg,
+                                   pwa_field field,
+                                   size_t index,
+                                   char *buf,
+                                   size_t cap,
+                                   size_t *needed);
+
+/**
+ * The static name of a `PWA_VALUE_*` kind, e.g. "DOUBLE" ("UNKNOWN" for others). Never NULL.
+ */
+const char *pwa_value_kind_name(pwa_value_kind kind);
 
 /**
  * The version of the loaded library, e.g. "0.1.0" (static; do not free). Compare with

@@ -7,6 +7,9 @@ command -v gcc >/dev/null || need+=(gcc)
 command -v g++ >/dev/null || need+=(g++)
 command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)
+# tests/nginx.rs runs channels through nginx as a TLS-terminating WebSocket proxy. Debian
+# installs it in /usr/sbin (not on every user's PATH); the test starts its own instance.
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v valgrind >/dev/null || need+=(valgrind)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}"

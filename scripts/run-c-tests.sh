@@ -8,6 +8,8 @@ set -e
 start_sim SIM --interval-ms 20                 # data flows quickly
 start_sim QUIET --quiet --interval-ms 50       # no data: initial values and heartbeats only
 start_sim AUTH --user piuser --password 'pi-secret-pw' --interval-ms 50
+# wss:// with a fresh test CA (written to $SIM_DIR/tls/ca.pem) and Basic auth.
+start_sim TLS --tls-generate "$SIM_DIR/tls" --user piuser --password 'pi-secret-pw' --interval-ms 20
 set +e
 # Under valgrind memcheck (when present; `make test` installs it): any invalid read or write,
 # or a definite leak, fails the test. PWA_NO_VALGRIND=1 runs the tests natively.
@@ -35,5 +37,30 @@ for example in "build/stream $SIM_STREAM?includeInitialValues=true -n 5" "build/
     echo "=== $example"
     if timeout 60 $example; then passed=$((passed + 1)); else echo "FAILED: $example"; failed=$((failed + 1)); fi
 done
+# examples-c/stream.c takes the auth and TLS settings on its command line.
+check_example() {
+    local name=$1; shift
+    echo "=== $name"
+    if "$@"; then
+        passed=$((passed + 1))
+    else
+        echo "FAILED: $name"
+        failed=$((failed + 1))
+    fi
+}
+if [ -x build/stream ]; then
+    out="$SIM_DIR/stream-example.out"
+    check_example "stream: wss://, Basic from the environment, --ca-file" \
+        env PWA_EXAMPLE_PW='pi-secret-pw' timeout 60 build/stream "$TLS_STREAM" -n 3 \
+            --ca-file "$SIM_DIR/tls/ca.pem" --user piuser --password-env PWA_EXAMPLE_PW
+    check_example "stream: a wrong password fails with PWA_ERR_AUTH and is not shown" bash -c '
+        ! timeout 60 build/stream "$1" -n 1 --ca-file "$2" --user piuser --password "Wrong-pw-3141" >"$3" 2>&1 &&
+        grep -q PWA_ERR_AUTH "$3" && ! grep -q "Wrong-pw-3141" "$3"' _ "$TLS_STREAM" "$SIM_DIR/tls/ca.pem" "$out"
+    check_example "stream: without --ca-file (the system store lacks the test CA), PWA_ERR_TLS" bash -c '
+        ! timeout 60 build/stream "$1" -n 1 --user piuser --password pi-secret-pw >"$2" 2>&1 &&
+        grep -q PWA_ERR_TLS "$2"' _ "$TLS_STREAM" "$out"
+    check_example "stream: --insecure connects" \
+        timeout 60 build/stream "$TLS_STREAM" -n 1 --insecure --user piuser --password pi-secret-pw
+fi
 echo "c-tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
-use crate::config::ChannelConfig;
+use crate::config::{ChannelAuth, ChannelConfig};
 use crate::delivery::{self, refuse_if_in_callback, Callbacks};
 use crate::engine::{self, ChannelState, Shared, Stats, TaskHandle};
 use crate::error::ErrorKind;
@@ -25,6 +25,8 @@ pub struct Channel {
     /// Messages go to a callback, not to `poll_next`.
     delivers_messages: bool,
     delivery: Mutex<Option<JoinHandle<()>>>,
+    /// This channel's own credentials (replaceable) and its rule against clear-text auth.
+    auth: ChannelAuth,
 }
 
 impl Channel {
@@ -41,8 +43,12 @@ impl Channel {
     pub fn open_with_callbacks(url: &str, config: &ChannelConfig, callbacks: Callbacks) -> Result<Channel, Error> {
         refuse_if_in_callback("opening a channel")?;
         let target = Target::parse(url)?;
+        config.check_open(&target)?;
+        // The clone has its own credentials: not shared with `config` or other channels.
+        let config_copy = config.clone();
+        let auth = config_copy.channel_auth();
         let shared = Arc::new(Shared::new(config.max_queue, callbacks.on_state.is_some()));
-        let task = engine::spawn(target, config.clone(), shared.clone())?;
+        let task = engine::spawn(target, config_copy, shared.clone())?;
         let delivers_messages = callbacks.on_message.is_some();
         let channel = Channel {
             shared: shared.clone(),
@@ -50,6 +56,7 @@ impl Channel {
             close_timeout: config.close_timeout,
             delivers_messages,
             delivery: Mutex::new(None),
+            auth,
         };
         if !callbacks.is_empty() {
             let thread = delivery::start(shared, callbacks)
@@ -73,6 +80,19 @@ impl Channel {
         self.shared.queue.pop(timeout)
     }
 
+    /// Like `poll_next`, but the next message is taken only if `accept` returns true for it;
+    /// otherwise `Ok(None)` and it stays first in the queue (for a copy into a caller's buffer
+    /// that may be too small). Timeouts and terminal outcomes as `poll_next`.
+    pub fn poll_next_if(&self, timeout: Option<Duration>, accept: impl FnOnce(&Message) -> bool) -> Result<Option<Message>, Error> {
+        if timeout != Some(Duration::ZERO) {
+            refuse_if_in_callback("a poll with a timeout")?;
+        }
+        if self.delivers_messages {
+            return Err(Error::new(ErrorKind::InvalidArgument, "this channel delivers its messages to its on_message callback"));
+        }
+        self.shared.queue.pop_if(timeout, accept)
+    }
+
     /// Change the endpoint, make-before-break: the new URL is opened while the old connection
     /// still streams; once it is up, the old one is closed (its last messages are kept) and the
     /// channel streams from the new one. Blocks until done (at most `open_timeout` plus
@@ -86,6 +106,7 @@ impl Channel {
     pub fn update(&self, url: &str, rollback: bool) -> Result<(), Error> {
         refuse_if_in_callback("an update")?;
         let target = Target::parse(url)?;
+        self.auth.check_target(&target)?;
         self.task.update(target, rollback)
     }
 
@@ -141,6 +162,20 @@ impl Channel {
 
     pub fn stats(&self) -> Stats {
         self.shared.counters.snapshot(self.shared.queue.len())
+    }
+
+    /// Replace the Basic password (`auth=basic`): the next connection — a reconnect or an
+    /// update — sends it; the current one is not touched. `InvalidArgument` for another auth
+    /// method or a value with control characters. The old password is wiped.
+    pub fn set_password(&self, password: &str) -> Result<(), Error> {
+        self.auth.set_password(password)
+    }
+
+    /// Replace the bearer token (`auth=bearer`), e.g. before it expires: the next connection
+    /// — a reconnect or an update — sends it; the current one is not touched.
+    /// `InvalidArgument` for another auth method, an empty token or control characters.
+    pub fn set_bearer_token(&self, token: &str) -> Result<(), Error> {
+        self.auth.set_bearer_token(token)
     }
 
     /// The last error this channel met (the cause of a terminal outcome), if any.

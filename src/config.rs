@@ -4,13 +4,46 @@
 //! `dead_channel_timeout`, `open_timeout`, `ping_interval`, ...). Durations are given in seconds
 //! and may have a fraction ("0.25"). Every default is listed in `KEYS` and documented in the
 //! C header.
+//!
+//! Secrets (`password`, `bearer_token`, the value of `header.Authorization`) are kept as
+//! [`Secret`]s: never shown by `Debug` or in an error message, wiped from memory when the
+//! configuration is dropped. A channel gets its own copy of them when it opens (`Clone` copies
+//! them into new storage), so replacing the token of one channel
+//! ([`crate::Channel::set_bearer_token`]) changes neither the caller's configuration nor any
+//! other channel.
 
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
+use crate::secret::{Credentials, Secret};
+use crate::wire::{Target, TlsState};
+
+/// How the upgrade request authenticates (`auth` key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthMethod {
+    /// No `Authorization` header (unless one is given as `header.Authorization`).
+    #[default]
+    None,
+    /// HTTP Basic: `username` and `password`.
+    Basic,
+    /// `Authorization: Bearer <bearer_token>` (OpenID Connect access tokens).
+    Bearer,
+}
+
+/// What `tls_ca_file` does to the trusted roots (`tls_ca_file_mode` key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CaFileMode {
+    /// Trust only the certificates of `tls_ca_file` (the default: explicit trust).
+    #[default]
+    Replace,
+    /// Trust the operating system's store and the certificates of `tls_ca_file`.
+    Add,
+}
 
 /// How a channel connects and behaves. `Default` gives the documented defaults.
-#[derive(Clone)]
 pub struct ChannelConfig {
     /// Reconnect in the background after a dropped connection (default false, as piwebasync).
     pub reconnect: bool,
@@ -36,8 +69,101 @@ pub struct ChannelConfig {
     /// Cap of the reconnect delay; jitter (a factor in [0.5, 1]) is applied after the cap.
     /// Default 30 s.
     pub reconnect_max_delay: Duration,
-    /// Extra request headers sent with the upgrade (`header.<Name>` keys).
+    /// Extra request headers sent with the upgrade (`header.<Name>` keys). Credentials set
+    /// this way (`Authorization`, `Proxy-Authorization`, `Cookie`) are not kept here but as
+    /// secrets.
     pub headers: Vec<(String, String)>,
+    /// `Origin` request header of the upgrade (`origin`); none by default.
+    pub origin: Option<String>,
+    /// Authentication of the upgrade (`auth`): none (default), basic, bearer.
+    pub auth: AuthMethod,
+    /// User name for `auth=basic` (`username`). The password is set with `set("password", ..)`.
+    pub username: String,
+    /// Allow Basic or Bearer credentials over unencrypted `ws://` (`allow_insecure_auth`,
+    /// default false: such a channel is refused at open).
+    pub allow_insecure_auth: bool,
+    /// PEM bundle of CA certificates (`tls_ca_file`); none = the operating system's store.
+    pub tls_ca_file: Option<PathBuf>,
+    /// Whether `tls_ca_file` replaces the system store (default) or is added to it.
+    pub tls_ca_file_mode: CaFileMode,
+    /// Accept any server certificate (`tls_insecure_skip_verify`, default false). Logs a
+    /// warning once per channel.
+    pub tls_insecure_skip_verify: bool,
+    /// PEM certificate chain of a client certificate (`tls_client_cert`), with `tls_client_key`.
+    pub tls_client_cert: Option<PathBuf>,
+    /// PEM private key of the client certificate (`tls_client_key`).
+    pub tls_client_key: Option<PathBuf>,
+    /// Password and bearer token; replaceable while a channel runs.
+    pub(crate) credentials: Arc<Credentials>,
+    /// `header.Authorization` and the like: request headers whose values are credentials.
+    pub(crate) secret_headers: Vec<(String, Secret)>,
+    /// The TLS client configuration, built on first use by this channel; the insecure warning.
+    pub(crate) tls_state: Arc<TlsState>,
+}
+
+impl Clone for ChannelConfig {
+    /// A copy with its own secrets and TLS state: nothing changed later in one (a replaced
+    /// token) shows in the other.
+    fn clone(&self) -> Self {
+        ChannelConfig {
+            reconnect: self.reconnect,
+            dead_channel_timeout: self.dead_channel_timeout,
+            open_timeout: self.open_timeout,
+            ping_interval: self.ping_interval,
+            ping_timeout: self.ping_timeout,
+            close_timeout: self.close_timeout,
+            max_message_size: self.max_message_size,
+            max_queue: self.max_queue,
+            reconnect_initial_delay: self.reconnect_initial_delay,
+            reconnect_max_delay: self.reconnect_max_delay,
+            headers: self.headers.clone(),
+            origin: self.origin.clone(),
+            auth: self.auth,
+            username: self.username.clone(),
+            allow_insecure_auth: self.allow_insecure_auth,
+            tls_ca_file: self.tls_ca_file.clone(),
+            tls_ca_file_mode: self.tls_ca_file_mode,
+            tls_insecure_skip_verify: self.tls_insecure_skip_verify,
+            tls_client_cert: self.tls_client_cert.clone(),
+            tls_client_key: self.tls_client_key.clone(),
+            credentials: Arc::new(self.credentials.deep_copy()),
+            secret_headers: self.secret_headers.clone(),
+            tls_state: Arc::default(),
+        }
+    }
+}
+
+impl fmt::Debug for ChannelConfig {
+    /// Every setting; secrets show as `***` (or `(none)`), never their value.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = |s: Option<Secret>| if s.is_some() { "***" } else { "(none)" };
+        let secret_headers: Vec<String> = self.secret_headers.iter().map(|(n, _)| format!("{n}: ***")).collect();
+        f.debug_struct("ChannelConfig")
+            .field("reconnect", &self.reconnect)
+            .field("dead_channel_timeout", &self.dead_channel_timeout)
+            .field("open_timeout", &self.open_timeout)
+            .field("ping_interval", &self.ping_interval)
+            .field("ping_timeout", &self.ping_timeout)
+            .field("close_timeout", &self.close_timeout)
+            .field("max_message_size", &self.max_message_size)
+            .field("max_queue", &self.max_queue)
+            .field("reconnect_initial_delay", &self.reconnect_initial_delay)
+            .field("reconnect_max_delay", &self.reconnect_max_delay)
+            .field("headers", &self.headers)
+            .field("secret_headers", &secret_headers)
+            .field("origin", &self.origin)
+            .field("auth", &self.auth)
+            .field("username", &self.username)
+            .field("password", &format_args!("{}", set(self.credentials.password())))
+            .field("bearer_token", &format_args!("{}", set(self.credentials.bearer_token())))
+            .field("allow_insecure_auth", &self.allow_insecure_auth)
+            .field("tls_ca_file", &self.tls_ca_file)
+            .field("tls_ca_file_mode", &self.tls_ca_file_mode)
+            .field("tls_insecure_skip_verify", &self.tls_insecure_skip_verify)
+            .field("tls_client_cert", &self.tls_client_cert)
+            .field("tls_client_key", &self.tls_client_key)
+            .finish()
+    }
 }
 
 impl Default for ChannelConfig {
@@ -54,6 +180,18 @@ impl Default for ChannelConfig {
             reconnect_initial_delay: Duration::from_millis(500),
             reconnect_max_delay: Duration::from_secs(30),
             headers: Vec::new(),
+            origin: None,
+            auth: AuthMethod::None,
+            username: String::new(),
+            allow_insecure_auth: false,
+            tls_ca_file: None,
+            tls_ca_file_mode: CaFileMode::Replace,
+            tls_insecure_skip_verify: false,
+            tls_client_cert: None,
+            tls_client_key: None,
+            credentials: Arc::default(),
+            secret_headers: Vec::new(),
+            tls_state: Arc::default(),
         }
     }
 }
@@ -71,7 +209,21 @@ pub const KEYS: &[(&str, &str)] = &[
     ("reconnect_initial_delay", "0.5"),
     ("reconnect_max_delay", "30"),
     ("header.<Name>", "(none)"),
+    ("origin", "(none)"),
+    ("auth", "none"),
+    ("username", "(none)"),
+    ("password", "(none)"),
+    ("bearer_token", "(none)"),
+    ("allow_insecure_auth", "false"),
+    ("tls_ca_file", "(none: the system's trust store)"),
+    ("tls_ca_file_mode", "replace"),
+    ("tls_insecure_skip_verify", "false"),
+    ("tls_client_cert", "(none)"),
+    ("tls_client_key", "(none)"),
 ];
+
+/// Request headers whose values are credentials: kept as secrets, never shown.
+const SECRET_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie"];
 
 /// Request headers the library writes itself; a `header.` key may not replace them.
 const RESERVED_HEADERS: &[&str] = &[
@@ -83,6 +235,7 @@ const RESERVED_HEADERS: &[&str] = &[
     "sec-websocket-extensions",
     "content-length",
     "transfer-encoding",
+    "origin",
 ];
 
 impl ChannelConfig {
@@ -110,6 +263,81 @@ impl ChannelConfig {
             }
             "reconnect_initial_delay" => self.reconnect_initial_delay = parse_positive_secs(key, v)?,
             "reconnect_max_delay" => self.reconnect_max_delay = parse_positive_secs(key, v)?,
+            "origin" => {
+                check_header_value(key, value)?;
+                self.origin = if v.is_empty() { None } else { Some(v.to_string()) };
+            }
+            "auth" => {
+                self.auth = match v.to_ascii_lowercase().as_str() {
+                    "none" | "" => AuthMethod::None,
+                    "basic" => AuthMethod::Basic,
+                    "bearer" => AuthMethod::Bearer,
+                    "negotiate" | "kerberos" => {
+                        return Err(bad(key, v, "Kerberos (Negotiate) is not supported by this build yet"))
+                    }
+                    _ => return Err(bad(key, v, "expected none, basic or bearer")),
+                }
+            }
+            "username" => {
+                if v.contains(':') {
+                    return Err(bad(key, "", "a Basic user name cannot contain ':'"));
+                }
+                check_header_value(key, value)?;
+                self.username = v.to_string();
+            }
+            // Secrets: the value is never echoed in an error.
+            "password" => {
+                check_secret(key, value)?;
+                self.credentials.set_password(Some(Secret::new(value)));
+            }
+            "bearer_token" => {
+                check_secret(key, value)?;
+                let token = value.trim();
+                self.credentials.set_bearer_token(if token.is_empty() { None } else { Some(Secret::new(token)) });
+            }
+            "allow_insecure_auth" => self.allow_insecure_auth = parse_bool(key, v)?,
+            "tls_ca_file" => {
+                self.tls_ca_file = match v {
+                    "" => None,
+                    path => {
+                        crate::wire::tls::check_ca_file(key, path.as_ref())?;
+                        Some(PathBuf::from(path))
+                    }
+                };
+                self.tls_state = Arc::default();
+            }
+            "tls_ca_file_mode" => {
+                self.tls_ca_file_mode = match v.to_ascii_lowercase().as_str() {
+                    "replace" => CaFileMode::Replace,
+                    "add" => CaFileMode::Add,
+                    _ => return Err(bad(key, v, "expected replace or add")),
+                };
+                self.tls_state = Arc::default();
+            }
+            "tls_insecure_skip_verify" => {
+                self.tls_insecure_skip_verify = parse_bool(key, v)?;
+                self.tls_state = Arc::default();
+            }
+            "tls_client_cert" => {
+                self.tls_client_cert = match v {
+                    "" => None,
+                    path => {
+                        crate::wire::tls::check_cert_file(key, path.as_ref())?;
+                        Some(PathBuf::from(path))
+                    }
+                };
+                self.tls_state = Arc::default();
+            }
+            "tls_client_key" => {
+                self.tls_client_key = match v {
+                    "" => None,
+                    path => {
+                        crate::wire::tls::check_key_file(key, path.as_ref())?;
+                        Some(PathBuf::from(path))
+                    }
+                };
+                self.tls_state = Arc::default();
+            }
             _ => {
                 if let Some(name) = key.strip_prefix("header.") {
                     return self.set_header(key, name, value);
@@ -130,17 +358,173 @@ impl ChannelConfig {
         if !token_ok {
             return Err(bad(key, "", "the header name is not a valid HTTP token"));
         }
-        if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        let lower = name.to_ascii_lowercase();
+        if lower == "origin" {
+            return Err(bad(key, "", "set the Origin header with the 'origin' key"));
+        }
+        if RESERVED_HEADERS.contains(&lower.as_str()) {
             return Err(bad(key, "", "this header is written by the library and cannot be set"));
         }
-        // Header values must not smuggle a second header or request line.
-        if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-            return Err(bad(key, "", "the header value contains CR, LF or NUL"));
-        }
+        check_header_value(key, value)?;
         self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        self.headers.push((name.to_string(), value.to_string()));
+        self.secret_headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        if SECRET_HEADERS.contains(&lower.as_str()) {
+            if !value.is_empty() {
+                self.secret_headers.push((name.to_string(), Secret::new(value)));
+            }
+        } else {
+            self.headers.push((name.to_string(), value.to_string()));
+        }
         Ok(())
     }
+
+    /// Whether the upgrade request carries credentials (an auth method, or a credential
+    /// header given with `header.`).
+    pub(crate) fn sends_credentials(&self) -> bool {
+        self.auth != AuthMethod::None || !self.secret_headers.is_empty()
+    }
+
+    /// Check that this configuration can open `target`: complete credentials, a client
+    /// certificate with its key, no credentials in clear text without `allow_insecure_auth`.
+    /// Also the checks of [`ChannelAuth::check_target`].
+    pub(crate) fn check_open(&self, target: &Target) -> Result<(), Error> {
+        let invalid = |msg: String| Err(Error::new(ErrorKind::InvalidArgument, msg));
+        match self.auth {
+            AuthMethod::None => {
+                if self.credentials.password().is_some() || self.credentials.bearer_token().is_some() {
+                    return invalid(
+                        "a password or bearer_token is set but auth=none: set auth=basic or auth=bearer".to_string(),
+                    );
+                }
+            }
+            AuthMethod::Basic => {
+                if self.username.is_empty() || self.credentials.password().is_none() {
+                    return invalid("auth=basic needs both 'username' and 'password'".to_string());
+                }
+            }
+            AuthMethod::Bearer => {
+                if self.credentials.bearer_token().is_none() {
+                    return invalid("auth=bearer needs a 'bearer_token'".to_string());
+                }
+            }
+        }
+        if self.auth != AuthMethod::None
+            && self.secret_headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+        {
+            return invalid(format!(
+                "auth={} and header.Authorization are both set: use one of them",
+                auth_name(self.auth)
+            ));
+        }
+        if self.tls_client_cert.is_some() != self.tls_client_key.is_some() {
+            return invalid("tls_client_cert and tls_client_key go together: set both or neither".to_string());
+        }
+        self.channel_auth().check_target(target)
+    }
+
+    /// What a channel keeps of its configuration to replace credentials and check the URL of
+    /// an update. Shares this configuration's credentials.
+    pub(crate) fn channel_auth(&self) -> ChannelAuth {
+        ChannelAuth {
+            credentials: self.credentials.clone(),
+            method: self.auth,
+            sends_credentials: self.sends_credentials(),
+            allow_insecure_auth: self.allow_insecure_auth,
+            secret_headers: self.secret_headers.iter().map(|(n, _)| format!("header.{n}")).collect(),
+        }
+    }
+}
+
+/// A channel's hold on its credentials: replace them (the next connection uses the new
+/// ones), and refuse an update to a `ws://` URL that would send them in clear text.
+#[derive(Clone)]
+pub(crate) struct ChannelAuth {
+    credentials: Arc<Credentials>,
+    method: AuthMethod,
+    sends_credentials: bool,
+    allow_insecure_auth: bool,
+    /// `header.<Name>` keys holding credentials (names only), for the refusal message.
+    secret_headers: Vec<String>,
+}
+
+impl fmt::Debug for ChannelAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChannelAuth").field("method", &self.method).field("credentials", &self.credentials).finish()
+    }
+}
+
+impl ChannelAuth {
+    /// Credentials go over TLS only, unless `allow_insecure_auth` says otherwise.
+    pub(crate) fn check_target(&self, target: &Target) -> Result<(), Error> {
+        if self.sends_credentials && !target.is_tls() && !self.allow_insecure_auth {
+            let what = match self.method {
+                AuthMethod::Basic => "a Basic password".to_string(),
+                AuthMethod::Bearer => "a bearer token".to_string(),
+                AuthMethod::None => format!("the credentials of {}", self.secret_headers.join(", ")),
+            };
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "refusing to send {what} over unencrypted {}: use wss:// (https://), or set \
+                     allow_insecure_auth=true to allow it",
+                    target.display()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn set_password(&self, password: &str) -> Result<(), Error> {
+        if self.method != AuthMethod::Basic {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("this channel uses auth={}, not basic: it has no password to replace", auth_name(self.method)),
+            ));
+        }
+        check_secret("password", password)?;
+        self.credentials.set_password(Some(Secret::new(password)));
+        Ok(())
+    }
+
+    pub(crate) fn set_bearer_token(&self, token: &str) -> Result<(), Error> {
+        if self.method != AuthMethod::Bearer {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("this channel uses auth={}, not bearer: it has no token to replace", auth_name(self.method)),
+            ));
+        }
+        check_secret("bearer_token", token)?;
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(bad("bearer_token", "", "the token is empty"));
+        }
+        self.credentials.set_bearer_token(Some(Secret::new(token)));
+        Ok(())
+    }
+}
+
+pub(crate) fn auth_name(m: AuthMethod) -> &'static str {
+    match m {
+        AuthMethod::None => "none",
+        AuthMethod::Basic => "basic",
+        AuthMethod::Bearer => "bearer",
+    }
+}
+
+/// Header values must not smuggle a second header or request line.
+fn check_header_value(key: &str, value: &str) -> Result<(), Error> {
+    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(bad(key, "", "the value contains CR, LF or NUL"));
+    }
+    Ok(())
+}
+
+/// A secret is checked like a header value; the error never shows it.
+fn check_secret(key: &str, value: &str) -> Result<(), Error> {
+    if value.bytes().any(|b| b.is_ascii_control()) {
+        return Err(bad(key, "", "the value contains control characters (CR, LF, NUL, ...)"));
+    }
+    Ok(())
 }
 
 fn bad(key: &str, value: &str, why: &str) -> Error {
@@ -195,6 +579,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn auth_keys_secrets_and_copies() {
+        let mut c = ChannelConfig::default();
+        c.set("auth", "Basic").unwrap();
+        c.set("username", "piuser").unwrap();
+        c.set("password", " pw with spaces ").unwrap();
+        c.set("header.Authorization", "Bearer hdr-secret").unwrap();
+        c.set("allow_insecure_auth", "yes").unwrap();
+        c.set("origin", "https://plant.example").unwrap();
+        assert_eq!(c.auth, AuthMethod::Basic);
+        assert_eq!(c.credentials.password().unwrap().expose(), " pw with spaces ", "passwords are not trimmed");
+        assert!(c.headers.is_empty(), "credential headers are kept as secrets");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("pw with spaces") && !shown.contains("hdr-secret"), "{shown}");
+        assert!(shown.contains("piuser") && shown.contains("Authorization: ***"), "{shown}");
+
+        // A clone has its own credentials.
+        let copy = c.clone();
+        copy.channel_auth().set_password("other").unwrap();
+        assert_eq!(c.credentials.password().unwrap().expose(), " pw with spaces ");
+        assert_eq!(copy.credentials.password().unwrap().expose(), "other");
+
+        // Credentials in clear text need the opt-in; the refusal names no secret.
+        c.allow_insecure_auth = false;
+        let plain = Target::parse("ws://h/x").unwrap();
+        let e = c.channel_auth().check_target(&plain).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(!e.message().contains("pw with spaces"));
+        c.channel_auth().check_target(&Target::parse("wss://h/x").unwrap()).unwrap();
+        let mut cookie_only = ChannelConfig::default();
+        cookie_only.set("header.Cookie", "s=1").unwrap();
+        let e = cookie_only.channel_auth().check_target(&plain).unwrap_err();
+        assert!(e.message().contains("header.Cookie"), "{e}");
+    }
+
+    #[test]
     fn parses_every_key_and_rejects_bad_values_by_name() {
         let mut c = ChannelConfig::default();
         c.set("reconnect", "true").unwrap();
@@ -226,6 +645,8 @@ mod tests {
             assert_eq!(e.kind(), ErrorKind::InvalidArgument);
             assert!(e.message().contains(k), "{k}: {}", e.message());
         }
+        let e = c.set("password", "pw\r\nsecret-part").unwrap_err();
+        assert!(e.message().contains("password") && !e.message().contains("secret-part"), "{e}");
         let e = c.set("no_such_key", "1").unwrap_err();
         assert!(e.message().contains("unknown configuration key 'no_such_key'"));
         assert_eq!(c.max_queue, 7, "a rejected value leaves the config unchanged");

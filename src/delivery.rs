@@ -14,12 +14,15 @@ use crate::events::StateEvent;
 use crate::logging::{log_line, LogLevel};
 use crate::message::Message;
 
+pub type MessageCallback = Box<dyn FnMut(Message) + Send + 'static>;
+pub type StateCallback = Box<dyn FnMut(&StateEvent) + Send + 'static>;
+
 /// What a channel calls. `on_message` set: messages go to it (and cannot be polled);
 /// `on_state` set: state events go to it, `Closed` exactly once and last.
 #[derive(Default)]
 pub struct Callbacks {
-    pub on_message: Option<Box<dyn FnMut(Message) + Send + 'static>>,
-    pub on_state: Option<Box<dyn FnMut(&StateEvent) + Send + 'static>>,
+    pub on_message: Option<MessageCallback>,
+    pub on_state: Option<StateCallback>,
 }
 
 impl Callbacks {

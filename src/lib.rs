@@ -13,12 +13,15 @@ mod error;
 mod events;
 mod logging;
 mod message;
+mod secret;
 mod wire;
 
 pub mod ffi;
+pub mod model;
+pub mod urls;
 
 pub use channel::Channel;
-pub use config::{ChannelConfig, KEYS as CONFIG_KEYS};
+pub use config::{AuthMethod, CaFileMode, ChannelConfig, KEYS as CONFIG_KEYS};
 pub use delivery::{in_callback, Callbacks};
 pub use engine::{ChannelState, Stats};
 pub use events::StateEvent;

@@ -43,7 +43,9 @@ const BACKLOG: usize = 4096;
 /// 0 = off.
 static MAX_LEVEL: AtomicU8 = AtomicU8::new(0);
 static DROPPED: AtomicU64 = AtomicU64::new(0);
-static WRITER: Mutex<Option<(SyncSender<(LogLevel, String)>, JoinHandle<()>)>> = Mutex::new(None);
+/// The channel to the sink thread, and that thread.
+type Writer = (SyncSender<(LogLevel, String)>, JoinHandle<()>);
+static WRITER: Mutex<Option<Writer>> = Mutex::new(None);
 
 thread_local! {
     static ON_LOG_THREAD: Cell<bool> = const { Cell::new(false) };

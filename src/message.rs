@@ -1,6 +1,8 @@
 //! One message of a channel, as received.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use crate::model::Content;
 
 /// A text frame from the server (a PI Web API channel message, or a heartbeat) and the endpoint
 /// it came from. After an update, messages of the old and the new endpoint can be told apart by
@@ -9,6 +11,8 @@ use std::sync::Arc;
 pub struct Message {
     json: String,
     url: Arc<str>,
+    /// Parsed on the first call of `content()`, at most once.
+    content: OnceLock<Content>,
 }
 
 impl Message {
@@ -16,7 +20,24 @@ impl Message {
         // One spare byte, so that the C layer can NUL-terminate without reallocating.
         let mut json = String::with_capacity(frame.len() + 1);
         json.push_str(frame);
-        Message { json, url }
+        Message { json, url, content: OnceLock::new() }
+    }
+
+    /// A message made from JSON text, as if received (its URL is empty): to feed recorded
+    /// messages through the same code as live ones, or to test it.
+    pub fn from_json(json: &str) -> Message {
+        Message::new(json, Arc::from(""))
+    }
+
+    /// The typed content: streams, values, heartbeat and parse-error flags. Parsed on the
+    /// first call, once; later calls are free. Never fails (see `Content::parse`).
+    pub fn content(&self) -> &Content {
+        self.content.get_or_init(|| Content::parse(&self.json))
+    }
+
+    /// The text and, if it was parsed already, the content.
+    pub(crate) fn into_parts(self) -> (String, Option<Content>) {
+        (self.json, self.content.into_inner())
     }
 
     /// The message text exactly as the server sent it.

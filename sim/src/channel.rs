@@ -24,7 +24,7 @@ use crate::socket::SharedTcp;
 use crate::model::{wildcard_match, ChannelGen, Target, WebIdType, HEARTBEAT};
 use crate::state::Shared;
 
-pub(crate) type Ws = WebSocketStream<BufReader<SharedTcp>>;
+pub(crate) type Ws = WebSocketStream<BufReader<crate::tls::SimStream>>;
 
 /// What a channel request asks for.
 #[derive(Debug)]

@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::tls::SimTls;
+
 /// What kind of values a stream produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PointKind {
@@ -82,6 +84,9 @@ pub struct SimConfig {
     pub bearer_token: Option<String>,
     /// Keep every text frame sent, per connection, in [`crate::ConnStats::frames`].
     pub record_frames: bool,
+    /// Serve TLS (`wss://`) with this certificate; `None` = plain `ws://`. Over TLS,
+    /// `send_malformed` corrupts the TLS stream (raw bytes under it) instead of the frames.
+    pub tls: Option<SimTls>,
 }
 
 impl Default for SimConfig {
@@ -103,6 +108,7 @@ impl Default for SimConfig {
             basic_credentials: None,
             bearer_token: None,
             record_frames: false,
+            tls: None,
         }
     }
 }
@@ -224,6 +230,11 @@ impl SimConfig {
     }
     pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
         self.bearer_token = Some(token.into());
+        self
+    }
+    /// Serve `wss://` (see [`crate::TestPki`] for certificates).
+    pub fn tls(mut self, tls: SimTls) -> Self {
+        self.tls = Some(tls);
         self
     }
     pub fn record_frames(mut self, on: bool) -> Self {

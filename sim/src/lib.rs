@@ -27,6 +27,7 @@ mod socket;
 mod state;
 mod stats;
 mod timefmt;
+mod tls;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -40,6 +41,7 @@ pub use control::USAGE as CONTROL_USAGE;
 pub use model::{ElementDef, Model, StreamDef, Target, WebIdType, HEARTBEAT};
 pub use stats::ConnStats;
 pub use timefmt::format_ticks;
+pub use tls::{CertAndKey, SimTls, TestPki};
 
 use state::{lock, Shared};
 
@@ -83,20 +85,50 @@ impl Simulator {
         }
     }
 
-    /// `ws://127.0.0.1:PORT/piwebapi`
+    /// Whether it serves TLS.
+    pub fn is_tls(&self) -> bool {
+        self.shared.tls.is_some()
+    }
+
+    /// `ws://127.0.0.1:PORT/piwebapi` (`wss://` when serving TLS)
     pub fn base_url(&self) -> String {
-        format!("ws://{}{}", self.authority(), self.shared.root)
+        let scheme = if self.is_tls() { "wss" } else { "ws" };
+        format!("{scheme}://{}{}", self.authority(), self.shared.root)
     }
 
-    /// `http://127.0.0.1:PORT/piwebapi` (what a client configured like for a real
-    /// server would get; it derives `ws://` from it).
+    /// `http://127.0.0.1:PORT/piwebapi` (`https://` when serving TLS: what a client
+    /// configured like for a real server would get; it derives `ws://` from it).
     pub fn http_base_url(&self) -> String {
-        format!("http://{}{}", self.authority(), self.shared.root)
+        let scheme = if self.is_tls() { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.authority(), self.shared.root)
     }
 
-    /// `http://127.0.0.1:PORT/_sim/<command>` (command may include `?args`).
+    /// `http://127.0.0.1:PORT/_sim/<command>` (command may include `?args`; `https://`
+    /// when serving TLS).
     pub fn control_url(&self, command: &str) -> String {
-        format!("http://{}/_sim/{}", self.authority(), command.trim_start_matches('/'))
+        let scheme = if self.is_tls() { "https" } else { "http" };
+        format!("{scheme}://{}/_sim/{}", self.authority(), command.trim_start_matches('/'))
+    }
+
+    /// Accept this bearer token from now on (`None`: no token is accepted; with no Basic
+    /// credentials either, no authentication is asked for). Connections already up stay.
+    pub fn set_bearer_token(&self, token: Option<&str>) {
+        lock(&self.shared.auth).bearer = token.map(str::to_string);
+    }
+
+    /// Accept these Basic credentials from now on (`None`: Basic is not accepted).
+    pub fn set_basic_credentials(&self, credentials: Option<(&str, &str)>) {
+        lock(&self.shared.auth).basic = credentials.map(|(u, p)| (u.to_string(), p.to_string()));
+    }
+
+    /// Upgrade requests refused with 401 for missing or wrong credentials.
+    pub fn auth_failures(&self) -> u64 {
+        self.shared.auth_failures.load(Ordering::Relaxed)
+    }
+
+    /// TLS handshakes that failed (the client refused our certificate, or spoke no TLS).
+    pub fn tls_failures(&self) -> u64 {
+        self.shared.tls_failures.load(Ordering::Relaxed)
     }
 
     /// `ws://.../piwebapi/streams/{webId}/channel`

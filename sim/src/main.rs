@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use piwebasync_sim::{SimConfig, Simulator, CONTROL_USAGE};
+use piwebasync_sim::{SimConfig, SimTls, Simulator, TestPki, CONTROL_USAGE};
 
 const USAGE: &str = "\
 usage: piwebasync-sim [options]
@@ -20,6 +20,9 @@ usage: piwebasync-sim [options]
   --quiet                  send no data (only initial values and heartbeats)
   --user U --password P    require HTTP Basic authentication
   --bearer TOKEN           require a Bearer token
+  --tls-cert PEM --tls-key PEM   serve wss:// with this certificate chain and key
+  --tls-generate DIR       serve wss:// with a fresh test CA: writes DIR/ca.pem (trust it in the
+                           client) and DIR/server.pem, DIR/server-key.pem (for localhost, 127.0.0.1, ::1)
   --port-file PATH         write the bound port to PATH
   --help                   this text
 
@@ -46,6 +49,7 @@ fn parse(args: &[String]) -> Result<Option<Cli>, String> {
     let mut cfg = SimConfig::default();
     let mut port_file = None;
     let (mut user, mut password) = (None, None);
+    let (mut tls_cert, mut tls_key, mut tls_generate) = (None, None, None);
     let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();
@@ -66,6 +70,9 @@ fn parse(args: &[String]) -> Result<Option<Cli>, String> {
             "--password" => password = Some(value(args, &mut i, a)?.to_string()),
             "--bearer" => cfg.bearer_token = Some(value(args, &mut i, a)?.to_string()),
             "--port-file" => port_file = Some(value(args, &mut i, a)?.to_string()),
+            "--tls-cert" => tls_cert = Some(value(args, &mut i, a)?.to_string()),
+            "--tls-key" => tls_key = Some(value(args, &mut i, a)?.to_string()),
+            "--tls-generate" => tls_generate = Some(value(args, &mut i, a)?.to_string()),
             _ => return Err(format!("unknown argument: {a}")),
         }
         i += 1;
@@ -75,7 +82,29 @@ fn parse(args: &[String]) -> Result<Option<Cli>, String> {
         (None, None) => {}
         _ => return Err("--user and --password go together".to_string()),
     }
+    let read = |p: &str| std::fs::read_to_string(p).map_err(|e| format!("cannot read {p}: {e}"));
+    match (tls_cert, tls_key, tls_generate) {
+        (None, None, None) => {}
+        (Some(c), Some(k), None) => cfg.tls = Some(SimTls::new(read(&c)?, read(&k)?)),
+        (None, None, Some(dir)) => cfg.tls = Some(generate_tls(&dir)?),
+        _ => return Err("use --tls-cert with --tls-key, or --tls-generate alone".to_string()),
+    }
     Ok(Some(Cli { cfg, port_file }))
+}
+
+/// A fresh test CA and a server certificate for the loopback names, written to `dir`.
+fn generate_tls(dir: &str) -> Result<SimTls, String> {
+    let pki = TestPki::new("piwebasync-sim test CA");
+    let server = pki.server_cert(&["localhost", "127.0.0.1", "::1"]);
+    let write = |name: &str, text: &str| {
+        let path = std::path::Path::new(dir).join(name);
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {dir}: {e}"))?;
+    write("ca.pem", &pki.ca_pem())?;
+    write("server.pem", &server.cert_pem)?;
+    write("server-key.pem", &server.key_pem)?;
+    Ok(SimTls::new(server.cert_pem, server.key_pem))
 }
 
 /// Installs the SIGINT/SIGTERM handlers now (inside a runtime context) and returns

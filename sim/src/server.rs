@@ -20,7 +20,8 @@ use crate::config::SimConfig;
 use crate::faults::ListenerCmd;
 use crate::http::{self, HeadError, Request};
 use crate::socket::SharedTcp;
-use crate::state::Shared;
+use crate::state::{lock, Shared};
+use crate::tls::SimStream;
 
 /// How long a client may take to send its request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -49,6 +50,13 @@ pub(crate) fn start(cfg: SimConfig) -> io::Result<Running> {
                 return;
             }
         };
+        let tls = match cfg.tls.as_ref().map(|t| t.acceptor()).transpose() {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = ready_tx.send(Err(e));
+                return;
+            }
+        };
         rt.block_on(async move {
             let listener = match bind(cfg.bind) {
                 Ok(l) => l,
@@ -65,7 +73,7 @@ pub(crate) fn start(cfg: SimConfig) -> io::Result<Running> {
                 }
             };
             let (ltx, lrx) = mpsc::unbounded_channel();
-            let shared = Arc::new(Shared::new(cfg, addr, ltx));
+            let shared = Arc::new(Shared::new(cfg, addr, ltx, tls));
             tokio::spawn(accept_loop(shared.clone(), listener, lrx));
             let _ = ready_tx.send(Ok(shared));
             let _ = shutdown_rx.await;
@@ -137,31 +145,33 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, mut cmds: mpsc:
     }
 }
 
-fn auth_ok(cfg: &SimConfig, req: &Request) -> bool {
-    if cfg.basic_credentials.is_none() && cfg.bearer_token.is_none() {
+fn auth_ok(shared: &Shared, req: &Request) -> bool {
+    let auth = lock(&shared.auth);
+    if auth.basic.is_none() && auth.bearer.is_none() {
         return true;
     }
     let Some(h) = req.header("Authorization") else { return false };
     let (scheme, token) = h.split_once(' ').unwrap_or((h, ""));
     let token = token.trim();
     if scheme.eq_ignore_ascii_case("Basic") {
-        if let Some((u, p)) = &cfg.basic_credentials {
+        if let Some((u, p)) = &auth.basic {
             return token == encode_std(format!("{u}:{p}").as_bytes());
         }
     } else if scheme.eq_ignore_ascii_case("Bearer") {
-        if let Some(t) = &cfg.bearer_token {
+        if let Some(t) = &auth.bearer {
             return token == t;
         }
     }
     false
 }
 
-fn challenge_headers(cfg: &SimConfig) -> Vec<(&'static str, String)> {
+fn challenge_headers(shared: &Shared) -> Vec<(&'static str, String)> {
+    let auth = lock(&shared.auth);
     let mut h = Vec::new();
-    if cfg.basic_credentials.is_some() || cfg.bearer_token.is_none() {
+    if auth.basic.is_some() || auth.bearer.is_none() {
         h.push(("WWW-Authenticate", r#"Basic realm="piwebasync-sim""#.to_string()));
     }
-    if cfg.bearer_token.is_some() {
+    if auth.bearer.is_some() {
         h.push(("WWW-Authenticate", "Bearer".to_string()));
     }
     h
@@ -185,23 +195,37 @@ async fn handle_socket(shared: Arc<Shared>, tcp: TcpStream, epoch: u64) {
     let _ = tcp.set_nodelay(true);
     // The WebSocket owns one handle; faults use `raw` for SO_LINGER 0 and raw bytes.
     let raw = Arc::new(tcp);
-    let mut reader = BufReader::with_capacity(16 * 1024, SharedTcp(raw.clone()));
+    let stream = match &shared.tls {
+        None => SimStream::Plain(SharedTcp(raw.clone())),
+        Some(acceptor) => match tokio::time::timeout(HEAD_TIMEOUT, acceptor.accept(SharedTcp(raw.clone()))).await {
+            Ok(Ok(tls)) => SimStream::Tls(Box::new(tls)),
+            _ => {
+                shared.tls_failures.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        },
+    };
+    let mut reader = BufReader::with_capacity(16 * 1024, stream);
     match decide(&shared, &mut reader).await {
         Outcome::Drop => {}
-        Outcome::Respond(bytes) => {
-            // Own the socket again, so that `finish` can half-close it.
-            drop(raw);
-            if let Ok(mut tcp) = Arc::try_unwrap(reader.into_inner().0) {
-                http::finish(&mut tcp, &bytes).await;
+        Outcome::Respond(bytes) => match reader.into_inner() {
+            SimStream::Plain(SharedTcp(tcp)) => {
+                // Own the socket again, so that `finish` can half-close it.
+                drop(raw);
+                if let Ok(mut tcp) = Arc::try_unwrap(tcp) {
+                    http::finish(&mut tcp, &bytes).await;
+                }
             }
-        }
+            // close_notify, then the socket closes with the last handle.
+            SimStream::Tls(mut tls) => http::finish(&mut tls, &bytes).await,
+        },
         Outcome::Upgrade(req, spec) => {
             let key = req.header("Sec-WebSocket-Key").unwrap_or_default();
             let resp = format!(
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nServer: piwebasync-sim\r\n\r\n",
                 derive_accept_key(key.as_bytes())
             );
-            if reader.get_mut().write_all(resp.as_bytes()).await.is_err() {
+            if reader.get_mut().write_all(resp.as_bytes()).await.is_err() || reader.get_mut().flush().await.is_err() {
                 return;
             }
             let Some((id, cmds)) = shared.register(epoch, &req.target) else {
@@ -217,7 +241,7 @@ async fn handle_socket(shared: Arc<Shared>, tcp: TcpStream, epoch: u64) {
 }
 
 /// Reads the request head and decides: control, rejection, auth, routing, upgrade.
-async fn decide(shared: &Arc<Shared>, reader: &mut BufReader<SharedTcp>) -> Outcome {
+async fn decide(shared: &Arc<Shared>, reader: &mut BufReader<SimStream>) -> Outcome {
     let head = match tokio::time::timeout(HEAD_TIMEOUT, http::read_head(reader, http::MAX_HEAD)).await {
         Ok(Ok(h)) => h,
         Ok(Err(HeadError::TooLarge)) => return Outcome::Respond(error_response(431, &[], "Request head too large.")),
@@ -240,19 +264,19 @@ async fn decide(shared: &Arc<Shared>, reader: &mut BufReader<SharedTcp>) -> Outc
             return Outcome::Drop;
         }
     }
-    let cfg = &shared.cfg;
     if let Some(status) = shared.rejecting() {
-        let headers = if status == 401 { challenge_headers(cfg) } else { Vec::new() };
+        let headers = if status == 401 { challenge_headers(shared) } else { Vec::new() };
         return Outcome::Respond(error_response(status, &headers, "Simulated rejection."));
     }
     if !req.method.eq_ignore_ascii_case("GET") {
         let headers = [("Allow", "GET".to_string())];
         return Outcome::Respond(error_response(405, &headers, "The requested resource does not support this method."));
     }
-    if !auth_ok(cfg, &req) {
+    if !auth_ok(shared, &req) {
+        shared.auth_failures.fetch_add(1, Ordering::Relaxed);
         return Outcome::Respond(error_response(
             401,
-            &challenge_headers(cfg),
+            &challenge_headers(shared),
             "Authorization has been denied for this request.",
         ));
     }

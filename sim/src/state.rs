@@ -14,8 +14,22 @@ use crate::faults::{ConnCmd, ListenerCmd};
 use crate::model::Model;
 use crate::stats::ConnStats;
 
+/// The credentials the server accepts now (changeable while it runs).
+#[derive(Default)]
+pub(crate) struct SimAuth {
+    pub basic: Option<(String, String)>,
+    pub bearer: Option<String>,
+}
+
 pub(crate) struct Shared {
     pub cfg: SimConfig,
+    /// Accepted credentials: from the config, replaceable at run time.
+    pub auth: Mutex<SimAuth>,
+    /// Upgrade requests answered 401 for missing or wrong credentials.
+    pub auth_failures: AtomicU64,
+    /// TLS: the acceptor; handshakes that failed.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub tls_failures: AtomicU64,
     /// `cfg.root` normalised: `/piwebapi`, or empty.
     pub root: String,
     pub model: Arc<Model>,
@@ -48,9 +62,18 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub fn new(cfg: SimConfig, addr: SocketAddr, listener_tx: mpsc::UnboundedSender<ListenerCmd>) -> Shared {
+    pub fn new(
+        cfg: SimConfig,
+        addr: SocketAddr,
+        listener_tx: mpsc::UnboundedSender<ListenerCmd>,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> Shared {
         let model = Arc::new(Model::new(&cfg));
         Shared {
+            auth: Mutex::new(SimAuth { basic: cfg.basic_credentials.clone(), bearer: cfg.bearer_token.clone() }),
+            auth_failures: AtomicU64::new(0),
+            tls,
+            tls_failures: AtomicU64::new(0),
             root: cfg.root_path(),
             cfg,
             model,

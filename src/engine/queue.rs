@@ -190,6 +190,13 @@ impl Queue {
     /// wait up to `timeout` (`None` = forever) and report `Timeout`. One consumer at a time: a
     /// second concurrent caller gets `Busy`.
     pub fn pop(&self, timeout: Option<Duration>) -> Result<Message, Error> {
+        self.pop_if(timeout, |_| true).map(|m| m.expect("every message is accepted"))
+    }
+
+    /// Consumer side: like `pop`, but the next message is taken only if `accept` says so
+    /// (`Ok(None)`: it stays first in the queue, e.g. because the caller's buffer is too
+    /// small for it). `accept` is called once, with the message at the front.
+    pub fn pop_if(&self, timeout: Option<Duration>, accept: impl FnOnce(&Message) -> bool) -> Result<Option<Message>, Error> {
         if self.polling.swap(true, Ordering::Acquire) {
             return Err(Error::new(ErrorKind::Busy, "another thread is already polling this channel"));
         }
@@ -200,8 +207,12 @@ impl Queue {
             if inner.abandoned {
                 return Err(Error::new(ErrorKind::InvalidHandle, "the channel was freed"));
             }
-            if let Some((_, msg)) = inner.items.pop_front() {
-                let was_full = inner.items.len() + 1 >= self.capacity;
+            if let Some((_, front)) = inner.items.front() {
+                if !accept(front) {
+                    return Ok(None);
+                }
+                let was_full = inner.items.len() >= self.capacity;
+                let msg = inner.items.pop_front().map(|(_, m)| m);
                 drop(inner);
                 if was_full {
                     self.space.notify_one();
@@ -240,6 +251,20 @@ mod tests {
 
     fn msg(i: usize) -> Message {
         Message::new(&format!("{{\"i\":{i}}}"), Arc::from("ws://x"))
+    }
+
+    #[test]
+    fn pop_if_leaves_a_refused_message_first() {
+        let q = Queue::new(4, false);
+        q.push(msg(1));
+        q.push(msg(2));
+        assert!(q.pop_if(Some(Duration::ZERO), |m| m.json().len() < 3).unwrap().is_none());
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.pop_if(Some(Duration::ZERO), |_| true).unwrap().unwrap().json(), "{\"i\":1}");
+        assert_eq!(q.pop(Some(Duration::ZERO)).unwrap().json(), "{\"i\":2}");
+        assert_eq!(q.pop_if(Some(Duration::from_millis(5)), |_| true).unwrap_err().kind(), ErrorKind::Timeout);
+        q.finish(Error::new(ErrorKind::Closed, "closed"));
+        assert_eq!(q.pop_if(Some(Duration::ZERO), |_| true).unwrap_err().kind(), ErrorKind::Closed);
     }
 
     #[test]

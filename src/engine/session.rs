@@ -37,7 +37,7 @@ pub enum SessionEnd {
     /// Network or protocol failure.
     Failed(Error),
     /// An update's new endpoint is open: switch to it (the old one is still open).
-    Switch { ws: WsStream, update: Update },
+    Switch { ws: Box<WsStream>, update: Update },
     /// An update's new endpoint failed and rollback is off.
     UpdateFailed { cause: Error, update: Update },
 }
@@ -105,7 +105,7 @@ impl Session<'_> {
                 result = poll_connecting(&mut updating), if updating.is_some() => {
                     let (_, update) = updating.take().expect("guarded");
                     match result {
-                        Ok(new_ws) => return SessionEnd::Switch { ws: new_ws, update },
+                        Ok(new_ws) => return SessionEnd::Switch { ws: Box::new(new_ws), update },
                         Err(cause) if update.rollback => self.roll_back(cause, update),
                         Err(cause) => return SessionEnd::UpdateFailed { cause, update },
                     }
@@ -149,7 +149,7 @@ impl Session<'_> {
     async fn end_with_update(&self, updating: Option<(Connecting, Update)>, end: SessionEnd) -> SessionEnd {
         let Some((conn, update)) = updating else { return end };
         match conn.await {
-            Ok(ws) => SessionEnd::Switch { ws, update },
+            Ok(ws) => SessionEnd::Switch { ws: Box::new(ws), update },
             Err(cause) if update.rollback => {
                 self.roll_back(cause, update);
                 end

@@ -157,7 +157,7 @@ impl ChannelTask {
                     // Make-before-break: the new endpoint is open; take the old one's last
                     // messages, then stream from the new one.
                     self.session().close(&mut ws).await;
-                    ws = new_ws;
+                    ws = *new_ws;
                     self.switch_to(update);
                     continue;
                 }

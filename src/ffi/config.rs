@@ -39,6 +39,40 @@ pub extern "C" fn pwa_config_new() -> *mut pwa_config {
 /// - `reconnect_initial_delay` (0.5): first reconnect delay; doubles after each failed attempt.
 /// - `reconnect_max_delay` (30): cap of the delay; jitter (x0.5 .. x1) is applied after the cap.
 /// - `header.<Name>` (none): an extra request header on the upgrade, e.g. `header.X-Site`.
+///   `header.Authorization`, `header.Proxy-Authorization` and `header.Cookie` are kept as
+///   secrets (never shown, wiped when freed) and count as credentials (see
+///   `allow_insecure_auth`).
+/// - `origin` (none): the `Origin` header of the upgrade.
+///
+/// Authentication of the upgrade (credentials go over `wss://` only, see `allow_insecure_auth`):
+/// - `auth` (none): `none`, `basic` (needs `username` and `password`) or `bearer` (needs
+///   `bearer_token`). Credentials set without an auth method are refused at open.
+/// - `username` (none), `password` (none): HTTP Basic credentials.
+/// - `bearer_token` (none): `Authorization: Bearer <token>` (an OpenID Connect access token).
+///   Replace it on a live channel with `pwa_channel_set_bearer_token` (and the password with
+///   `pwa_channel_set_password`): the next reconnect or update uses the new one.
+/// - `allow_insecure_auth` (false): allow credentials over unencrypted `ws://`. Without it,
+///   `pwa_channel_open` and `pwa_channel_update` refuse such a URL with
+///   `PWA_ERR_INVALID_ARGUMENT` and send nothing.
+///
+/// A refused 401 ends the channel with `PWA_ERR_AUTH` (also while reconnecting: credentials are
+/// never retried in a loop). Passwords and tokens never appear in a message, log line or
+/// `pwa_last_error`; they are wiped from memory when the configuration (or channel) is freed.
+///
+/// TLS (`wss://` and `https://` URLs; rustls, TLS 1.2 and 1.3, SNI from the URL's host):
+/// - `tls_ca_file` (none): a PEM bundle of CA certificates to trust. Without it, the operating
+///   system's trust store is used (where `SSL_CERT_FILE` / `SSL_CERT_DIR` are set, only they
+///   are read).
+/// - `tls_ca_file_mode` (replace): `replace` trusts only `tls_ca_file`; `add` trusts it in
+///   addition to the system's store.
+/// - `tls_insecure_skip_verify` (false): accept any server certificate. For tests only: logs a
+///   warning once per channel.
+/// - `tls_client_cert`, `tls_client_key` (none): PEM files of a client certificate (chain) and
+///   its private key (PKCS#8, PKCS#1 or SEC1); set both or neither.
+///
+/// Files are checked when set (readable, PEM) and read again when a channel opens. A TLS
+/// failure is `PWA_ERR_TLS` with the reason (unknown issuer, expired, name mismatch, a
+/// refused client certificate) and the URL in the message.
 ///
 /// Returns `PWA_OK`, or `PWA_ERR_INVALID_ARGUMENT` for a NULL argument, invalid UTF-8, an
 /// unknown key or a bad value; `pwa_last_error` then names the key. A rejected call leaves the
@@ -57,7 +91,8 @@ pub unsafe extern "C" fn pwa_config_set(cfg: *mut pwa_config, key: *const c_char
     })
 }
 
-/// Free a configuration. NULL is ignored. Channels opened with it are not affected.
+/// Free a configuration. NULL is ignored. Channels opened with it are not affected (each
+/// holds its own copy). The password, token and secret headers it held are wiped from memory.
 ///
 /// # Safety
 /// `cfg` must be NULL or a configuration from `pwa_config_new` not freed before.

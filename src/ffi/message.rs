@@ -1,10 +1,13 @@
 //! `pwa_message`: one message handed to C.
 
 use std::ffi::{c_char, CString};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use super::boundary::{fail, guard_value};
-use super::status::PWA_ERR_INVALID_ARGUMENT;
+use super::boundary::{fail, guard, guard_value};
+use super::status::*;
+use super::strings::out_arg;
+use super::values::CView;
+use crate::model::Content;
 use crate::Message;
 
 /// Opaque message. Owned by the caller once returned by a poll: free it with
@@ -14,14 +17,71 @@ pub struct pwa_message {
     /// The JSON text followed by a NUL.
     json: Vec<u8>,
     url: Arc<CString>,
+    /// Parsed on the first typed access (or already parsed by the Rust side).
+    content: OnceLock<Content>,
+    /// The C strings of the typed access, made once on the first typed access.
+    view: OnceLock<CView>,
 }
 
 impl pwa_message {
     pub(crate) fn new(msg: Message, url: Arc<CString>) -> pwa_message {
-        let mut json = msg.into_json().into_bytes();
+        let (json, content) = msg.into_parts();
+        let mut json = json.into_bytes();
         json.push(0);
-        pwa_message { json, url }
+        let content = content.map(OnceLock::from).unwrap_or_default();
+        pwa_message { json, url, content, view: OnceLock::new() }
     }
+
+    /// The message text without the NUL.
+    fn text(&self) -> &str {
+        // Built from a `String` plus a NUL: always valid UTF-8.
+        std::str::from_utf8(&self.json[..self.json.len() - 1]).unwrap_or_default()
+    }
+
+    /// The typed content, parsed on first use.
+    pub(crate) fn content(&self) -> &Content {
+        self.content.get_or_init(|| Content::parse(self.text()))
+    }
+
+    /// The C strings of the typed content, made on first use.
+    pub(crate) fn view(&self) -> &CView {
+        self.view.get_or_init(|| CView::new(self.content()))
+    }
+}
+
+/// Make a message from JSON text, as if it had been received (its URL is ""): to test code
+/// that reads messages without a server, or to read recorded messages with the typed
+/// accessors. `json` need not be NUL-terminated: `len` is its length in bytes, or
+/// `(size_t)-1` (SIZE_MAX) when it is NUL-terminated. Anything is accepted — text that is not
+/// a channel message gives a message flagged unparsable (see `pwa_message_get_info`).
+/// Free the message with `pwa_message_free`.
+///
+/// Returns `PWA_OK` with `*out` set; `PWA_ERR_INVALID_ARGUMENT` (json or out NULL, text not
+/// valid UTF-8), with `*out` set to NULL.
+///
+/// # Safety
+/// `json` must be NULL or point to `len` readable bytes (or a NUL-terminated string when `len`
+/// is SIZE_MAX); `out` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn pwa_message_from_json(json: *const c_char, len: usize, out: *mut *mut pwa_message) -> pwa_status {
+    guard(|| {
+        let out = out_arg(out, "out")?;
+        *out = std::ptr::null_mut();
+        if json.is_null() {
+            return Err(fail(PWA_ERR_INVALID_ARGUMENT, "json is NULL"));
+        }
+        let bytes = if len == usize::MAX {
+            std::ffi::CStr::from_ptr(json).to_bytes()
+        } else {
+            std::slice::from_raw_parts(json.cast::<u8>(), len)
+        };
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            fail(PWA_ERR_INVALID_ARGUMENT, format!("json is not valid UTF-8 (invalid byte at offset {})", e.valid_up_to()))
+        })?;
+        let msg = Message::from_json(text);
+        *out = Box::into_raw(Box::new(pwa_message::new(msg, Arc::new(CString::default()))));
+        Ok(PWA_OK)
+    })
 }
 
 /// The message's JSON text exactly as the server sent it, NUL-terminated, UTF-8. `*len` (may be

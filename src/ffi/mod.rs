@@ -9,24 +9,32 @@ mod boundary;
 mod callbacks;
 mod channel;
 mod config;
+mod credentials;
 mod handles;
 mod last_error;
 mod logging;
 mod message;
+mod poll_copy;
 mod runtime;
 mod status;
 mod strings;
 mod url_cache;
+mod urls;
+mod values;
 mod version;
 
 pub use callbacks::*;
 pub use channel::*;
 pub use config::*;
+pub use credentials::*;
 pub use last_error::pwa_last_error;
 pub use logging::*;
 pub use message::*;
+pub use poll_copy::*;
 pub use runtime::*;
 pub use status::*;
+pub use urls::*;
+pub use values::*;
 pub use version::*;
 
 

@@ -22,6 +22,31 @@ impl ResponseHead {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
     }
 
+    /// Every value of a header that may repeat (`WWW-Authenticate`), as text.
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| String::from_utf8_lossy(v).trim().to_string())
+            .collect()
+    }
+
+    /// The head for a log line: headers that can carry credentials or session tokens are
+    /// shown as `***`.
+    pub fn redacted(&self) -> String {
+        let mut out = format!("HTTP {} {}", self.status, self.reason);
+        for (n, v) in &self.headers {
+            let lower = n.to_ascii_lowercase();
+            let value = if lower.contains("authenticat") || lower.contains("authoriz") || lower.contains("cookie") {
+                "***".into()
+            } else {
+                String::from_utf8_lossy(v)
+            };
+            out.push_str(&format!("\n{n}: {value}"));
+        }
+        out
+    }
+
     /// True when a comma-separated header contains `token` (case-insensitive).
     pub fn header_has_token(&self, name: &str, token: &str) -> bool {
         self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).any(|(_, v)| {
@@ -72,7 +97,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
             }
             let mut chunk = [0u8; 4096];
             let n = self.io.read(&mut chunk).await.map_err(|e| {
-                Error::new(ErrorKind::Connect, format!("connection failed while reading the HTTP response: {e}"))
+                super::tls::io_failure(&e, "while reading the HTTP response").unwrap_or_else(|| {
+                    Error::new(ErrorKind::Connect, format!("connection failed while reading the HTTP response: {e}"))
+                })
             })?;
             if n == 0 {
                 return Err(Error::new(
@@ -106,6 +133,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
         let end = len.min(self.buf.len());
         let text = String::from_utf8_lossy(&self.buf[..end]);
         text.chars().filter(|c| !c.is_control()).collect::<String>().trim().to_string()
+    }
+
+    /// Read and drop the body of a response that is not the last on this connection (a 401
+    /// answered on the same connection). False when the connection cannot carry another
+    /// request: the server closes it, the body has no length (chunked or until close), or it
+    /// is larger than `max`.
+    pub async fn discard_body(&mut self, head: &ResponseHead, max: usize) -> bool {
+        if head.header_has_token("connection", "close") || head.header("transfer-encoding").is_some() {
+            return false;
+        }
+        let Some(len) = head
+            .header("content-length")
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.trim().parse::<usize>().ok())
+        else {
+            return false;
+        };
+        if len > max {
+            return false;
+        }
+        while self.buf.len() < len {
+            let mut chunk = [0u8; 4096];
+            match self.io.read(&mut chunk).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        self.buf.drain(..len);
+        true
     }
 
     /// The stream and the bytes already read from it but not yet consumed.

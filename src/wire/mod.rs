@@ -1,53 +1,135 @@
-//! The wire: TCP (and later TLS), the HTTP upgrade, WebSocket frames. Knows nothing of
-//! channels, queues or reconnects.
+//! The wire: TCP, TLS, the HTTP upgrade with its authentication, WebSocket frames. Knows
+//! nothing of channels, queues or reconnects.
+//!
+//! The upgrade runs over an `HttpConnection` that can carry more than one request: an
+//! `Authenticator` may answer a 401 with a new `Authorization` on the same connection (HTTP
+//! Negotiate needs that), and checks the 101.
 
+mod auth;
 mod http;
 mod target;
+pub(crate) mod tls;
 
 pub use target::Target;
+pub use tls::{TlsState, Transport};
 
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
+use zeroize::Zeroizing;
 
 use crate::config::ChannelConfig;
 use crate::error::{Error, ErrorKind};
+use crate::logging::{log_line, LogLevel};
+use crate::secret::{redact, Secret};
 use http::HttpConnection;
 
-/// The byte stream under the WebSocket.
-pub type Transport = TcpStream;
 pub type WsStream = WebSocketStream<Transport>;
+
+/// Requests on one connection at most: a challenge-response scheme that has not finished by
+/// then is refused (never loop on a server that keeps challenging).
+const MAX_AUTH_ROUNDS: usize = 4;
+/// Largest 401 body skipped to send the next request on the same connection.
+const MAX_SKIPPED_BODY: usize = 64 * 1024;
 
 /// Connect, upgrade, and return the open WebSocket. No timeout here: the caller bounds it.
 pub async fn open(target: &Target, cfg: &ChannelConfig) -> Result<WsStream, Error> {
-    if target.is_tls() {
-        return Err(Error::new(
-            ErrorKind::Tls,
-            format!("cannot open {}: wss:// (TLS) is not supported by this build yet", target.display()),
-        ));
-    }
+    // Checked at open and update already; here too, so that no path sends credentials in
+    // clear text.
+    cfg.channel_auth().check_target(target)?;
+    // Every secret this handshake may send: removed from anything the server says back.
+    let mut secrets = cfg.credentials.all();
+    secrets.extend(cfg.secret_headers.iter().map(|(_, v)| v.clone()));
+    let result = open_inner(target, cfg, &mut secrets).await;
+    result.map_err(|e| {
+        let message = redact(e.message(), &secrets);
+        match e.http_status() {
+            Some(status) => Error::http(status, message),
+            None => Error::new(e.kind(), message),
+        }
+    })
+}
+
+/// `secrets` receives every `Authorization` value sent (and its credentials part), so that the
+/// caller can remove them from what the server says back.
+async fn open_inner(target: &Target, cfg: &ChannelConfig, secrets: &mut Vec<Secret>) -> Result<WsStream, Error> {
+    log_line!(LogLevel::Debug, "{}: connecting", target.display());
     let tcp = TcpStream::connect((target.connect_host(), target.port())).await.map_err(|e| {
         Error::new(ErrorKind::Connect, format!("could not connect to {}: {e}", target.display()))
     })?;
     // Channel messages are small and latency matters more than packet count.
     let _ = tcp.set_nodelay(true);
-    let mut conn = HttpConnection::new(tcp);
-    let key = generate_key();
-    conn.send(request_head(target, cfg, &key).as_bytes()).await.map_err(|e| {
-        Error::new(ErrorKind::Connect, format!("could not send the upgrade request to {}: {e}", target.display()))
-    })?;
-    let head = conn.read_response_head().await.map_err(|e| {
-        Error::new(e.kind(), format!("{}: {}", target.display(), e.message()))
-    })?;
+    let io = if target.is_tls() { tls::connect(target, cfg, tcp).await? } else { Transport::Plain(tcp) };
+    let mut conn = HttpConnection::new(io);
+
+    let mut authenticator = auth::for_config(cfg);
+    let mut authorization = match authenticator.as_mut() {
+        Some(a) => a.initial()?,
+        None => None,
+    };
+    let mut round = 0;
+    let (head, key) = loop {
+        round += 1;
+        if let Some(a) = &authorization {
+            secrets.push(a.clone());
+            if let Some((_, credentials)) = a.expose().split_once(' ') {
+                secrets.push(Secret::new(credentials.trim()));
+            }
+        }
+        let key = generate_key();
+        let request = request_head(target, cfg, &key, authorization.as_ref(), false);
+        if crate::logging::enabled(LogLevel::Trace) {
+            let shown = request_head(target, cfg, &key, authorization.as_ref(), true);
+            log_line!(LogLevel::Trace, "{}: upgrade request:\n{}", target.display(), shown.trim_end());
+        }
+        conn.send(request.as_bytes()).await.map_err(|e| match tls::io_failure(&e, "while sending the upgrade request") {
+            Some(tls) => Error::new(ErrorKind::Tls, format!("{}: {}", target.display(), tls.message())),
+            None => Error::new(ErrorKind::Connect, format!("could not send the upgrade request to {}: {e}", target.display())),
+        })?;
+        drop(request);
+        let head = conn.read_response_head().await.map_err(|e| {
+            Error::new(e.kind(), format!("{}: {}", target.display(), e.message()))
+        })?;
+        log_line!(LogLevel::Debug, "{}: upgrade answered HTTP {} {}", target.display(), head.status, head.reason);
+        if crate::logging::enabled(LogLevel::Trace) {
+            log_line!(LogLevel::Trace, "{}: upgrade response:\n{}", target.display(), redact(&head.redacted(), secrets));
+        }
+        if head.status == 401 && round < MAX_AUTH_ROUNDS {
+            if let Some(a) = authenticator.as_mut() {
+                if let Some(next) = a.step(&head.header_values("www-authenticate"))? {
+                    if conn.discard_body(&head, MAX_SKIPPED_BODY).await {
+                        authorization = Some(next);
+                        continue;
+                    }
+                    return Err(Error::http(
+                        401,
+                        format!(
+                            "{}: the server closed the connection in the middle of {} authentication",
+                            target.display(),
+                            a.scheme()
+                        ),
+                    ));
+                }
+            }
+        }
+        break (head, key);
+    };
+    drop(authorization);
+
     if head.status != 101 {
         let body = conn.read_body_snippet(&head, 300).await;
         let body = if body.is_empty() { String::new() } else { format!(": {body}") };
+        let refused = match (&authenticator, head.status) {
+            (Some(a), 401) => format!(" ({})", a.refused()),
+            (None, 401) => " (no credentials were sent: set auth)".to_string(),
+            _ => String::new(),
+        };
         return Err(Error::http(
             head.status,
             format!(
-                "{} answered HTTP {} {} instead of 101 Switching Protocols{body}",
+                "{} answered HTTP {} {} instead of 101 Switching Protocols{body}{refused}",
                 target.display(),
                 head.status,
                 head.reason
@@ -67,19 +149,48 @@ pub async fn open(target: &Target, cfg: &ChannelConfig) -> Result<WsStream, Erro
     if head.header("sec-websocket-accept") != Some(expected.as_bytes()) {
         return Err(protocol_error("wrong or missing Sec-WebSocket-Accept"));
     }
+    if let Some(a) = authenticator.as_mut() {
+        a.finish(&head)?;
+    }
     let (io, rest) = conn.into_parts();
     Ok(WebSocketStream::from_partially_read(io, rest, Role::Client, Some(ws_config(cfg))).await)
 }
 
-fn request_head(target: &Target, cfg: &ChannelConfig, key: &str) -> String {
-    let mut head = format!(
+/// The upgrade request. It holds credentials, so it lives in a buffer that is wiped on drop
+/// (sized up front so that growing it leaves no copy behind). `shown`: secrets as `***`, for
+/// a log line.
+fn request_head(
+    target: &Target,
+    cfg: &ChannelConfig,
+    key: &str,
+    authorization: Option<&Secret>,
+    shown: bool,
+) -> Zeroizing<String> {
+    let secret = |s: &Secret| if shown { "***".to_string() } else { s.expose().to_string() };
+    let mut lines: Vec<(&str, Zeroizing<String>)> = Vec::new();
+    if let Some(origin) = &cfg.origin {
+        lines.push(("Origin", Zeroizing::new(origin.clone())));
+    }
+    for (name, value) in &cfg.headers {
+        lines.push((name, Zeroizing::new(value.clone())));
+    }
+    for (name, value) in &cfg.secret_headers {
+        lines.push((name, Zeroizing::new(secret(value))));
+    }
+    if let Some(a) = authorization {
+        lines.push(("Authorization", Zeroizing::new(secret(a))));
+    }
+    let start = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nUser-Agent: piwebasync/{}\r\n",
         target.request_target(),
         target.host_header(),
         env!("CARGO_PKG_VERSION"),
     );
-    for (name, value) in &cfg.headers {
+    let len = start.len() + lines.iter().map(|(n, v)| n.len() + 2 + v.len() + 2).sum::<usize>() + 2;
+    let mut head = Zeroizing::new(String::with_capacity(len));
+    head.push_str(&start);
+    for (name, value) in &lines {
         head.push_str(name);
         head.push_str(": ");
         head.push_str(value);
@@ -93,4 +204,28 @@ fn ws_config(cfg: &ChannelConfig) -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(cfg.max_message_size)
         .max_frame_size(cfg.max_message_size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_carries_credentials_and_the_log_form_hides_them() {
+        let mut cfg = ChannelConfig::default();
+        cfg.set("origin", "https://plant.example").unwrap();
+        cfg.set("header.Cookie", "session=abc123").unwrap();
+        cfg.set("header.X-Site", "north").unwrap();
+        let target = Target::parse("wss://pi.example/piwebapi/streams/F1/channel").unwrap();
+        let auth = Secret::new("Bearer tok-xyz");
+        let head = request_head(&target, &cfg, "k", Some(&auth), false);
+        assert!(head.contains("\r\nAuthorization: Bearer tok-xyz\r\n"));
+        assert!(head.contains("\r\nOrigin: https://plant.example\r\n"));
+        assert!(head.contains("\r\nCookie: session=abc123\r\n"));
+        assert!(head.contains("\r\nX-Site: north\r\n"));
+        assert!(head.ends_with("\r\n\r\n"));
+        let shown = request_head(&target, &cfg, "k", Some(&auth), true);
+        assert!(!shown.contains("tok-xyz") && !shown.contains("abc123"), "{}", *shown);
+        assert!(shown.contains("Authorization: ***"));
+    }
 }

@@ -22,6 +22,10 @@ impl Target {
             Error::new(ErrorKind::InvalidArgument, format!("invalid channel URL '{}': {why}", redact_text(text)))
         };
         let url = Url::parse(text.trim()).map_err(|e| invalid(&e.to_string()))?;
+        // WHATWG parsing reads `ws:///path` as host "path"; an empty authority is no host.
+        if text.trim().split_once("://").is_some_and(|(_, rest)| rest.starts_with('/')) {
+            return Err(invalid("no host"));
+        }
         let tls = match url.scheme() {
             "ws" | "http" => false,
             "wss" | "https" => true,
