@@ -881,6 +881,9 @@ pwa_config *pwa_config_new(void);
  *   socket (nothing is dropped; the server's send buffer fills instead).
  * - `reconnect_initial_delay` (0.5): first reconnect delay; doubles after each failed attempt.
  * - `reconnect_max_delay` (30): cap of the delay; jitter (x0.5 .. x1) is applied after the cap.
+ * - `reconnect_on_auth_failure` (false): retry a 401/403 met while reconnecting, at the
+ *   backoff cap every time, instead of ending the channel (repeated failed logins lock
+ *   Windows accounts: enable only where that cannot happen).
  * - `header.<Name>` (none): an extra request header on the upgrade, e.g. `header.X-Site`.
  *   `header.Authorization`, `header.Proxy-Authorization` and `header.Cookie` are kept as
  *   secrets (never shown, wiped when freed) and count as credentials (see

@@ -69,6 +69,10 @@ pub struct ChannelConfig {
     /// Cap of the reconnect delay; jitter (a factor in [0.5, 1]) is applied after the cap.
     /// Default 30 s.
     pub reconnect_max_delay: Duration,
+    /// Retry refused credentials (HTTP 401/403) while reconnecting, at the backoff cap
+    /// (`reconnect_max_delay`) every time. Default false: a refusal ends the channel, since
+    /// repeated failed logins lock Windows accounts.
+    pub reconnect_on_auth_failure: bool,
     /// Extra request headers sent with the upgrade (`header.<Name>` keys). Credentials set
     /// this way (`Authorization`, `Proxy-Authorization`, `Cookie`) are not kept here but as
     /// secrets.
@@ -116,6 +120,7 @@ impl Clone for ChannelConfig {
             max_queue: self.max_queue,
             reconnect_initial_delay: self.reconnect_initial_delay,
             reconnect_max_delay: self.reconnect_max_delay,
+            reconnect_on_auth_failure: self.reconnect_on_auth_failure,
             headers: self.headers.clone(),
             origin: self.origin.clone(),
             auth: self.auth,
@@ -149,6 +154,7 @@ impl fmt::Debug for ChannelConfig {
             .field("max_queue", &self.max_queue)
             .field("reconnect_initial_delay", &self.reconnect_initial_delay)
             .field("reconnect_max_delay", &self.reconnect_max_delay)
+            .field("reconnect_on_auth_failure", &self.reconnect_on_auth_failure)
             .field("headers", &self.headers)
             .field("secret_headers", &secret_headers)
             .field("origin", &self.origin)
@@ -179,6 +185,7 @@ impl Default for ChannelConfig {
             max_queue: 1024,
             reconnect_initial_delay: Duration::from_millis(500),
             reconnect_max_delay: Duration::from_secs(30),
+            reconnect_on_auth_failure: false,
             headers: Vec::new(),
             origin: None,
             auth: AuthMethod::None,
@@ -208,6 +215,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("max_queue", "1024"),
     ("reconnect_initial_delay", "0.5"),
     ("reconnect_max_delay", "30"),
+    ("reconnect_on_auth_failure", "false"),
     ("header.<Name>", "(none)"),
     ("origin", "(none)"),
     ("auth", "none"),
@@ -245,6 +253,7 @@ impl ChannelConfig {
         let v = value.trim();
         match key {
             "reconnect" => self.reconnect = parse_bool(key, v)?,
+            "reconnect_on_auth_failure" => self.reconnect_on_auth_failure = parse_bool(key, v)?,
             "dead_channel_timeout" => self.dead_channel_timeout = parse_optional_secs(key, v)?,
             "open_timeout" => self.open_timeout = parse_positive_secs(key, v)?,
             "ping_interval" => self.ping_interval = parse_optional_secs(key, v)?,

@@ -226,3 +226,22 @@ fn log_lines_describe_the_channel() {
     drain(&ch);
     assert_eq!(lines.lock().unwrap().len(), n, "no line after the sink was removed");
 }
+
+#[test]
+fn dispose_from_another_thread_releases_a_blocked_poll_at_once() {
+    let sim = sim(SimConfig::default().quiet(true));
+    let ch = Arc::new(Channel::open(&sim.stream_url(&sim.point_web_ids()[0]), &config(&[])).unwrap());
+    let poller = {
+        let ch = ch.clone();
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let r = ch.poll_next(None); // no timeout: only the dispose can end it
+            (r.map(|m| m.into_json()), started.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    ch.dispose().unwrap();
+    let (r, waited) = poller.join().unwrap();
+    assert_eq!(r.unwrap_err().kind(), ErrorKind::InvalidHandle);
+    assert!(waited < SOON, "released by the dispose, not by a timeout");
+}

@@ -263,3 +263,21 @@ fn a_second_concurrent_update_is_busy() {
     assert_eq!(first.join().unwrap().unwrap_err().kind(), ErrorKind::RolledBack);
     take(&ch, 2);
 }
+
+#[test]
+fn refused_credentials_may_be_retried_at_the_backoff_cap_when_opted_in() {
+    let sim = sim(SimConfig::default().interval(Duration::from_millis(10)));
+    let cfg = reconnecting(&[("reconnect_on_auth_failure", "true"), ("reconnect_max_delay", "0.3")]);
+    let ch = Channel::open(&sim.stream_url(&sim.point_web_ids()[0]), &cfg).unwrap();
+    take(&ch, 1);
+    sim.reject_upgrades_for(401, Duration::from_millis(1500));
+    let before = sim.upgrade_requests();
+    sim.reset_all();
+    // The refusals are retried, no faster than the cap allows (jitter x0.5: >= 0.15 s apart),
+    // and the channel comes back once the server accepts again.
+    assert!(wait_until(SOON, || ch.stats().reconnects == 1 && ch.state() == ChannelState::Open));
+    let attempts = sim.upgrade_requests() - before;
+    assert!((2..=12).contains(&attempts), "{attempts} attempts in ~1.5 s at a 0.3 s cap");
+    while ch.poll_next(Some(Duration::ZERO)).is_ok() {}
+    take(&ch, 2);
+}

@@ -14,6 +14,11 @@ impl Backoff {
         Backoff { initial, max: max.max(initial), attempt: 0 }
     }
 
+    /// The capped delay with jitter, without advancing the sequence.
+    pub fn max_delay(&self) -> Duration {
+        self.max.mul_f64(0.5 + 0.5 * fastrand::f64())
+    }
+
     /// The delay before the next attempt: `min(initial * 2^n, max)` times a factor in [0.5, 1].
     pub fn next_delay(&mut self) -> Duration {
         let capped = self.initial.saturating_mul(1u32 << self.attempt.min(20)).min(self.max);

@@ -236,7 +236,7 @@ impl ChannelTask {
                     self.shared.emit(StateEvent::Reconnected { url: self.url.to_string() });
                     return Ok(ws);
                 }
-                Err(e) if matches!(e.http_status(), Some(401) | Some(403)) => {
+                Err(e) if is_auth_refusal(&e) && !self.cfg.reconnect_on_auth_failure => {
                     // Never loop on refused credentials: repeated failures lock accounts.
                     let kind = e.kind();
                     return Err(e.with_kind(kind, "reconnect refused, channel closed"));
@@ -244,7 +244,9 @@ impl ChannelTask {
                 Err(e) => last = e,
             }
             self.shared.set_last_error(last.message());
-            let delay = backoff.next_delay().min(remaining(deadline));
+            // A refusal that may be retried (opted in) waits the longest delay every time.
+            let delay = if is_auth_refusal(&last) { backoff.max_delay() } else { backoff.next_delay() };
+            let delay = delay.min(remaining(deadline));
             attempt = attempt.saturating_add(1);
             self.shared.emit(StateEvent::Reconnecting { attempt, delay });
             let pause = sleep(delay);
@@ -295,6 +297,10 @@ impl ChannelTask {
         crate::logging::log_event(&StateEvent::Closed { outcome: outcome.clone() });
         self.shared.queue.finish(outcome);
     }
+}
+
+fn is_auth_refusal(e: &Error) -> bool {
+    matches!(e.http_status(), Some(401) | Some(403))
 }
 
 /// A task dropped before it ended (the runtime was shut down) still leaves an outcome, so a

@@ -7,10 +7,14 @@
 
 #include "check.h"
 
-/* Child mode: open, take a few messages, return from main with the channel open. */
+/* Child mode: configure the runtime, open, take a few messages, return from main with the
+ * channel open. */
 static int exit_early(const char *url) {
+    if (pwa_runtime_configure(0) != PWA_ERR_INVALID_ARGUMENT) return 5;
+    if (pwa_runtime_configure(1) != PWA_OK) return 6; /* before the first open: accepted */
     pwa_channel_t h = 0;
     if (pwa_channel_open(url, NULL, NULL, &h) != PWA_OK) return 3;
+    if (pwa_runtime_configure(2) != PWA_ERR_INVALID_ARGUMENT) return 7; /* too late now */
     for (int i = 0; i < 3; i++) {
         pwa_message *m = NULL;
         if (pwa_channel_poll_next(h, 10000, &m) != PWA_OK) return 4;
@@ -56,6 +60,7 @@ static void exit_without_shutdown(const char *self) {
         CHECK(waitpid(pid, &status, 0) == pid);
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         if (!WIFEXITED(status)) fprintf(stderr, "child %d ended by signal %d\n", i, WTERMSIG(status));
+        else if (WEXITSTATUS(status) != 0) fprintf(stderr, "child %d exited with %d\n", i, WEXITSTATUS(status));
     }
 }
 
