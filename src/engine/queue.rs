@@ -35,6 +35,9 @@ struct Inner {
     end: Option<Error>,
     /// The owner let go of the channel: consumers stop at once, nothing more is handed out.
     abandoned: bool,
+    /// Threads waiting on `readable`: a push wakes someone only when someone waits (a
+    /// condvar notify is a system call; most pushes find the consumer busy, not waiting).
+    waiters: usize,
 }
 
 /// What a delivery thread hands over next.
@@ -52,6 +55,7 @@ impl Queue {
                 seq: 0,
                 end: None,
                 abandoned: false,
+                waiters: 0,
             }),
             readable: Condvar::new(),
             space: Notify::new(),
@@ -64,6 +68,17 @@ impl Queue {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding this lock cannot leave `Inner` inconsistent: keep going.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wait on `readable`, counted in `waiters` so producers know to wake us.
+    fn wait<'a>(&'a self, mut inner: MutexGuard<'a, Inner>, timeout: Option<Duration>) -> MutexGuard<'a, Inner> {
+        inner.waiters += 1;
+        let mut inner = match timeout {
+            None => self.readable.wait(inner).unwrap_or_else(|p| p.into_inner()),
+            Some(t) => self.readable.wait_timeout(inner, t).unwrap_or_else(|p| p.into_inner()).0,
+        };
+        inner.waiters -= 1;
+        inner
     }
 
     pub fn len(&self) -> usize {
@@ -87,8 +102,11 @@ impl Queue {
         inner.seq += 1;
         let seq = inner.seq;
         inner.items.push_back((seq, msg));
+        let wake = inner.waiters > 0;
         drop(inner);
-        self.readable.notify_all();
+        if wake {
+            self.readable.notify_all();
+        }
     }
 
     /// Engine side: record a state event (dropped unless a state callback wants them).
@@ -100,8 +118,11 @@ impl Queue {
         inner.seq += 1;
         let seq = inner.seq;
         inner.events.push_back((seq, event));
+        let wake = inner.waiters > 0;
         drop(inner);
-        self.readable.notify_all();
+        if wake {
+            self.readable.notify_all();
+        }
     }
 
     /// Record how the channel ended. The first outcome wins; with it, and only with it, the
@@ -164,7 +185,7 @@ impl Queue {
                 // `Closed` was handed out already.
                 return None;
             }
-            inner = self.readable.wait(inner).unwrap_or_else(|p| p.into_inner());
+            inner = self.wait(inner, None);
         }
     }
 
@@ -181,7 +202,7 @@ impl Queue {
             if now >= deadline {
                 return false;
             }
-            inner = self.readable.wait_timeout(inner, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            inner = self.wait(inner, Some(deadline - now));
         }
         true
     }
@@ -223,13 +244,13 @@ impl Queue {
                 return Err(end.clone());
             }
             inner = match deadline {
-                None => self.readable.wait(inner).unwrap_or_else(|p| p.into_inner()),
+                None => self.wait(inner, None),
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
                         return Err(Error::new(ErrorKind::Timeout, "no message within the timeout"));
                     }
-                    self.readable.wait_timeout(inner, deadline - now).unwrap_or_else(|p| p.into_inner()).0
+                    self.wait(inner, Some(deadline - now))
                 }
             };
         }
