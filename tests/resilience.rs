@@ -35,6 +35,8 @@ fn reset_then_reconnect_loses_nothing_and_repeats_nothing() {
     let (rest, end) = drain(&ch);
     assert_eq!(end, ErrorKind::Closed);
     polled.extend(rest);
+    // The simulator records a frame once its send completed: wait until its side ended.
+    assert!(sim.wait_until(SOON, |s| s.connections().iter().all(|c| !c.open)));
     let got: Vec<&str> = polled.iter().map(|m| m.json()).collect();
     let sent = all_frames(&sim);
     assert_eq!(sent.len(), 30);
@@ -185,9 +187,9 @@ fn update_under_load_loses_nothing_and_keeps_arrival_order() {
     assert_eq!(consumer.join().unwrap(), ErrorKind::Closed);
 
     let got = got.lock().unwrap();
+    assert!(sim.wait_until(SOON, |s| s.connections().iter().all(|c| !c.open)));
     let conns = sim.connections();
     assert_eq!(conns.len(), 2);
-    assert!(!conns[0].open && !conns[1].open);
     let sent: Vec<&str> = conns.iter().flat_map(|c| c.frames.iter().map(String::as_str)).collect();
     let polled: Vec<&str> = got.iter().map(|m| m.json()).collect();
     assert_eq!(polled.len(), sent.len(), "sent {} (old {} + new {}), polled {}", sent.len(), conns[0].frames.len(), conns[1].frames.len(), polled.len());

@@ -86,7 +86,12 @@ impl Queue {
     }
 
     pub fn has_space(&self) -> bool {
-        self.lock().items.len() < self.capacity
+        self.room() > 0
+    }
+
+    /// How many messages fit before the queue is full.
+    pub fn room(&self) -> usize {
+        self.capacity.saturating_sub(self.lock().items.len())
     }
 
     /// Resolves once the consumer took something out of a full queue (may wake spuriously:
@@ -102,6 +107,25 @@ impl Queue {
         inner.seq += 1;
         let seq = inner.seq;
         inner.items.push_back((seq, msg));
+        let wake = inner.waiters > 0;
+        drop(inner);
+        if wake {
+            self.readable.notify_all();
+        }
+    }
+
+    /// Engine side: append several messages under one lock (what one read found ready; the
+    /// engine took no more than `room`).
+    pub fn push_all(&self, msgs: Vec<Message>) {
+        if msgs.is_empty() {
+            return;
+        }
+        let mut inner = self.lock();
+        for msg in msgs {
+            inner.seq += 1;
+            let seq = inner.seq;
+            inner.items.push_back((seq, msg));
+        }
         let wake = inner.waiters > 0;
         drop(inner);
         if wake {

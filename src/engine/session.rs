@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{interval_at, sleep_until, Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -41,6 +41,9 @@ pub enum SessionEnd {
     /// An update's new endpoint failed and rollback is off.
     UpdateFailed { cause: Error, update: Update },
 }
+
+/// Frames taken from the socket in one go, at most.
+const MAX_BATCH: usize = 256;
 
 type Connecting = Pin<Box<dyn Future<Output = Result<WsStream, Error>> + Send>>;
 
@@ -110,25 +113,49 @@ impl Session<'_> {
                         Err(cause) => return SessionEnd::UpdateFailed { cause, update },
                     }
                 }
-                frame = ws.next(), if has_space => match frame {
-                    Some(Ok(WsMessage::Text(text))) => self.deliver(text.as_str()),
-                    Some(Ok(WsMessage::Binary(bytes))) => match std::str::from_utf8(&bytes) {
-                        Ok(text) => self.deliver(text),
-                        Err(_) => return SessionEnd::Failed(self.protocol("a binary frame that is not UTF-8 text")),
-                    },
-                    Some(Ok(WsMessage::Pong(_))) => pong_deadline = None,
-                    Some(Ok(WsMessage::Ping(_))) | Some(Ok(WsMessage::Frame(_))) => {}
-                    Some(Ok(WsMessage::Close(frame))) => {
-                        // tungstenite queued the close reply; flush it, bounded.
-                        let _ = tokio::time::timeout(self.cfg.close_timeout, ws.close(None)).await;
-                        let (code, reason) = frame
-                            .map(|f| (u16::from(f.code), f.reason.to_string()))
-                            .unwrap_or((1005, String::new()));
-                        return self.end_with_update(updating, SessionEnd::ServerClosed { code, reason }).await;
+                frame = ws.next(), if has_space => {
+                    // Take what the socket already holds as well (up to the queue's room),
+                    // without waiting, and hand it over under one lock.
+                    let room = self.shared.queue.room();
+                    let mut batch = Vec::new();
+                    let mut next = Some(frame);
+                    while let Some(frame) = next.take() {
+                        match frame {
+                            Some(Ok(WsMessage::Text(text))) => batch.push(self.message(text.as_str())),
+                            Some(Ok(WsMessage::Binary(bytes))) => match std::str::from_utf8(&bytes) {
+                                Ok(text) => batch.push(self.message(text)),
+                                Err(_) => {
+                                    self.shared.queue.push_all(batch);
+                                    return SessionEnd::Failed(self.protocol("a binary frame that is not UTF-8 text"));
+                                }
+                            },
+                            Some(Ok(WsMessage::Pong(_))) => pong_deadline = None,
+                            Some(Ok(WsMessage::Ping(_))) | Some(Ok(WsMessage::Frame(_))) => {}
+                            Some(Ok(WsMessage::Close(frame))) => {
+                                self.shared.queue.push_all(batch);
+                                // tungstenite queued the close reply; flush it, bounded.
+                                let _ = tokio::time::timeout(self.cfg.close_timeout, ws.close(None)).await;
+                                let (code, reason) = frame
+                                    .map(|f| (u16::from(f.code), f.reason.to_string()))
+                                    .unwrap_or((1005, String::new()));
+                                return self.end_with_update(updating, SessionEnd::ServerClosed { code, reason }).await;
+                            }
+                            Some(Err(e)) => {
+                                self.shared.queue.push_all(batch);
+                                return self.end_with_update(updating, SessionEnd::Failed(self.ws_error(e))).await;
+                            }
+                            None => {
+                                self.shared.queue.push_all(batch);
+                                let end = SessionEnd::Failed(self.net("the connection ended without a close frame"));
+                                return self.end_with_update(updating, end).await;
+                            }
+                        }
+                        if batch.len() < room.min(MAX_BATCH) {
+                            next = ws.next().now_or_never();
+                        }
                     }
-                    Some(Err(e)) => return self.end_with_update(updating, SessionEnd::Failed(self.ws_error(e))).await,
-                    None => return self.end_with_update(updating, SessionEnd::Failed(self.net("the connection ended without a close frame"))).await,
-                },
+                    self.shared.queue.push_all(batch);
+                }
                 _ = tick(&mut pinger), if has_space => {
                     match tokio::time::timeout(self.cfg.ping_timeout, ws.send(WsMessage::Ping(Default::default()))).await {
                         Ok(Ok(())) => { pong_deadline.get_or_insert(Instant::now() + self.cfg.ping_timeout); }
@@ -165,9 +192,14 @@ impl Session<'_> {
         let _ = update.reply.send(Err(Error::new(ErrorKind::RolledBack, msg)));
     }
 
-    fn deliver(&self, text: &str) {
+    fn message(&self, text: &str) -> Message {
         self.shared.counters.message_received(text.len());
-        self.shared.queue.push(Message::new(text, self.url.clone()));
+        Message::new(text, self.url.clone())
+    }
+
+    fn deliver(&self, text: &str) {
+        let msg = self.message(text);
+        self.shared.queue.push(msg);
     }
 
     /// Our close: send a close frame, keep taking messages until the server's close frame
