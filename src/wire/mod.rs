@@ -201,7 +201,11 @@ fn request_head(
 }
 
 fn ws_config(cfg: &ChannelConfig) -> WebSocketConfig {
+    // tungstenite zero-fills its read buffer up to this size before each read: the default
+    // 128 KiB made every idle channel cost ~140 KiB resident and every small read a 128 KiB
+    // memset. 16 KiB: ~27 KiB per idle channel, no loss on 100-stream messages (measured).
     WebSocketConfig::default()
+        .read_buffer_size(16 * 1024)
         .max_message_size(cfg.max_message_size)
         .max_frame_size(cfg.max_message_size)
 }
