@@ -58,8 +58,11 @@ test-c: build $(C_TESTS) $(EXAMPLES)
 header:
 	PWA_UPDATE_HEADER=1 $(CARGO) build --lib
 
+## bench: throughput, latency, scale, recovery and parsing benchmarks on loopback, each beside
+## its baseline measured in the same run (release build; not part of `make test`). Prints a
+## markdown table, also written to build/bench/results.md. See benches/README.md.
 bench:
-	@echo "benchmarks: not written yet (see the benchmarks issue)"; exit 1
+	scripts/bench.sh
 
 clean:
 	$(CARGO) clean

@@ -26,6 +26,10 @@ use crate::state::Shared;
 
 pub(crate) type Ws = WebSocketStream<BufReader<crate::tls::SimStream>>;
 
+// Benchmark modes (prebuilt, paced): a child module, so that it can drive `Conn`.
+#[path = "bench.rs"]
+mod bench;
+
 /// What a channel request asks for.
 #[derive(Debug)]
 pub(crate) struct ChannelSpec {
@@ -382,6 +386,16 @@ async fn main_loop(
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut data_sent = 0u64;
     let mut idle_ticks = 0u32;
+    // Benchmark modes send their data first, then fall through to heartbeats (or close).
+    if let Some(k) = cfg.prebuilt {
+        if let Flow::End = bench::prebuilt(c, stall, gen, model, cfg, k, &mut data_sent).await {
+            return Flow::End;
+        }
+    } else if let Some(rate) = cfg.rate {
+        if let Flow::End = bench::paced(c, stall, gen, model, cfg, rate, &mut data_sent).await {
+            return Flow::End;
+        }
+    }
     loop {
         let data_possible = !cfg.quiet
             && gen.stream_count() > 0

@@ -78,6 +78,12 @@ pub struct SimConfig {
     pub close_after_messages: Option<u64>,
     /// Send no data at all: only initial values and heartbeats.
     pub quiet: bool,
+    /// Benchmark: build this many distinct data messages once per connection and send them
+    /// in a loop as fast as possible (`interval` is ignored for data). See `bench.rs`.
+    pub prebuilt: Option<usize>,
+    /// Benchmark: send this many data messages per second per connection, each built (and
+    /// stamped) right before its send (`interval` is ignored for data). See `bench.rs`.
+    pub rate: Option<u64>,
     /// Require HTTP Basic with these credentials.
     pub basic_credentials: Option<(String, String)>,
     /// Require `Authorization: Bearer <token>` (if both are set, either is accepted).
@@ -105,6 +111,8 @@ impl Default for SimConfig {
             max_messages_per_connection: None,
             close_after_messages: None,
             quiet: false,
+            prebuilt: None,
+            rate: None,
             basic_credentials: None,
             bearer_token: None,
             record_frames: false,
@@ -218,6 +226,16 @@ impl SimConfig {
     }
     pub fn close_after_messages(mut self, n: u64) -> Self {
         self.close_after_messages = Some(n);
+        self
+    }
+    /// See [`SimConfig::prebuilt`].
+    pub fn prebuilt(mut self, k: usize) -> Self {
+        self.prebuilt = Some(k.max(1));
+        self
+    }
+    /// See [`SimConfig::rate`].
+    pub fn rate(mut self, per_second: u64) -> Self {
+        self.rate = Some(per_second);
         self
     }
     pub fn quiet(mut self, on: bool) -> Self {

@@ -18,6 +18,12 @@ usage: piwebasync-sim [options]
   --values-per-stream N    values per stream in each data message (default 1)
   --max-messages N         data messages per connection, then only heartbeats
   --quiet                  send no data (only initial values and heartbeats)
+  --close-after N          after N data messages per connection, send Close(1000) and end it
+  --prebuilt K             benchmark: build K distinct data messages once per connection, then
+                           send them in a loop as fast as possible (with --max-messages or
+                           --close-after to end); prints an `adhoc-all URL` line (every point)
+  --rate N                 benchmark: N data messages per second per connection, each stamped
+                           (first value's Timestamp) right before its send; prints `adhoc-all`
   --user U --password P    require HTTP Basic authentication
   --bearer TOKEN           require a Bearer token
   --tls-cert PEM --tls-key PEM   serve wss:// with this certificate chain and key
@@ -66,6 +72,9 @@ fn parse(args: &[String]) -> Result<Option<Cli>, String> {
             "--values-per-stream" => cfg = cfg.values_per_stream(number(args, &mut i, a)?),
             "--max-messages" => cfg.max_messages_per_connection = Some(number(args, &mut i, a)?),
             "--quiet" => cfg.quiet = true,
+            "--close-after" => cfg.close_after_messages = Some(number(args, &mut i, a)?),
+            "--prebuilt" => cfg = cfg.prebuilt(number(args, &mut i, a)?),
+            "--rate" => cfg = cfg.rate(number(args, &mut i, a)?),
             "--user" => user = Some(value(args, &mut i, a)?.to_string()),
             "--password" => password = Some(value(args, &mut i, a)?.to_string()),
             "--bearer" => cfg.bearer_token = Some(value(args, &mut i, a)?.to_string()),
@@ -183,6 +192,11 @@ fn main() -> ExitCode {
     }
     for e in model.elements() {
         let _ = writeln!(out, "streamset {}", sim.streamset_url(e.web_id()));
+    }
+    // Benchmark modes: one channel of every point (printed before `adhoc`, which scripts wait for).
+    let bench = sim.config().prebuilt.is_some() || sim.config().rate.is_some();
+    if bench && !model.points().is_empty() {
+        let _ = writeln!(out, "adhoc-all {}", sim.adhoc_url(model.points().iter().map(|p| p.web_id())));
     }
     if !model.points().is_empty() {
         let _ = writeln!(out, "adhoc {}", sim.adhoc_url(model.points().iter().take(10).map(|p| p.web_id())));
