@@ -73,6 +73,11 @@ pub struct ChannelConfig {
     /// (`reconnect_max_delay`) every time. Default false: a refusal ends the channel, since
     /// repeated failed logins lock Windows accounts.
     pub reconnect_on_auth_failure: bool,
+    /// Parse each message on the library's network thread as it arrives (default true), so
+    /// typed access on the consumer's thread finds it done and the two threads work in
+    /// parallel. False defers parsing to the first typed access: for callers that only read
+    /// the JSON text.
+    pub parse_on_receive: bool,
     /// Extra request headers sent with the upgrade (`header.<Name>` keys). Credentials set
     /// this way (`Authorization`, `Proxy-Authorization`, `Cookie`) are not kept here but as
     /// secrets.
@@ -121,6 +126,7 @@ impl Clone for ChannelConfig {
             reconnect_initial_delay: self.reconnect_initial_delay,
             reconnect_max_delay: self.reconnect_max_delay,
             reconnect_on_auth_failure: self.reconnect_on_auth_failure,
+            parse_on_receive: self.parse_on_receive,
             headers: self.headers.clone(),
             origin: self.origin.clone(),
             auth: self.auth,
@@ -155,6 +161,7 @@ impl fmt::Debug for ChannelConfig {
             .field("reconnect_initial_delay", &self.reconnect_initial_delay)
             .field("reconnect_max_delay", &self.reconnect_max_delay)
             .field("reconnect_on_auth_failure", &self.reconnect_on_auth_failure)
+            .field("parse_on_receive", &self.parse_on_receive)
             .field("headers", &self.headers)
             .field("secret_headers", &secret_headers)
             .field("origin", &self.origin)
@@ -186,6 +193,7 @@ impl Default for ChannelConfig {
             reconnect_initial_delay: Duration::from_millis(500),
             reconnect_max_delay: Duration::from_secs(30),
             reconnect_on_auth_failure: false,
+            parse_on_receive: true,
             headers: Vec::new(),
             origin: None,
             auth: AuthMethod::None,
@@ -216,6 +224,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("reconnect_initial_delay", "0.5"),
     ("reconnect_max_delay", "30"),
     ("reconnect_on_auth_failure", "false"),
+    ("parse_on_receive", "true"),
     ("header.<Name>", "(none)"),
     ("origin", "(none)"),
     ("auth", "none"),
@@ -254,6 +263,7 @@ impl ChannelConfig {
         match key {
             "reconnect" => self.reconnect = parse_bool(key, v)?,
             "reconnect_on_auth_failure" => self.reconnect_on_auth_failure = parse_bool(key, v)?,
+            "parse_on_receive" => self.parse_on_receive = parse_bool(key, v)?,
             "dead_channel_timeout" => self.dead_channel_timeout = parse_optional_secs(key, v)?,
             "open_timeout" => self.open_timeout = parse_positive_secs(key, v)?,
             "ping_interval" => self.ping_interval = parse_optional_secs(key, v)?,

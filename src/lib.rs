@@ -17,6 +17,10 @@ mod secret;
 mod wire;
 
 pub mod ffi;
+
+#[cfg(not(debug_assertions))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 pub mod model;
 pub mod urls;
 

@@ -100,6 +100,14 @@ impl Queue {
         self.space.notified().await
     }
 
+    /// True when a take left the queue at its low-water mark (half full). The engine, stopped
+    /// on a full queue, is woken there rather than on every take: one wake per half queue of
+    /// messages instead of one per message (each wake of a parked worker is a system call).
+    /// Every take passes through each length, so a waiting engine is always woken.
+    fn at_low_water(&self, len_after: usize) -> bool {
+        len_after == self.capacity / 2
+    }
+
     /// Engine side: append a message. The engine only reads a frame when `has_space` was true,
     /// and it is the only producer, so the bound holds.
     pub fn push(&self, msg: Message) {
@@ -188,10 +196,10 @@ impl Queue {
             let ev_seq = inner.events.front().map(|(s, _)| *s);
             match (msg_seq, ev_seq) {
                 (Some(m), e) if e.is_none_or(|e| m < e) => {
-                    let was_full = inner.items.len() >= self.capacity;
                     let (_, msg) = inner.items.pop_front().expect("front exists");
+                    let wake = self.at_low_water(inner.items.len());
                     drop(inner);
-                    if was_full {
+                    if wake {
                         self.space.notify_one();
                     }
                     return Some(Delivery::Message(msg));
@@ -256,10 +264,10 @@ impl Queue {
                 if !accept(front) {
                     return Ok(None);
                 }
-                let was_full = inner.items.len() >= self.capacity;
                 let msg = inner.items.pop_front().map(|(_, m)| m);
+                let wake = self.at_low_water(inner.items.len());
                 drop(inner);
-                if was_full {
+                if wake {
                     self.space.notify_one();
                 }
                 return Ok(msg);

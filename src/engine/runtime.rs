@@ -4,7 +4,7 @@
 //! inherits a copy of the runtime without its threads; it must not touch it, so every entry point
 //! checks the process id first, before taking any lock that a parent thread may have held.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -13,20 +13,21 @@ use tokio::runtime::{Handle, Runtime};
 use crate::error::{Error, ErrorKind};
 
 static RUNTIME: Mutex<Option<Runtime>> = Mutex::new(None);
-/// Process id of the process that started the runtime; 0 while none was started.
-static OWNER_PID: AtomicU32 = AtomicU32::new(0);
+/// Set in a child forked after the runtime started (by a `pthread_atfork` handler: a plain
+/// atomic store, safe there). Checked on every call: an atomic load, not a `getpid` syscall.
+static FORKED: AtomicBool = AtomicBool::new(false);
+static ATFORK: std::sync::Once = std::sync::Once::new();
+
+extern "C" fn mark_forked_child() {
+    FORKED.store(true, Ordering::Release);
+}
 static SHUT_DOWN: AtomicBool = AtomicBool::new(false);
 /// Worker threads asked for by `configure`; 0 = the default.
 static WORKERS: AtomicUsize = AtomicUsize::new(0);
 
-fn current_pid() -> u32 {
-    std::process::id()
-}
-
 /// Fails at once in a forked child of a process that had started the runtime.
 pub fn check_not_forked() -> Result<(), Error> {
-    let owner = OWNER_PID.load(Ordering::Acquire);
-    if owner != 0 && owner != current_pid() {
+    if FORKED.load(Ordering::Acquire) {
         return Err(Error::new(
             ErrorKind::Shutdown,
             "piwebasync cannot be used in a forked child of the process that started it; \
@@ -57,7 +58,10 @@ pub fn handle() -> Result<Handle, Error> {
         .map_err(|e| Error::new(ErrorKind::Internal, format!("could not start the runtime: {e}")))?;
     let handle = rt.handle().clone();
     *slot = Some(rt);
-    OWNER_PID.store(current_pid(), Ordering::Release);
+    ATFORK.call_once(|| {
+        // SAFETY: registers a handler that only stores to an atomic.
+        unsafe { libc::pthread_atfork(None, None, Some(mark_forked_child)) };
+    });
     Ok(handle)
 }
 

@@ -194,7 +194,12 @@ impl Session<'_> {
 
     fn message(&self, text: &str) -> Message {
         self.shared.counters.message_received(text.len());
-        Message::new(text, self.url.clone())
+        let msg = Message::new(text, self.url.clone());
+        if self.cfg.parse_on_receive {
+            // Parse here, on the network thread, in parallel with the consumer's work.
+            msg.content();
+        }
+        msg
     }
 
     fn deliver(&self, text: &str) {

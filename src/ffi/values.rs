@@ -2,7 +2,7 @@
 //! has to parse JSON. The content comes from the Rust API (`crate::model`); this module only
 //! makes C strings of it (once per message) and fills structs.
 
-use std::ffi::{c_char, CString};
+use std::ffi::c_char;
 
 use super::boundary::{fail, guard, guard_value, Failure};
 use super::last_error::copy_out;
@@ -156,6 +156,8 @@ pub struct pwa_value {
 
 /// The C strings of one message, made once.
 pub(crate) struct CView {
+    /// Every string of the message, each followed by a NUL, in one allocation.
+    arena: Vec<u8>,
     parse_error: CText,
     web_exception: CText,
     streams: Vec<CStream>,
@@ -179,67 +181,107 @@ struct CValue {
     web_exception: CText,
 }
 
-/// A C string, or nothing for "" (no allocation for the many empty fields).
-struct CText(Option<CString>);
+/// A string of the view: where it starts in the arena and how long it is; `EMPTY_TEXT` for ""
+/// (the many empty fields take no space).
+#[derive(Clone, Copy)]
+struct CText {
+    start: u32,
+    len: u32,
+}
 
+const EMPTY_TEXT: CText = CText { start: u32::MAX, len: 0 };
 static EMPTY: &[u8; 1] = b"\0";
 
-impl CText {
-    fn new(s: &str) -> CText {
+/// Builds the arena. Strings are appended with their NUL; an embedded NUL (JSON "\u0000")
+/// would end the C string early, so it is shown as U+FFFD.
+struct ArenaBuilder {
+    arena: Vec<u8>,
+}
+
+impl ArenaBuilder {
+    fn add(&mut self, s: &str) -> CText {
         if s.is_empty() {
-            return CText(None);
+            return EMPTY_TEXT;
         }
-        // An embedded NUL (JSON "\u0000") would end the C string early: show it as U+FFFD.
-        let c = CString::new(s).unwrap_or_else(|_| CString::new(s.replace('\0', "\u{fffd}")).unwrap_or_default());
-        CText(Some(c))
-    }
-
-    fn ptr(&self) -> *const c_char {
-        self.0.as_ref().map_or(EMPTY.as_ptr().cast(), |c| c.as_ptr())
-    }
-
-    fn as_str(&self) -> &str {
-        self.0.as_ref().and_then(|c| c.to_str().ok()).unwrap_or("")
+        let start = self.arena.len();
+        if s.as_bytes().contains(&0) {
+            self.arena.extend_from_slice(s.replace('\0', "\u{fffd}").as_bytes());
+        } else {
+            self.arena.extend_from_slice(s.as_bytes());
+        }
+        let len = self.arena.len() - start;
+        self.arena.push(0);
+        match (u32::try_from(start), u32::try_from(len)) {
+            (Ok(start), Ok(len)) => CText { start, len },
+            // Beyond 4 GiB of text in one message (max_message_size allows it only if raised).
+            _ => EMPTY_TEXT,
+        }
     }
 }
 
-fn web_exception_text(w: Option<&WebException>) -> CText {
-    CText::new(&w.map(|w| w.errors.join("\n")).unwrap_or_default())
+fn web_exception_text(b: &mut ArenaBuilder, w: Option<&WebException>) -> CText {
+    match w {
+        Some(w) => b.add(&w.errors.join("\n")),
+        None => EMPTY_TEXT,
+    }
 }
 
 impl CView {
     pub(crate) fn new(content: &Content) -> CView {
+        let mut b = ArenaBuilder { arena: Vec::with_capacity(256) };
         let streams = content
             .streams()
             .iter()
             .map(|s| CStream {
-                web_id: CText::new(&s.web_id),
-                name: CText::new(&s.name),
-                path: CText::new(&s.path),
-                units: CText::new(&s.units),
-                web_exception: web_exception_text(s.web_exception.as_ref()),
+                web_id: b.add(&s.web_id),
+                name: b.add(&s.name),
+                path: b.add(&s.path),
+                units: b.add(&s.units),
+                web_exception: web_exception_text(&mut b, s.web_exception.as_ref()),
             })
             .collect();
+        let mut number = String::new();
         let values = content
             .values()
             .map(|v| {
                 let tv = v.value;
-                let errors: Vec<String> = tv.errors.iter().map(|e| e.to_string()).collect();
+                number.clear();
+                // Format into one reused buffer: no allocation per value.
+                let _ = std::fmt::Write::write_fmt(&mut number, format_args!("{}", tv.value));
+                let errors = if tv.errors.is_empty() {
+                    EMPTY_TEXT
+                } else {
+                    let lines: Vec<String> = tv.errors.iter().map(|e| e.to_string()).collect();
+                    b.add(&lines.join("\n"))
+                };
                 CValue {
-                    text: CText::new(&tv.value.to_string()),
-                    units: tv.units.as_deref().map(CText::new),
-                    timestamp: CText::new(&tv.timestamp_text),
-                    errors: CText::new(&errors.join("\n")),
-                    web_exception: web_exception_text(tv.web_exception.as_ref()),
+                    text: b.add(&number),
+                    units: tv.units.as_deref().map(|u| b.add(u)),
+                    timestamp: b.add(&tv.timestamp_text),
+                    errors,
+                    web_exception: web_exception_text(&mut b, tv.web_exception.as_ref()),
                 }
             })
             .collect();
-        CView {
-            parse_error: CText::new(content.parse_error().unwrap_or("")),
-            web_exception: web_exception_text(content.web_exception()),
-            streams,
-            values,
+        let parse_error = b.add(content.parse_error().unwrap_or(""));
+        let web_exception = web_exception_text(&mut b, content.web_exception());
+        CView { arena: b.arena, parse_error, web_exception, streams, values }
+    }
+
+    /// The NUL-terminated string, valid as long as the view.
+    fn ptr(&self, t: CText) -> *const c_char {
+        if t.start == u32::MAX {
+            return EMPTY.as_ptr().cast();
         }
+        self.arena[t.start as usize..].as_ptr().cast()
+    }
+
+    fn text(&self, t: CText) -> &str {
+        if t.start == u32::MAX {
+            return "";
+        }
+        let bytes = &self.arena[t.start as usize..(t.start + t.len) as usize];
+        std::str::from_utf8(bytes).unwrap_or("")
     }
 }
 
@@ -289,8 +331,8 @@ pub unsafe extern "C" fn pwa_message_get_info(msg: *const pwa_message, out: *mut
         let (content, view) = (msg.content(), msg.view());
         let (has_wex, wex_status) = status_code(content.web_exception());
         *out = pwa_message_info {
-            parse_error: view.parse_error.ptr(),
-            web_exception_errors: view.web_exception.ptr(),
+            parse_error: view.ptr(view.parse_error),
+            web_exception_errors: view.ptr(view.web_exception),
             stream_count: content.streams().len(),
             value_count: content.value_count(),
             is_heartbeat: content.is_heartbeat() as i32,
@@ -373,14 +415,15 @@ pub unsafe extern "C" fn pwa_message_stream(msg: *const pwa_message, i: usize, o
         let msg = message(msg)?;
         let content = msg.content();
         let i = stream_index(content, i)?;
-        let (s, c) = (&content.streams()[i], &msg.view().streams[i]);
+        let view = msg.view();
+        let (s, c) = (&content.streams()[i], &view.streams[i]);
         let (has_wex, wex_status) = status_code(s.web_exception.as_ref());
         *out = pwa_stream_info {
-            web_id: c.web_id.ptr(),
-            name: c.name.ptr(),
-            path: c.path.ptr(),
-            units: c.units.ptr(),
-            web_exception_errors: c.web_exception.ptr(),
+            web_id: view.ptr(c.web_id),
+            name: view.ptr(c.name),
+            path: view.ptr(c.path),
+            units: view.ptr(c.units),
+            web_exception_errors: view.ptr(c.web_exception),
             first_value: content.first_value(i).unwrap_or(0),
             value_count: s.values.len(),
             has_web_exception: has_wex,
@@ -427,11 +470,11 @@ pub unsafe extern "C" fn pwa_message_value(msg: *const pwa_message, k: usize, ou
             timestamp_ns,
             number: tv.value.as_f64().unwrap_or(f64::NAN),
             integer: tv.value.as_i64().unwrap_or(0),
-            text: c.text.ptr(),
-            units: c.units.as_ref().unwrap_or(&view.streams[v.stream_index].units).ptr(),
-            timestamp_text: c.timestamp.ptr(),
-            errors: c.errors.ptr(),
-            web_exception_errors: c.web_exception.ptr(),
+            text: view.ptr(c.text),
+            units: view.ptr(c.units.unwrap_or(view.streams[v.stream_index].units)),
+            timestamp_text: view.ptr(c.timestamp),
+            errors: view.ptr(c.errors),
+            web_exception_errors: view.ptr(c.web_exception),
             stream_index: v.stream_index,
             kind,
             timestamp_valid,
@@ -502,7 +545,7 @@ pub unsafe extern "C" fn pwa_message_copy_string(
             }
             other => return Err(fail(PWA_ERR_INVALID_ARGUMENT, format!("unknown field {other}: use a PWA_FIELD_* constant"))),
         };
-        Ok(copy_out(text.as_str(), buf, cap, needed))
+        Ok(copy_out(view.text(*text), buf, cap, needed))
     })
 }
 
