@@ -40,6 +40,14 @@ struct Inner {
     waiters: usize,
 }
 
+impl Inner {
+    /// Messages and events share one sequence: the order they happened in.
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+}
+
 /// What a delivery thread hands over next.
 pub enum Delivery {
     Message(Message),
@@ -111,34 +119,18 @@ impl Queue {
     /// Engine side: append a message. The engine only reads a frame when `has_space` was true,
     /// and it is the only producer, so the bound holds.
     pub fn push(&self, msg: Message) {
-        let mut inner = self.lock();
-        inner.seq += 1;
-        let seq = inner.seq;
-        inner.items.push_back((seq, msg));
-        let wake = inner.waiters > 0;
-        drop(inner);
-        if wake {
-            self.readable.notify_all();
-        }
+        self.push_all([msg]);
     }
 
     /// Engine side: append several messages under one lock (what one read found ready; the
     /// engine took no more than `room`).
-    pub fn push_all(&self, msgs: Vec<Message>) {
-        if msgs.is_empty() {
-            return;
-        }
-        let mut inner = self.lock();
-        for msg in msgs {
-            inner.seq += 1;
-            let seq = inner.seq;
-            inner.items.push_back((seq, msg));
-        }
-        let wake = inner.waiters > 0;
-        drop(inner);
-        if wake {
-            self.readable.notify_all();
-        }
+    pub fn push_all(&self, msgs: impl IntoIterator<Item = Message>) {
+        self.append(|inner| {
+            for msg in msgs {
+                let seq = inner.next_seq();
+                inner.items.push_back((seq, msg));
+            }
+        });
     }
 
     /// Engine side: record a state event (dropped unless a state callback wants them).
@@ -146,10 +138,16 @@ impl Queue {
         if !self.keep_events {
             return;
         }
+        self.append(|inner| {
+            let seq = inner.next_seq();
+            inner.events.push_back((seq, event));
+        });
+    }
+
+    /// Add under the lock, then wake a consumer if one waits.
+    fn append(&self, add: impl FnOnce(&mut Inner)) {
         let mut inner = self.lock();
-        inner.seq += 1;
-        let seq = inner.seq;
-        inner.events.push_back((seq, event));
+        add(&mut inner);
         let wake = inner.waiters > 0;
         drop(inner);
         if wake {
@@ -164,8 +162,7 @@ impl Queue {
         if inner.end.is_none() {
             inner.end = Some(end.clone());
             if self.keep_events {
-                inner.seq += 1;
-                let seq = inner.seq;
+                let seq = inner.next_seq();
                 inner.events.push_back((seq, StateEvent::Closed { outcome: end }));
             }
         }
