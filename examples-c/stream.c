@@ -23,10 +23,14 @@
  *
  * Exit status: 0 after COUNT messages, Ctrl-C or a normal close; 1 on any failure.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* gmtime_r */
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "piwebasync.h"
 
@@ -43,25 +47,33 @@ static void print_last_error(const char *what, pwa_status st) {
     fprintf(stderr, "%s: %s (%s): %s\n", what, pwa_status_name(st), pwa_status_str(st), buf);
 }
 
-/* Count the streams of a message and show the first value. A plain text scan keeps this
- * example free of a JSON parser; it is enough for the shape PI Web API sends. */
-static void summarize(const char *json, size_t len) {
-    int streams = 0;
-    const char *p = json;
-    while ((p = strstr(p, "\"WebId\"")) != NULL) {
-        streams++;
-        p += 7;
-    }
-    const char *v = strstr(json, "\"Value\":");
-    if (streams == 0) {
+/* Print a message's stream count and its first values, through the typed accessors: no JSON
+ * parser needed. Timestamps are nanoseconds since the Unix epoch; `text` is every value's
+ * text form (number, string, digital state name, ...). */
+static void summarize(const pwa_message *msg) {
+    size_t len = 0, streams = 0, values = 0;
+    int32_t heartbeat = 0;
+    pwa_message_json(msg, &len);
+    pwa_message_is_heartbeat(msg, &heartbeat);
+    pwa_message_stream_count(msg, &streams);
+    pwa_message_value_count(msg, &values);
+    if (heartbeat) {
         printf("heartbeat (%zu bytes)\n", len);
-    } else if (v) {
-        int n = 0;
-        while (v[8 + n] && v[8 + n] != ',' && v[8 + n] != '}' && n < 40) n++;
-        printf("%d stream(s), %zu bytes, first value: %.*s\n", streams, len, n, v + 8);
-    } else {
-        printf("%d stream(s), %zu bytes\n", streams, len);
+        return;
     }
+    printf("%zu stream(s), %zu value(s), %zu bytes:", streams, values, len);
+    for (size_t k = 0; k < values && k < 3; k++) {
+        pwa_value v;
+        pwa_stream_info s;
+        if (pwa_message_value(msg, k, &v) != PWA_OK || pwa_message_stream(msg, v.stream_index, &s) != PWA_OK)
+            break;
+        time_t secs = (time_t)(v.timestamp_ns / 1000000000);
+        struct tm tm;
+        char when[32] = "?";
+        if (v.timestamp_valid && gmtime_r(&secs, &tm)) strftime(when, sizeof when, "%H:%M:%S", &tm);
+        printf(" %s=%s%s%s @%s%s", s.name, v.text, v.units[0] ? " " : "", v.units, when, v.good ? "" : " (bad)");
+    }
+    printf("%s\n", values > 3 ? " ..." : "");
 }
 
 static const char usage[] =
@@ -199,10 +211,8 @@ int main(int argc, char **argv) {
             rc = (st == PWA_CLOSED) ? 0 : 1;
             break;
         }
-        size_t len = 0;
-        const char *json = pwa_message_json(msg, &len);
         printf("#%ld ", ++count);
-        summarize(json, len);
+        summarize(msg);
         pwa_message_free(msg);
     }
 
