@@ -604,6 +604,7 @@ proptest! {
     #[test]
     fn arbitrary_text_never_panics(text in any::<String>()) {
         let c = Content::parse(&text);
+        prop_assert_eq!(&c, &Content::parse_serde(&text));
         if c.is_unparsable() {
             prop_assert!(c.streams().is_empty() && !c.is_heartbeat() && c.parse_error().is_some_and(|e| !e.is_empty()));
         }
@@ -613,6 +614,7 @@ proptest! {
     #[test]
     fn well_formed_messages_round_trip((expected, text) in arb_message()) {
         let parsed = Content::parse(&text);
+        prop_assert_eq!(&parsed, &Content::parse_serde(&text));
         prop_assert_eq!(parsed.parse_error(), None);
         prop_assert_eq!(&compact_other(&parsed), &expected);
         walk_c(&text);
@@ -635,7 +637,7 @@ proptest! {
             }
         }
         let mutated: String = chars.into_iter().collect();
-        let _ = Content::parse(&mutated);
+        prop_assert_eq!(Content::parse(&mutated), Content::parse_serde(&mutated));
         walk_c(&mutated);
     }
 
@@ -650,5 +652,46 @@ proptest! {
             Ok(parsed) => prop_assert_eq!(parsed as i128, truncated),
             Err(_) => prop_assert!(truncated < i64::MIN as i128),
         }
+    }
+}
+
+/// The fast reader and serde read these edge cases alike (or the fast one gives up).
+#[test]
+fn fast_reader_matches_serde() {
+    let cases = [
+        r#"{"Items":[{"WebId":"a","Items":[{"Timestamp":"2022-12-09T14:06:38Z","Value":1,"Value":2}]}]}"#,
+        r#"{"Items":[{"WebId":"a","WebId":"b"}]}"#,
+        r#"{"Items":null}"#,
+        r#"{"Items":[{"Items":null,"Value":null}]}"#,
+        r#"{"Items":[{"Value":{"Timestamp":null,"Value":null,"UnitsAbbreviation":null,"Good":null}}]}"#,
+        r#"{"Items":[{"Items":[{"Value":1}],"Value":{"Value":2}}]}"#,
+        r#"{"Items":[{"Items":[{"Good":" TRUE ","Questionable":"False","Substituted":"x"}]}]}"#,
+        r#"{"Items":[{"Items":[{"Good":1}]}]}"#,
+        r#"{"Items":[{"Name":"a\"b\\c\/d\n\t","Path":"\\\\S\\P","Items":[{"Value":"s\u00e9\ud83d\ude00"}]}]}"#,
+        r#"{"Items":[{"Name":"a\qb"}]}"#,
+        "{\"Items\":[{\"Name\":\"a\u{1}b\"}]}",
+        r#"{"Items":[{"Items":[{"Value":[1,{"a":[]}]},{"Value":{"Name":"On","Value":1}},{"Value":{"Name":"On","Value":1.5}}]}]}"#,
+        r#"{"Items":[{"Items":[{"Value":-0},{"Value":1e400},{"Value":-1.5E-3},{"Value":99999999999999999999},{"Value":01}]}]}"#,
+        r#"{"Items":[{"Items":[{"Value":1.}]}]}"#,
+        r#"{"Items":[{"Items":[{"Value":true},{"Value":false},{"Value":nul}]}]}"#,
+        r#"{"Items":[["a","b"]]}"#,
+        r#"{"Items":[{"Items":[["2022-12-09T14:06:38Z", 1]]}]}"#,
+        r#"{"Items":[],"Items":[]}"#,
+        r#"{"Items":[]} x"#,
+        r#"{"Items":[],}"#,
+        r#"{"Items":[{"Links":{"a":[1,2,{"b":null}]},"Items":[]}]}"#,
+        " \n\t{\"Items\" : [ { \"Items\" : [ { \"Value\" : 1 } ] } ] } \r\n",
+        "\u{a0}{\"Items\":[]}",
+        r#"{"Unknown":"\u0041","Items":[]}"#,
+        r#"{"Items":[{"Items":[{"Timestamp":"bad","Value":1}]}]}"#,
+        r#"{"Items":[{"Items":[{"Timestamp":"","Value":1}]}]}"#,
+        r#"{"WebException":{"StatusCode":502,"Errors":["x"]},"Items":[]}"#,
+        r#"{"Items":[{"Items":[{"Errors":[{"FieldName":"Value","Message":["m"]}]}]}]}"#,
+        r#"{"Items":[{"Items":[{"Value":1}]}"#,
+        r#"{"Items":[{"Items":[{"Value":1}]}]"#,
+        r#"{"It\u0065ms":[]}"#,
+    ];
+    for text in cases {
+        assert_eq!(Content::parse(text), Content::parse_serde(text), "{text}");
     }
 }

@@ -228,7 +228,16 @@ fn web_exception_text(b: &mut ArenaBuilder, w: Option<&WebException>) -> CText {
 
 impl CView {
     pub(crate) fn new(content: &Content) -> CView {
-        let mut b = ArenaBuilder { arena: Vec::with_capacity(256) };
+        // Room for every string (numbers take at most 24 bytes): one allocation in the usual case.
+        let cap: usize = content
+            .streams()
+            .iter()
+            .map(|s| {
+                s.web_id.len() + s.name.len() + s.path.len() + s.units.len() + 4
+                    + s.values.iter().map(|v| v.timestamp_text.len() + v.units.as_ref().map_or(0, |u| u.len() + 1) + 26).sum::<usize>()
+            })
+            .sum();
+        let mut b = ArenaBuilder { arena: Vec::with_capacity(cap + 64) };
         let streams = content
             .streams()
             .iter()
@@ -241,9 +250,8 @@ impl CView {
             })
             .collect();
         let mut number = String::new();
-        let values = content
-            .values()
-            .map(|v| {
+        let mut values = Vec::with_capacity(content.value_count());
+        values.extend(content.values().map(|v| {
                 let tv = v.value;
                 number.clear();
                 // Format into one reused buffer: no allocation per value.
@@ -261,8 +269,7 @@ impl CView {
                     errors,
                     web_exception: web_exception_text(&mut b, tv.web_exception.as_ref()),
                 }
-            })
-            .collect();
+            }));
         let parse_error = b.add(content.parse_error().unwrap_or(""));
         let web_exception = web_exception_text(&mut b, content.web_exception());
         CView { arena: b.arena, parse_error, web_exception, streams, values }

@@ -15,6 +15,11 @@ use super::value::{DigitalState, Timestamp, TimedValue, Value};
 
 /// The streams and message-level WebException of `text`, or why it is not a message.
 pub(super) fn parse(text: &str) -> Result<(Vec<Stream>, Option<WebException>), String> {
+    parse_with(text, true)
+}
+
+/// `parse`, with or without the fast reader (`fast.rs`) first.
+pub(super) fn parse_with(text: &str, fast: bool) -> Result<(Vec<Stream>, Option<WebException>), String> {
     if text.trim().is_empty() {
         return Ok((Vec::new(), None));
     }
@@ -23,6 +28,9 @@ pub(super) fn parse(text: &str) -> Result<(Vec<Stream>, Option<WebException>), S
         return Err(serde_json::from_str::<IgnoredAny>(text)
             .err()
             .map_or_else(|| "not a JSON object".to_string(), |e| e.to_string()));
+    }
+    if let Some(out) = super::fast::parse(text).filter(|_| fast) {
+        return Ok(out);
     }
     let raw: RawMessage<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let streams = raw.items.unwrap_or_default().into_iter().map(RawStream::into_stream).collect();
@@ -97,41 +105,54 @@ struct RawTimedValue<'a> {
 
 impl RawTimedValue<'_> {
     fn into_value(self) -> TimedValue {
-        let mut errors: Vec<FieldError> =
-            self.errors.unwrap_or_default().into_iter().map(|e| e.0).collect();
-        let timestamp_text = self.timestamp.unwrap_or_default();
-        let timestamp = if timestamp_text.is_empty() {
-            Timestamp::Missing
-        } else {
-            match parse_timestamp(&timestamp_text) {
-                Ok(ns) => Timestamp::Valid(ns),
-                Err(e) => {
-                    errors.push(FieldError {
-                        field_name: "Timestamp".to_string(),
-                        messages: vec![format!("invalid timestamp '{timestamp_text}': {e}")],
-                    });
-                    Timestamp::Invalid { text: timestamp_text.clone(), reason: e.to_string() }
-                }
-            }
-        };
-        TimedValue {
-            timestamp,
-            timestamp_text,
-            value: self.value.map_or(Value::Null, typed_value),
-            units: self.units,
-            good: self.good,
-            questionable: self.questionable,
-            substituted: self.substituted,
-            annotated: self.annotated,
+        let errors: Vec<FieldError> = self.errors.unwrap_or_default().into_iter().map(|e| e.0).collect();
+        build_value(
+            self.timestamp,
+            self.value.map_or(Value::Null, typed_value),
+            self.units,
+            [self.good, self.questionable, self.substituted, self.annotated],
             errors,
-            web_exception: self.web_exception.map(RawWebException::into_model),
-        }
+            self.web_exception.map(RawWebException::into_model),
+        )
     }
+}
+
+/// A value from its fields as read (flags: Good, Questionable, Substituted, Annotated).
+pub(super) fn build_value(
+    timestamp: Option<String>,
+    value: Value,
+    units: Option<String>,
+    flags: [Option<bool>; 4],
+    mut errors: Vec<FieldError>,
+    web_exception: Option<WebException>,
+) -> TimedValue {
+    let timestamp_text = timestamp.unwrap_or_default();
+    let timestamp = if timestamp_text.is_empty() {
+        Timestamp::Missing
+    } else {
+        match parse_timestamp(&timestamp_text) {
+            Ok(ns) => Timestamp::Valid(ns),
+            Err(e) => {
+                errors.push(FieldError {
+                    field_name: "Timestamp".to_string(),
+                    messages: vec![format!("invalid timestamp '{timestamp_text}': {e}")],
+                });
+                Timestamp::Invalid { text: timestamp_text.clone(), reason: e.to_string() }
+            }
+        }
+    };
+    let [good, questionable, substituted, annotated] = flags;
+    TimedValue { timestamp, timestamp_text, value, units, good, questionable, substituted, annotated, errors, web_exception }
 }
 
 /// Type a `Value` from its (already validated) JSON text.
 fn typed_value(raw: &RawValue) -> Value {
-    let text = raw.get().trim();
+    typed_value_text(raw.get())
+}
+
+/// Type a `Value` from its (valid) JSON text.
+pub(super) fn typed_value_text(text: &str) -> Value {
+    let text = text.trim();
     match text.as_bytes().first() {
         None | Some(b'n') => Value::Null,
         Some(b't') => Value::Bool(true),
@@ -149,7 +170,7 @@ fn typed_value(raw: &RawValue) -> Value {
 }
 
 /// A JSON number: an integer when it has no fraction or exponent and fits an `i64`.
-fn number(text: &str) -> Value {
+pub(super) fn number(text: &str) -> Value {
     if !text.contains(['.', 'e', 'E']) {
         if let Ok(i) = text.parse::<i64>() {
             return Value::Int(i);

@@ -1,0 +1,527 @@
+//! A hand-written reader for the common shape of a channel message, tried before serde.
+//!
+//! It accepts only what it is sure to read exactly as the serde path (`parse.rs`) would:
+//! plain objects, the known fields with their usual types, strings whose escapes are the
+//! simple ones. On anything else (a WebException or Errors, `\u` escapes, a duplicate known
+//! field, a wrong type, invalid JSON, ...) it gives up with `None` and the serde path reads
+//! the message, so results and error messages are those of the serde path.
+
+use super::errors::WebException;
+use super::parse::{build_value, typed_value_text};
+use super::stream::Stream;
+use super::value::{TimedValue, Value};
+
+type Out = (Vec<Stream>, Option<WebException>);
+
+/// The message, or `None` when the serde path must read it.
+pub(super) fn parse(text: &str) -> Option<Out> {
+    let mut r = Reader { b: text.as_bytes(), i: 0, text };
+    let streams = r.message()?;
+    r.ws();
+    if r.i != r.b.len() {
+        return None;
+    }
+    Some((streams, None))
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    i: usize,
+    text: &'a str,
+}
+
+/// A string field that was read: borrowed when it had no escape.
+enum Str<'a> {
+    Borrowed(&'a str),
+    Owned(String),
+}
+
+impl Str<'_> {
+    fn into_string(self) -> String {
+        match self {
+            Str::Borrowed(s) => s.to_string(),
+            Str::Owned(s) => s,
+        }
+    }
+    fn as_str(&self) -> &str {
+        match self {
+            Str::Borrowed(s) => s,
+            Str::Owned(s) => s,
+        }
+    }
+}
+
+impl<'a> Reader<'a> {
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(&c) = self.b.get(self.i) {
+            if matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+                self.i += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    #[inline]
+    fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.b.get(self.i).copied()
+    }
+
+    #[inline]
+    fn eat(&mut self, c: u8) -> Option<()> {
+        if self.peek()? == c {
+            self.i += 1;
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// `null` (consumed) or not (nothing consumed).
+    #[inline]
+    fn null(&mut self) -> Option<bool> {
+        if self.peek()? == b'n' {
+            self.lit(b"null")?;
+            Some(true)
+        } else {
+            Some(false)
+        }
+    }
+
+    fn lit(&mut self, l: &[u8]) -> Option<()> {
+        if self.b.get(self.i..self.i + l.len())? == l {
+            self.i += l.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// A string (the opening quote next, after whitespace). Escapes other than `\uXXXX` are
+    /// decoded; `\u` and control characters give up.
+    fn string(&mut self) -> Option<Str<'a>> {
+        self.eat(b'"')?;
+        let start = self.i;
+        self.skip_plain();
+        loop {
+            let c = *self.b.get(self.i)?;
+            if c == b'"' {
+                let s = &self.text[start..self.i];
+                self.i += 1;
+                return Some(Str::Borrowed(s));
+            }
+            if c == b'\\' {
+                break;
+            }
+            if c < 0x20 {
+                return None;
+            }
+            self.i += 1;
+        }
+        let mut out = String::with_capacity(self.i - start + 16);
+        out.push_str(&self.text[start..self.i]);
+        loop {
+            let c = *self.b.get(self.i)?;
+            match c {
+                b'"' => {
+                    self.i += 1;
+                    return Some(Str::Owned(out));
+                }
+                b'\\' => {
+                    let e = *self.b.get(self.i + 1)?;
+                    out.push(match e {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        _ => return None,
+                    });
+                    self.i += 2;
+                }
+                c if c < 0x20 => return None,
+                _ => {
+                    let run = self.i;
+                    while let Some(&c) = self.b.get(self.i) {
+                        if c == b'"' || c == b'\\' || c < 0x20 {
+                            break;
+                        }
+                        self.i += 1;
+                    }
+                    out.push_str(&self.text[run..self.i]);
+                }
+            }
+        }
+    }
+
+    /// Skip 8 bytes at a time while none is `"`, `\\` or a control character.
+    #[inline]
+    fn skip_plain(&mut self) {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+        while let Some(chunk) = self.b.get(self.i..self.i + 8) {
+            let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+            let stop = has_zero(x ^ (ONES * b'"' as u64))
+                | has_zero(x ^ (ONES * b'\\' as u64))
+                | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
+            if stop != 0 {
+                return;
+            }
+            self.i += 8;
+        }
+    }
+
+    /// A key: only escape-free keys (others give up).
+    #[inline]
+    fn key(&mut self) -> Option<&'a [u8]> {
+        match self.string()? {
+            Str::Borrowed(s) => {
+                self.eat(b':')?;
+                Some(s.as_bytes())
+            }
+            Str::Owned(_) => None,
+        }
+    }
+
+    /// After a member: `,` (true: another follows) or `}` (false).
+    #[inline]
+    fn next_member(&mut self, close: u8) -> Option<bool> {
+        match self.peek()? {
+            b',' => {
+                self.i += 1;
+                Some(true)
+            }
+            c if c == close => {
+                self.i += 1;
+                Some(false)
+            }
+            _ => None,
+        }
+    }
+
+    /// Opens an object; true when it has members (false: it was `{}`, consumed).
+    #[inline]
+    fn open(&mut self, open: u8, close: u8) -> Option<bool> {
+        self.eat(open)?;
+        if self.peek()? == close {
+            self.i += 1;
+            Some(false)
+        } else {
+            Some(true)
+        }
+    }
+
+    /// A JSON number; its text.
+    fn number(&mut self) -> Option<&'a str> {
+        self.ws();
+        let start = self.i;
+        let b = self.b;
+        let mut i = self.i;
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        match b.get(i)? {
+            b'0' => i += 1,
+            b'1'..=b'9' => {
+                while b.get(i).is_some_and(u8::is_ascii_digit) {
+                    i += 1;
+                }
+            }
+            _ => return None,
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            if !b.get(i)?.is_ascii_digit() {
+                return None;
+            }
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+        }
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            if matches!(b.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            if !b.get(i)?.is_ascii_digit() {
+                return None;
+            }
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+        }
+        self.i = i;
+        Some(&self.text[start..i])
+    }
+
+    /// Skip any JSON value, checking it.
+    fn skip(&mut self, depth: u32) -> Option<()> {
+        if depth > 100 {
+            return None;
+        }
+        match self.peek()? {
+            b'{' => {
+                if self.open(b'{', b'}')? {
+                    loop {
+                        self.string()?;
+                        self.eat(b':')?;
+                        self.skip(depth + 1)?;
+                        if !self.next_member(b'}')? {
+                            break;
+                        }
+                    }
+                }
+            }
+            b'[' => {
+                if self.open(b'[', b']')? {
+                    loop {
+                        self.skip(depth + 1)?;
+                        if !self.next_member(b']')? {
+                            break;
+                        }
+                    }
+                }
+            }
+            b'"' => {
+                self.string()?;
+            }
+            b't' => self.lit(b"true")?,
+            b'f' => self.lit(b"false")?,
+            b'n' => self.lit(b"null")?,
+            _ => {
+                self.number()?;
+            }
+        }
+        Some(())
+    }
+
+    /// A string field: `null` is absent.
+    fn opt_string(&mut self) -> Option<Option<Str<'a>>> {
+        if self.null()? {
+            return Some(None);
+        }
+        if self.peek()? != b'"' {
+            return None;
+        }
+        Some(Some(self.string()?))
+    }
+
+    /// A quality flag: a bool, "true"/"false" (any case, spaces around), or null.
+    fn flag(&mut self) -> Option<Option<bool>> {
+        match self.peek()? {
+            b't' => {
+                self.lit(b"true")?;
+                Some(Some(true))
+            }
+            b'f' => {
+                self.lit(b"false")?;
+                Some(Some(false))
+            }
+            b'n' => {
+                self.lit(b"null")?;
+                Some(None)
+            }
+            b'"' => {
+                let s = self.string()?;
+                let s = s.as_str().trim();
+                if s.eq_ignore_ascii_case("true") {
+                    Some(Some(true))
+                } else if s.eq_ignore_ascii_case("false") {
+                    Some(Some(false))
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn message(&mut self) -> Option<Vec<Stream>> {
+        let mut streams = None;
+        if self.open(b'{', b'}')? {
+            loop {
+                match self.key()? {
+                    b"Items" => {
+                        if streams.is_some() {
+                            return None;
+                        }
+                        let mut v = Vec::new();
+                        if !self.null()? && self.open(b'[', b']')? {
+                            loop {
+                                v.push(self.stream()?);
+                                if !self.next_member(b']')? {
+                                    break;
+                                }
+                            }
+                        }
+                        streams = Some(v);
+                    }
+                    b"WebException" => return None,
+                    _ => self.skip(0)?,
+                }
+                if !self.next_member(b'}')? {
+                    break;
+                }
+            }
+        }
+        Some(streams.unwrap_or_default())
+    }
+
+    fn stream(&mut self) -> Option<Stream> {
+        if self.peek()? != b'{' {
+            return None;
+        }
+        let (mut web_id, mut name, mut path, mut units) = (None, None, None, None);
+        let mut values: Option<Vec<TimedValue>> = None;
+        let mut single: Option<Option<TimedValue>> = None;
+        if self.open(b'{', b'}')? {
+            loop {
+                let field = match self.key()? {
+                    b"WebId" => &mut web_id,
+                    b"Name" => &mut name,
+                    b"Path" => &mut path,
+                    b"UnitsAbbreviation" => &mut units,
+                    b"Items" => {
+                        if values.is_some() {
+                            return None;
+                        }
+                        let mut v = Vec::new();
+                        if !self.null()? && self.open(b'[', b']')? {
+                            // A guess at the count, from the size of the first value.
+                            let first = self.i;
+                            v.push(self.value()?);
+                            let per = (self.i - first).max(1) + 1;
+                            v.reserve((self.b.len() - self.i) / per);
+                            while self.next_member(b']')? {
+                                v.push(self.value()?);
+                            }
+                        }
+                        values = Some(v);
+                        if !self.next_member(b'}')? {
+                            break;
+                        }
+                        continue;
+                    }
+                    b"Value" => {
+                        if single.is_some() {
+                            return None;
+                        }
+                        single = Some(if self.null()? { None } else { Some(self.value()?) });
+                        if !self.next_member(b'}')? {
+                            break;
+                        }
+                        continue;
+                    }
+                    b"WebException" => return None,
+                    _ => {
+                        self.skip(0)?;
+                        if !self.next_member(b'}')? {
+                            break;
+                        }
+                        continue;
+                    }
+                };
+                if field.is_some() {
+                    return None;
+                }
+                *field = Some(self.opt_string()?);
+                if !self.next_member(b'}')? {
+                    break;
+                }
+            }
+        }
+        let mut values = values.unwrap_or_default();
+        if let Some(Some(v)) = single {
+            values.push(v);
+        }
+        let s = |f: Option<Option<Str<'a>>>| f.flatten().map_or_else(String::new, Str::into_string);
+        Some(Stream { web_id: s(web_id), name: s(name), path: s(path), units: s(units), web_exception: None, values })
+    }
+
+    fn value(&mut self) -> Option<TimedValue> {
+        if self.peek()? != b'{' {
+            return None;
+        }
+        let mut timestamp: Option<Option<Str<'a>>> = None;
+        let mut value: Option<Value> = None;
+        let mut units: Option<Option<Str<'a>>> = None;
+        let mut flags: [Option<Option<bool>>; 4] = [None; 4];
+        if self.open(b'{', b'}')? {
+            loop {
+                let key = self.key()?;
+                match key {
+                    b"Timestamp" => {
+                        if timestamp.is_some() {
+                            return None;
+                        }
+                        timestamp = Some(self.opt_string()?);
+                    }
+                    b"Value" => {
+                        if value.is_some() {
+                            return None;
+                        }
+                        value = Some(self.typed()?);
+                    }
+                    b"UnitsAbbreviation" => {
+                        if units.is_some() {
+                            return None;
+                        }
+                        units = Some(self.opt_string()?);
+                    }
+                    b"Good" | b"Questionable" | b"Substituted" | b"Annotated" => {
+                        let k = match key {
+                            b"Good" => 0,
+                            b"Questionable" => 1,
+                            b"Substituted" => 2,
+                            _ => 3,
+                        };
+                        if flags[k].is_some() {
+                            return None;
+                        }
+                        flags[k] = Some(self.flag()?);
+                    }
+                    b"Errors" | b"WebException" => return None,
+                    _ => self.skip(0)?,
+                }
+                if !self.next_member(b'}')? {
+                    break;
+                }
+            }
+        }
+        let timestamp = timestamp.flatten().map(Str::into_string);
+        let units = units.flatten().map(Str::into_string);
+        let [g, q, s, a] = flags.map(Option::flatten);
+        Some(build_value(timestamp, value.unwrap_or(Value::Null), units, [g, q, s, a], Vec::new(), None))
+    }
+
+    /// A `Value`, typed as `parse::typed_value` does.
+    fn typed(&mut self) -> Option<Value> {
+        match self.peek()? {
+            b'n' => {
+                self.lit(b"null")?;
+                Some(Value::Null)
+            }
+            b't' => {
+                self.lit(b"true")?;
+                Some(Value::Bool(true))
+            }
+            b'f' => {
+                self.lit(b"false")?;
+                Some(Value::Bool(false))
+            }
+            b'"' => Some(Value::String(self.string()?.into_string())),
+            b'{' | b'[' => {
+                let start = self.i;
+                self.skip(0)?;
+                Some(typed_value_text(&self.text[start..self.i]))
+            }
+            _ => Some(super::parse::number(self.number()?)),
+        }
+    }
+}
