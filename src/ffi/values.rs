@@ -174,11 +174,15 @@ struct CStream {
 
 struct CValue {
     text: CText,
-    /// None: the stream's units apply.
-    units: Option<CText>,
+    /// The value's units, or its stream's.
+    units: CText,
     timestamp: CText,
     errors: CText,
     web_exception: CText,
+    /// The stream of the value (no search per access).
+    stream_index: u32,
+    /// Its index within the stream's values.
+    index_in_stream: u32,
 }
 
 /// A string of the view: where it starts in the arena and how long it is; `EMPTY_TEXT` for ""
@@ -199,6 +203,34 @@ struct ArenaBuilder {
 }
 
 impl ArenaBuilder {
+    /// Ends a string begun at `start` (text appended since, without NUL).
+    fn finish(&mut self, start: usize) -> CText {
+        let len = self.arena.len() - start;
+        if len == 0 {
+            return EMPTY_TEXT;
+        }
+        self.arena.push(0);
+        match (u32::try_from(start), u32::try_from(len)) {
+            (Ok(start), Ok(len)) => CText { start, len },
+            _ => EMPTY_TEXT,
+        }
+    }
+
+    /// The text of a value (`Display` of `Value`), written straight into the arena.
+    fn add_value(&mut self, v: &Value) -> CText {
+        match v {
+            Value::Null => EMPTY_TEXT,
+            Value::String(s) | Value::Other(s) => self.add(s),
+            Value::Digital(d) => self.add(&d.name),
+            Value::Double(_) | Value::Int(_) | Value::Bool(_) => {
+                let start = self.arena.len();
+                // Numbers and bools are ASCII without NUL.
+                let _ = std::io::Write::write_fmt(&mut self.arena, format_args!("{v}"));
+                self.finish(start)
+            }
+        }
+    }
+
     fn add(&mut self, s: &str) -> CText {
         if s.is_empty() {
             return EMPTY_TEXT;
@@ -238,7 +270,7 @@ impl CView {
             })
             .sum();
         let mut b = ArenaBuilder { arena: Vec::with_capacity(cap + 64) };
-        let streams = content
+        let streams: Vec<CStream> = content
             .streams()
             .iter()
             .map(|s| CStream {
@@ -249,27 +281,27 @@ impl CView {
                 web_exception: web_exception_text(&mut b, s.web_exception.as_ref()),
             })
             .collect();
-        let mut number = String::new();
         let mut values = Vec::with_capacity(content.value_count());
-        values.extend(content.values().map(|v| {
-                let tv = v.value;
-                number.clear();
-                // Format into one reused buffer: no allocation per value.
-                let _ = std::fmt::Write::write_fmt(&mut number, format_args!("{}", tv.value));
+        for (si, (s, cs)) in content.streams().iter().zip(&streams).enumerate() {
+            let stream_units = cs.units;
+            for (vi, tv) in s.values.iter().enumerate() {
                 let errors = if tv.errors.is_empty() {
                     EMPTY_TEXT
                 } else {
                     let lines: Vec<String> = tv.errors.iter().map(|e| e.to_string()).collect();
                     b.add(&lines.join("\n"))
                 };
-                CValue {
-                    text: b.add(&number),
-                    units: tv.units.as_deref().map(|u| b.add(u)),
+                values.push(CValue {
+                    text: b.add_value(&tv.value),
+                    units: tv.units.as_deref().map_or(stream_units, |u| b.add(u)),
                     timestamp: b.add(&tv.timestamp_text),
                     errors,
                     web_exception: web_exception_text(&mut b, tv.web_exception.as_ref()),
-                }
-            }));
+                    stream_index: si as u32,
+                    index_in_stream: vi as u32,
+                });
+            }
+        }
         let parse_error = b.add(content.parse_error().unwrap_or(""));
         let web_exception = web_exception_text(&mut b, content.web_exception());
         CView { arena: b.arena, parse_error, web_exception, streams, values }
@@ -455,10 +487,14 @@ pub unsafe extern "C" fn pwa_message_value(msg: *const pwa_message, k: usize, ou
         let msg = message(msg)?;
         let content = msg.content();
         let k = value_index(content, k)?;
-        let v = content.value(k).ok_or_else(|| fail(PWA_ERR_INTERNAL, "value index out of sync"))?;
         let view = msg.view();
-        let c = &view.values[k];
-        let tv = v.value;
+        let c = view.values.get(k).ok_or_else(|| fail(PWA_ERR_INTERNAL, "value index out of sync"))?;
+        let stream_index = c.stream_index as usize;
+        let tv = content
+            .streams()
+            .get(stream_index)
+            .and_then(|s| s.values.get(c.index_in_stream as usize))
+            .ok_or_else(|| fail(PWA_ERR_INTERNAL, "value index out of sync"))?;
         let (kind, is_system) = match &tv.value {
             Value::Null => (PWA_VALUE_NULL, false),
             Value::Double(_) => (PWA_VALUE_DOUBLE, false),
@@ -478,11 +514,11 @@ pub unsafe extern "C" fn pwa_message_value(msg: *const pwa_message, k: usize, ou
             number: tv.value.as_f64().unwrap_or(f64::NAN),
             integer: tv.value.as_i64().unwrap_or(0),
             text: view.ptr(c.text),
-            units: view.ptr(c.units.unwrap_or(view.streams[v.stream_index].units)),
+            units: view.ptr(c.units),
             timestamp_text: view.ptr(c.timestamp),
             errors: view.ptr(c.errors),
             web_exception_errors: view.ptr(c.web_exception),
-            stream_index: v.stream_index,
+            stream_index,
             kind,
             timestamp_valid,
             good: tv.good() as i32,
@@ -541,10 +577,7 @@ pub unsafe extern "C" fn pwa_message_copy_string(
                 let v = &view.values[k];
                 match field {
                     PWA_FIELD_VALUE_TEXT => &v.text,
-                    PWA_FIELD_VALUE_UNITS => {
-                        let stream = content.value(k).map_or(0, |r| r.stream_index);
-                        v.units.as_ref().unwrap_or(&view.streams[stream].units)
-                    }
+                    PWA_FIELD_VALUE_UNITS => &v.units,
                     PWA_FIELD_VALUE_TIMESTAMP => &v.timestamp,
                     PWA_FIELD_VALUE_ERRORS => &v.errors,
                     _ => &v.web_exception,
