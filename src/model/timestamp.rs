@@ -55,18 +55,19 @@ pub fn parse_timestamp(text: &str) -> Result<i64, TimestampError> {
     let minute = p.digits(2).ok_or_else(|| TimestampError::new("expected 2-digit minutes"))? as u32;
     p.expect(b':', "expected ':' after the minutes")?;
     let second = p.digits(2).ok_or_else(|| TimestampError::new("expected 2-digit seconds"))? as u32;
-    let mut nanos: i128 = 0;
+    let mut nanos: i64 = 0;
     if p.eat(b'.') || p.eat(b',') {
         let start = p.i;
-        let mut scale = 100_000_000i128;
         while let Some(d) = p.peek().filter(u8::is_ascii_digit) {
             if p.i - start == 9 {
                 return Err(TimestampError::new("more than 9 fractional digits"));
             }
-            nanos += (d - b'0') as i128 * scale;
-            scale /= 10;
+            nanos = nanos * 10 + (d - b'0') as i64;
             p.i += 1;
         }
+        // Scale to nanoseconds (fewer than 9 digits given).
+        const POW10: [i64; 10] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
+        nanos *= POW10[9 - (p.i - start).min(9)];
         if p.i == start {
             return Err(TimestampError::new("expected digits after the decimal point"));
         }
@@ -107,7 +108,7 @@ pub fn parse_timestamp(text: &str) -> Result<i64, TimestampError> {
     }
     let days = days_from_civil(year, month, day) as i128;
     let secs = days * 86_400 + (hour * 3600 + minute * 60 + second) as i128 - offset_secs as i128;
-    let total = secs * NANOS_PER_SEC + nanos;
+    let total = secs * NANOS_PER_SEC + nanos as i128;
     i64::try_from(total).map_err(|_| TimestampError::new("outside the range of int64 nanoseconds (1677..2262)"))
 }
 
