@@ -71,12 +71,7 @@ impl Channel {
     /// call. `Timeout` when nothing arrived within `timeout` (`None` waits without limit).
     /// `Busy` when another thread is polling this channel at the same time.
     pub fn poll_next(&self, timeout: Option<Duration>) -> Result<Message, Error> {
-        if timeout != Some(Duration::ZERO) {
-            refuse_if_in_callback("a poll with a timeout")?;
-        }
-        if self.delivers_messages {
-            return Err(Error::new(ErrorKind::InvalidArgument, "this channel delivers its messages to its on_message callback"));
-        }
+        self.may_poll(timeout)?;
         self.shared.queue.pop(timeout)
     }
 
@@ -84,13 +79,20 @@ impl Channel {
     /// otherwise `Ok(None)` and it stays first in the queue (for a copy into a caller's buffer
     /// that may be too small). Timeouts and terminal outcomes as `poll_next`.
     pub fn poll_next_if(&self, timeout: Option<Duration>, accept: impl FnOnce(&Message) -> bool) -> Result<Option<Message>, Error> {
+        self.may_poll(timeout)?;
+        self.shared.queue.pop_if(timeout, accept)
+    }
+
+    /// A poll that would block is refused inside a callback; a channel that delivers its
+    /// messages to a callback cannot be polled at all.
+    fn may_poll(&self, timeout: Option<Duration>) -> Result<(), Error> {
         if timeout != Some(Duration::ZERO) {
             refuse_if_in_callback("a poll with a timeout")?;
         }
         if self.delivers_messages {
             return Err(Error::new(ErrorKind::InvalidArgument, "this channel delivers its messages to its on_message callback"));
         }
-        self.shared.queue.pop_if(timeout, accept)
+        Ok(())
     }
 
     /// Change the endpoint, make-before-break: the new URL is opened while the old connection

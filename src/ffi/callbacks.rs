@@ -76,10 +76,11 @@ pub struct pwa_state_event {
     pub message: *const c_char,
 }
 
-/// The caller's opaque pointer, used from the callback thread (the header says so).
+/// The caller's opaque pointer, used from a thread of the library (a callback or the log
+/// thread: the header says so for each).
 #[derive(Clone, Copy)]
-struct UserData(*mut c_void);
-// SAFETY: the header documents that user_data is passed to the callback thread unchanged.
+pub(crate) struct UserData(pub(crate) *mut c_void);
+// SAFETY: the header documents that user_data is passed to the library's threads unchanged.
 unsafe impl Send for UserData {}
 
 /// Opens once the handle of the channel is known, so no callback runs before the caller could

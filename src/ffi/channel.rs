@@ -56,6 +56,16 @@ pub(crate) struct ChannelEntry {
 
 pub(crate) static CHANNELS: HandleTable<ChannelEntry> = HandleTable::new();
 
+/// A poll that returned no message: a timeout and a channel's terminal outcome are answers
+/// (their status, the call succeeded), anything else is a failure of the call.
+pub(crate) fn poll_outcome(e: crate::Error) -> Result<pwa_status, Failure> {
+    if e.kind() == crate::ErrorKind::Timeout || e.kind().is_terminal() {
+        Ok(status_of(e.kind()))
+    } else {
+        Err(e.into())
+    }
+}
+
 pub(crate) fn lookup(h: pwa_channel_t) -> Result<Arc<ChannelEntry>, Failure> {
     crate::check_process()?;
     CHANNELS.get(h).ok_or_else(|| invalid_handle(h))
@@ -147,10 +157,7 @@ pub unsafe extern "C" fn pwa_channel_poll_next(h: pwa_channel_t, timeout_ms: i32
                 *msg = Box::into_raw(Box::new(pwa_message::new(m, url)));
                 Ok(PWA_OK)
             }
-            // Timeouts and terminal outcomes are answers, not failures of the call.
-            Err(e) if matches!(e.kind(), crate::ErrorKind::Timeout) => Ok(PWA_TIMEOUT),
-            Err(e) if e.kind().is_terminal() => Ok(status_of(e.kind())),
-            Err(e) => Err(e.into()),
+            Err(e) => poll_outcome(e),
         }
     })
 }

@@ -3,6 +3,7 @@
 use std::ffi::{c_char, c_void, CString};
 
 use super::boundary::{fail, guard};
+use super::callbacks::UserData;
 use super::status::*;
 use crate::LogLevel;
 
@@ -18,10 +19,6 @@ pub const PWA_LOG_INFO: i32 = 3;
 pub const PWA_LOG_DEBUG: i32 = 4;
 pub const PWA_LOG_TRACE: i32 = 5;
 
-#[derive(Clone, Copy)]
-struct UserData(*mut c_void);
-// SAFETY: the header documents that user_data is used from the log thread.
-unsafe impl Send for UserData {}
 
 /// Send the library's log lines at `level` (`PWA_LOG_ERROR` .. `PWA_LOG_TRACE`) and above to
 /// `cb`, or stop logging (`cb` NULL or `level` `PWA_LOG_OFF`). Lines are handed over on a

@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use std::time::Duration;
 
 use super::boundary::{fail, guard};
-use super::channel::{lookup, pwa_channel_t};
+use super::channel::{lookup, poll_outcome, pwa_channel_t};
 use super::last_error::copy_out;
 use super::status::*;
 
@@ -61,9 +61,7 @@ pub unsafe extern "C" fn pwa_channel_poll_json(
                     format!("the next message needs {want} bytes, the buffer has {cap}: it stays queued, call again with a larger buffer"),
                 ))
             }
-            Err(e) if matches!(e.kind(), crate::ErrorKind::Timeout) => Ok(PWA_TIMEOUT),
-            Err(e) if e.kind().is_terminal() => Ok(status_of(e.kind())),
-            Err(e) => Err(e.into()),
+            Err(e) => poll_outcome(e),
         }
     })
 }
