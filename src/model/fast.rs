@@ -1,27 +1,32 @@
 //! A hand-written reader for the common shape of a channel message, tried before serde.
 //!
 //! It accepts only what it is sure to read exactly as the serde path (`parse.rs`) would:
-//! plain objects, the known fields with their usual types, strings whose escapes are the
-//! simple ones. On anything else (a WebException or Errors, `\u` escapes, a duplicate known
-//! field, a wrong type, invalid JSON, ...) it gives up with `None` and the serde path reads
-//! the message, so results and error messages are those of the serde path.
+//! plain objects, the known fields with their usual types (value `Errors`, `WebException` at
+//! every level and digital states included), strings whose escapes are the simple ones. On
+//! anything else (`\u` escapes, a duplicate known field, a wrong type, invalid JSON, ...) it
+//! gives up with `None` and the serde path reads the message, so results and error messages
+//! are those of the serde path.
 
-use super::errors::WebException;
-use super::parse::{build_value, typed_value_text};
+use super::errors::{FieldError, WebException};
+use super::parse::build_value;
 use super::stream::Stream;
-use super::value::{TimedValue, Value};
+use super::value::{DigitalState, TimedValue, Value};
 
 type Out = (Vec<Stream>, Option<WebException>);
 
 /// The message, or `None` when the serde path must read it.
 pub(super) fn parse(text: &str) -> Option<Out> {
-    let mut r = Reader { b: text.as_bytes(), i: 0, text };
-    let streams = r.message()?;
+    let mut r = Reader {
+        b: text.as_bytes(),
+        i: 0,
+        text,
+    };
+    let out = r.message()?;
     r.ws();
     if r.i != r.b.len() {
         return None;
     }
-    Some((streams, None))
+    Some(out)
 }
 
 struct Reader<'a> {
@@ -342,8 +347,9 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn message(&mut self) -> Option<Vec<Stream>> {
+    fn message(&mut self) -> Option<Out> {
         let mut streams = None;
+        let mut web_exception = None;
         if self.open(b'{', b'}')? {
             loop {
                 match self.key()? {
@@ -362,7 +368,7 @@ impl<'a> Reader<'a> {
                         }
                         streams = Some(v);
                     }
-                    b"WebException" => return None,
+                    b"WebException" => once(&mut web_exception, self.web_exception()?)?,
                     _ => self.skip(0)?,
                 }
                 if !self.next_member(b'}')? {
@@ -370,7 +376,7 @@ impl<'a> Reader<'a> {
                 }
             }
         }
-        Some(streams.unwrap_or_default())
+        Some((streams.unwrap_or_default(), web_exception.flatten()))
     }
 
     fn stream(&mut self) -> Option<Stream> {
@@ -380,6 +386,7 @@ impl<'a> Reader<'a> {
         let (mut web_id, mut name, mut path, mut units) = (None, None, None, None);
         let mut values: Option<Vec<TimedValue>> = None;
         let mut single: Option<Option<TimedValue>> = None;
+        let mut web_exception = None;
         if self.open(b'{', b'}')? {
             loop {
                 let field = match self.key()? {
@@ -412,13 +419,23 @@ impl<'a> Reader<'a> {
                         if single.is_some() {
                             return None;
                         }
-                        single = Some(if self.null()? { None } else { Some(self.value()?) });
+                        single = Some(if self.null()? {
+                            None
+                        } else {
+                            Some(self.value()?)
+                        });
                         if !self.next_member(b'}')? {
                             break;
                         }
                         continue;
                     }
-                    b"WebException" => return None,
+                    b"WebException" => {
+                        once(&mut web_exception, self.web_exception()?)?;
+                        if !self.next_member(b'}')? {
+                            break;
+                        }
+                        continue;
+                    }
                     _ => {
                         self.skip(0)?;
                         if !self.next_member(b'}')? {
@@ -441,7 +458,14 @@ impl<'a> Reader<'a> {
             values.push(v);
         }
         let s = |f: Option<Option<Str<'a>>>| f.flatten().map_or_else(String::new, Str::into_string);
-        Some(Stream { web_id: s(web_id), name: s(name), path: s(path), units: s(units), web_exception: None, values })
+        Some(Stream {
+            web_id: s(web_id),
+            name: s(name),
+            path: s(path),
+            units: s(units),
+            web_exception: web_exception.flatten(),
+            values,
+        })
     }
 
     fn value(&mut self) -> Option<TimedValue> {
@@ -452,6 +476,8 @@ impl<'a> Reader<'a> {
         let mut value: Option<Value> = None;
         let mut units: Option<Option<Str<'a>>> = None;
         let mut flags: [Option<Option<bool>>; 4] = [None; 4];
+        let mut errors = None;
+        let mut web_exception = None;
         if self.open(b'{', b'}')? {
             loop {
                 let key = self.key()?;
@@ -486,7 +512,8 @@ impl<'a> Reader<'a> {
                         }
                         flags[k] = Some(self.flag()?);
                     }
-                    b"Errors" | b"WebException" => return None,
+                    b"Errors" => once(&mut errors, self.errors()?)?,
+                    b"WebException" => once(&mut web_exception, self.web_exception()?)?,
                     _ => self.skip(0)?,
                 }
                 if !self.next_member(b'}')? {
@@ -497,7 +524,14 @@ impl<'a> Reader<'a> {
         let timestamp = timestamp.flatten().map(Str::into_string);
         let units = units.flatten().map(Str::into_string);
         let [g, q, s, a] = flags.map(Option::flatten);
-        Some(build_value(timestamp, value.unwrap_or(Value::Null), units, [g, q, s, a], Vec::new(), None))
+        Some(build_value(
+            timestamp,
+            value.unwrap_or(Value::Null),
+            units,
+            [g, q, s, a],
+            errors.unwrap_or_default(),
+            web_exception.flatten(),
+        ))
     }
 
     /// A `Value`, typed as `parse::typed_value` does.
@@ -516,12 +550,180 @@ impl<'a> Reader<'a> {
                 Some(Value::Bool(false))
             }
             b'"' => Some(Value::String(self.string()?.into_string())),
-            b'{' | b'[' => {
+            b'{' => {
+                let start = self.i;
+                let digital = self.digital()?;
+                Some(digital.unwrap_or_else(|| Value::Other(self.text[start..self.i].to_string())))
+            }
+            b'[' => {
                 let start = self.i;
                 self.skip(0)?;
-                Some(typed_value_text(&self.text[start..self.i]))
+                Some(Value::Other(self.text[start..self.i].to_string()))
             }
             _ => Some(super::parse::number(self.number()?)),
         }
     }
+
+    /// A digital state object `{"Name", "Value", "IsSystem"}`: `Some(None)` when the object
+    /// is well formed but has no `Name` (so it is `Other`).
+    fn digital(&mut self) -> Option<Option<Value>> {
+        let (mut name, mut code, mut is_system) = (None, None, None);
+        if self.open(b'{', b'}')? {
+            loop {
+                match self.key()? {
+                    b"Name" => once(&mut name, self.opt_string()?)?,
+                    b"Value" => once(&mut code, self.opt_integer()?)?,
+                    b"IsSystem" => once(&mut is_system, self.flag()?)?,
+                    _ => self.skip(0)?,
+                }
+                if !self.next_member(b'}')? {
+                    break;
+                }
+            }
+        }
+        Some(name.flatten().map(|name| {
+            Value::Digital(DigitalState {
+                name: name.into_string(),
+                code: code.flatten().unwrap_or(0),
+                is_system: is_system.flatten().unwrap_or(false),
+            })
+        }))
+    }
+
+    /// An integer that fits an `i64`, or null (absent).
+    fn opt_integer(&mut self) -> Option<Option<i64>> {
+        if self.null()? {
+            return Some(None);
+        }
+        let text = self.number()?;
+        // `-0`, fractions and exponents: serde's own rules decide.
+        if text.starts_with("-0") || text.contains(['.', 'e', 'E']) {
+            return None;
+        }
+        Some(Some(text.parse().ok()?))
+    }
+
+    /// `{"StatusCode": 502, "Errors": ["..."]}` or null (absent). Non-string errors are skipped.
+    fn web_exception(&mut self) -> Option<Option<WebException>> {
+        if self.null()? {
+            return Some(None);
+        }
+        if self.peek()? != b'{' {
+            return None;
+        }
+        let (mut status, mut errors) = (None, None);
+        if self.open(b'{', b'}')? {
+            loop {
+                match self.key()? {
+                    b"StatusCode" => once(&mut status, self.opt_integer()?)?,
+                    b"Errors" => {
+                        let mut list = Vec::new();
+                        if !self.null()? {
+                            self.array(|r| {
+                                if r.peek()? == b'"' {
+                                    list.push(r.string()?.into_string());
+                                    Some(())
+                                } else {
+                                    r.skip(0)
+                                }
+                            })?;
+                        }
+                        once(&mut errors, list)?;
+                    }
+                    _ => self.skip(0)?,
+                }
+                if !self.next_member(b'}')? {
+                    break;
+                }
+            }
+        }
+        let status_code = status
+            .flatten()
+            .map_or(0, |c| c.clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+        Some(Some(WebException {
+            status_code,
+            errors: errors.unwrap_or_default(),
+        }))
+    }
+
+    /// A value's `Errors`: null, or an array of strings and `{"FieldName", "Message"}` objects.
+    fn errors(&mut self) -> Option<Vec<FieldError>> {
+        let mut out = Vec::new();
+        if self.null()? {
+            return Some(out);
+        }
+        self.array(|r| {
+            let e = match r.peek()? {
+                b'"' => FieldError {
+                    field_name: String::new(),
+                    messages: vec![r.string()?.into_string()],
+                },
+                b'{' => r.field_error()?,
+                _ => return None,
+            };
+            out.push(e);
+            Some(())
+        })?;
+        Some(out)
+    }
+
+    /// One `{"FieldName": "...", "Message": [...] or "..."}`. As in the serde path a repeated
+    /// key replaces the earlier one, and `Messages` is read as `Message`.
+    fn field_error(&mut self) -> Option<FieldError> {
+        let mut e = FieldError::default();
+        if self.open(b'{', b'}')? {
+            loop {
+                match self.key()? {
+                    b"FieldName" => {
+                        e.field_name = self
+                            .opt_string()?
+                            .map_or_else(String::new, Str::into_string)
+                    }
+                    b"Message" | b"Messages" => {
+                        let mut messages = Vec::new();
+                        match self.peek()? {
+                            b'"' => messages.push(self.string()?.into_string()),
+                            b'n' => self.lit(b"null")?,
+                            b'[' => self.array(|r| {
+                                messages.push(r.opt_string()??.into_string());
+                                Some(())
+                            })?,
+                            _ => return None,
+                        }
+                        e.messages = messages;
+                    }
+                    _ => self.skip(0)?,
+                }
+                if !self.next_member(b'}')? {
+                    break;
+                }
+            }
+        }
+        Some(e)
+    }
+
+    /// An array (the `[` next, after whitespace), each element read by `element`.
+    fn array(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        if self.peek()? != b'[' {
+            return None;
+        }
+        if self.open(b'[', b']')? {
+            loop {
+                element(self)?;
+                if !self.next_member(b']')? {
+                    break;
+                }
+            }
+        }
+        Some(())
+    }
+}
+
+/// Sets a field read once; a second occurrence gives up (serde calls it a duplicate field).
+fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value);
+    Some(())
 }

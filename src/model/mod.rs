@@ -22,7 +22,7 @@ mod value;
 pub use errors::{FieldError, WebException};
 pub use stream::Stream;
 pub use timestamp::{format_timestamp, parse_timestamp, TimestampError};
-pub use value::{DigitalState, Timestamp, TimedValue, Value};
+pub use value::{DigitalState, TimedValue, Timestamp, Value};
 
 /// What a message says, parsed.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -54,7 +54,11 @@ impl Content {
     pub fn parse(text: &str) -> Content {
         match parse::parse(text) {
             Ok((streams, web_exception)) => Content::new(streams, web_exception),
-            Err(e) => Content { parse_error: Some(e), offsets: vec![0], ..Content::default() },
+            Err(e) => Content {
+                parse_error: Some(e),
+                offsets: vec![0],
+                ..Content::default()
+            },
         }
     }
 
@@ -63,8 +67,19 @@ impl Content {
     pub fn parse_serde(text: &str) -> Content {
         match parse::parse_with(text, false) {
             Ok((streams, web_exception)) => Content::new(streams, web_exception),
-            Err(e) => Content { parse_error: Some(e), offsets: vec![0], ..Content::default() },
+            Err(e) => Content {
+                parse_error: Some(e),
+                offsets: vec![0],
+                ..Content::default()
+            },
         }
+    }
+
+    /// The fast reader alone: `None` where it gives up and serde would read the message (to
+    /// check that the usual shapes take the fast path).
+    #[doc(hidden)]
+    pub fn parse_fast(text: &str) -> Option<Content> {
+        fast::parse(text).map(|(streams, web_exception)| Content::new(streams, web_exception))
     }
 
     /// A content made of streams (for tests and tools that build messages).
@@ -76,7 +91,12 @@ impl Content {
             n += s.values.len();
         }
         offsets.push(n);
-        Content { streams, web_exception, parse_error: None, offsets }
+        Content {
+            streams,
+            web_exception,
+            parse_error: None,
+            offsets,
+        }
     }
 
     /// True when the message carries no value and no error: a heartbeat (or an empty frame).
@@ -129,13 +149,24 @@ impl Content {
         // The last stream whose first value is <= k (streams without values share offsets).
         let stream_index = self.offsets.partition_point(|&o| o <= k) - 1;
         let stream = &self.streams[stream_index];
-        Some(ValueRef { stream_index, stream, value: &stream.values[k - self.offsets[stream_index]] })
+        Some(ValueRef {
+            stream_index,
+            stream,
+            value: &stream.values[k - self.offsets[stream_index]],
+        })
     }
 
     /// Every value of the message, stream by stream.
     pub fn values(&self) -> impl Iterator<Item = ValueRef<'_>> {
-        self.streams.iter().enumerate().flat_map(|(stream_index, stream)| {
-            stream.values.iter().map(move |value| ValueRef { stream_index, stream, value })
-        })
+        self.streams
+            .iter()
+            .enumerate()
+            .flat_map(|(stream_index, stream)| {
+                stream.values.iter().map(move |value| ValueRef {
+                    stream_index,
+                    stream,
+                    value,
+                })
+            })
     }
 }
