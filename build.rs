@@ -10,7 +10,8 @@ fn main() {
     println!("cargo:rerun-if-env-changed=PWA_UPDATE_HEADER");
     let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("piwebasync.h");
-    let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
+    let config =
+        cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
     // Only src/ffi is scanned (cbindgen follows its `mod` items): the header is the C ABI.
     let bindings = cbindgen::Builder::new()
         .with_config(config)

@@ -9,8 +9,8 @@ use std::thread::JoinHandle;
 use crate::config::{ChannelAuth, ChannelConfig};
 use crate::delivery::{self, refuse_if_in_callback, Callbacks};
 use crate::engine::{self, ChannelState, Shared, Stats, TaskHandle};
-use crate::error::ErrorKind;
 use crate::error::Error;
+use crate::error::ErrorKind;
 use crate::message::Message;
 use crate::wire::Target;
 
@@ -40,7 +40,11 @@ impl Channel {
     /// (if `on_message` is set; `poll_next` is then refused) and state events (if `on_state`
     /// is set; `Closed` comes exactly once and last). Callbacks start after the channel is
     /// open; a failed open calls none.
-    pub fn open_with_callbacks(url: &str, config: &ChannelConfig, callbacks: Callbacks) -> Result<Channel, Error> {
+    pub fn open_with_callbacks(
+        url: &str,
+        config: &ChannelConfig,
+        callbacks: Callbacks,
+    ) -> Result<Channel, Error> {
         refuse_if_in_callback("opening a channel")?;
         let target = Target::parse(url)?;
         config.check_open(&target)?;
@@ -59,8 +63,12 @@ impl Channel {
             auth,
         };
         if !callbacks.is_empty() {
-            let thread = delivery::start(shared, callbacks)
-                .map_err(|e| Error::new(ErrorKind::Internal, format!("could not start the callback thread: {e}")))?;
+            let thread = delivery::start(shared, callbacks).map_err(|e| {
+                Error::new(
+                    ErrorKind::Internal,
+                    format!("could not start the callback thread: {e}"),
+                )
+            })?;
             *channel.delivery.lock().unwrap_or_else(|p| p.into_inner()) = Some(thread);
         }
         Ok(channel)
@@ -78,7 +86,11 @@ impl Channel {
     /// Like `poll_next`, but the next message is taken only if `accept` returns true for it;
     /// otherwise `Ok(None)` and it stays first in the queue (for a copy into a caller's buffer
     /// that may be too small). Timeouts and terminal outcomes as `poll_next`.
-    pub fn poll_next_if(&self, timeout: Option<Duration>, accept: impl FnOnce(&Message) -> bool) -> Result<Option<Message>, Error> {
+    pub fn poll_next_if(
+        &self,
+        timeout: Option<Duration>,
+        accept: impl FnOnce(&Message) -> bool,
+    ) -> Result<Option<Message>, Error> {
         self.may_poll(timeout)?;
         self.shared.queue.pop_if(timeout, accept)
     }
@@ -90,7 +102,10 @@ impl Channel {
             refuse_if_in_callback("a poll with a timeout")?;
         }
         if self.delivers_messages {
-            return Err(Error::new(ErrorKind::InvalidArgument, "this channel delivers its messages to its on_message callback"));
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "this channel delivers its messages to its on_message callback",
+            ));
         }
         Ok(())
     }
@@ -131,9 +146,15 @@ impl Channel {
         refuse_if_in_callback("freeing a channel")?;
         self.shared.queue.abandon();
         self.task.close();
-        if !self.shared.queue.wait_end(self.close_timeout + Duration::from_secs(1)) {
+        if !self
+            .shared
+            .queue
+            .wait_end(self.close_timeout + Duration::from_secs(1))
+        {
             // The close handshake overran its own bound; end the channel for its consumers now.
-            self.shared.queue.finish(Error::new(ErrorKind::Closed, "channel freed"));
+            self.shared
+                .queue
+                .finish(Error::new(ErrorKind::Closed, "channel freed"));
         }
         self.join_delivery(None);
         Ok(())
@@ -143,7 +164,9 @@ impl Channel {
     /// and end. True when it ended (or there is none).
     pub fn join_delivery(&self, limit: Option<Duration>) -> bool {
         let mut slot = self.delivery.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(thread) = slot.take() else { return true };
+        let Some(thread) = slot.take() else {
+            return true;
+        };
         if let Some(limit) = limit {
             let deadline = std::time::Instant::now() + limit;
             while !thread.is_finished() && std::time::Instant::now() < deadline {

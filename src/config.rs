@@ -148,7 +148,11 @@ impl fmt::Debug for ChannelConfig {
     /// Every setting; secrets show as `***` (or `(none)`), never their value.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let set = |s: Option<Secret>| if s.is_some() { "***" } else { "(none)" };
-        let secret_headers: Vec<String> = self.secret_headers.iter().map(|(n, _)| format!("{n}: ***")).collect();
+        let secret_headers: Vec<String> = self
+            .secret_headers
+            .iter()
+            .map(|(n, _)| format!("{n}: ***"))
+            .collect();
         f.debug_struct("ChannelConfig")
             .field("reconnect", &self.reconnect)
             .field("dead_channel_timeout", &self.dead_channel_timeout)
@@ -167,8 +171,14 @@ impl fmt::Debug for ChannelConfig {
             .field("origin", &self.origin)
             .field("auth", &self.auth)
             .field("username", &self.username)
-            .field("password", &format_args!("{}", set(self.credentials.password())))
-            .field("bearer_token", &format_args!("{}", set(self.credentials.bearer_token())))
+            .field(
+                "password",
+                &format_args!("{}", set(self.credentials.password())),
+            )
+            .field(
+                "bearer_token",
+                &format_args!("{}", set(self.credentials.bearer_token())),
+            )
             .field("allow_insecure_auth", &self.allow_insecure_auth)
             .field("tls_ca_file", &self.tls_ca_file)
             .field("tls_ca_file_mode", &self.tls_ca_file_mode)
@@ -271,7 +281,11 @@ impl ChannelConfig {
             "close_timeout" => self.close_timeout = parse_positive_secs(key, v)?,
             "max_message_size" => {
                 let n = parse_u64(key, v)?;
-                self.max_message_size = if n == 0 { None } else { Some(to_usize(key, n)?) };
+                self.max_message_size = if n == 0 {
+                    None
+                } else {
+                    Some(to_usize(key, n)?)
+                };
             }
             "max_queue" => {
                 let n = parse_u64(key, v)?;
@@ -280,11 +294,17 @@ impl ChannelConfig {
                 }
                 self.max_queue = to_usize(key, n)?;
             }
-            "reconnect_initial_delay" => self.reconnect_initial_delay = parse_positive_secs(key, v)?,
+            "reconnect_initial_delay" => {
+                self.reconnect_initial_delay = parse_positive_secs(key, v)?
+            }
             "reconnect_max_delay" => self.reconnect_max_delay = parse_positive_secs(key, v)?,
             "origin" => {
                 check_header_value(key, value)?;
-                self.origin = if v.is_empty() { None } else { Some(v.to_string()) };
+                self.origin = if v.is_empty() {
+                    None
+                } else {
+                    Some(v.to_string())
+                };
             }
             "auth" => {
                 self.auth = match v.to_ascii_lowercase().as_str() {
@@ -292,7 +312,11 @@ impl ChannelConfig {
                     "basic" => AuthMethod::Basic,
                     "bearer" => AuthMethod::Bearer,
                     "negotiate" | "kerberos" => {
-                        return Err(bad(key, v, "Kerberos (Negotiate) is not supported by this build yet"))
+                        return Err(bad(
+                            key,
+                            v,
+                            "Kerberos (Negotiate) is not supported by this build yet",
+                        ))
                     }
                     _ => return Err(bad(key, v, "expected none, basic or bearer")),
                 }
@@ -312,7 +336,11 @@ impl ChannelConfig {
             "bearer_token" => {
                 check_secret(key, value)?;
                 let token = value.trim();
-                self.credentials.set_bearer_token(if token.is_empty() { None } else { Some(Secret::new(token)) });
+                self.credentials.set_bearer_token(if token.is_empty() {
+                    None
+                } else {
+                    Some(Secret::new(token))
+                });
             }
             "allow_insecure_auth" => self.allow_insecure_auth = parse_bool(key, v)?,
             "tls_ca_file" => {
@@ -364,7 +392,10 @@ impl ChannelConfig {
                 let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
                 return Err(Error::new(
                     ErrorKind::InvalidArgument,
-                    format!("unknown configuration key '{key}' (known keys: {})", known.join(", ")),
+                    format!(
+                        "unknown configuration key '{key}' (known keys: {})",
+                        known.join(", ")
+                    ),
                 ));
             }
         }
@@ -373,7 +404,9 @@ impl ChannelConfig {
 
     fn set_header(&mut self, key: &str, name: &str, value: &str) -> Result<(), Error> {
         let token_ok = !name.is_empty()
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
         if !token_ok {
             return Err(bad(key, "", "the header name is not a valid HTTP token"));
         }
@@ -382,14 +415,20 @@ impl ChannelConfig {
             return Err(bad(key, "", "set the Origin header with the 'origin' key"));
         }
         if RESERVED_HEADERS.contains(&lower.as_str()) {
-            return Err(bad(key, "", "this header is written by the library and cannot be set"));
+            return Err(bad(
+                key,
+                "",
+                "this header is written by the library and cannot be set",
+            ));
         }
         check_header_value(key, value)?;
         self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        self.secret_headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.secret_headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
         if SECRET_HEADERS.contains(&lower.as_str()) {
             if !value.is_empty() {
-                self.secret_headers.push((name.to_string(), Secret::new(value)));
+                self.secret_headers
+                    .push((name.to_string(), Secret::new(value)));
             }
         } else {
             self.headers.push((name.to_string(), value.to_string()));
@@ -410,7 +449,9 @@ impl ChannelConfig {
         let invalid = |msg: String| Err(Error::new(ErrorKind::InvalidArgument, msg));
         match self.auth {
             AuthMethod::None => {
-                if self.credentials.password().is_some() || self.credentials.bearer_token().is_some() {
+                if self.credentials.password().is_some()
+                    || self.credentials.bearer_token().is_some()
+                {
                     return invalid(
                         "a password or bearer_token is set but auth=none: set auth=basic or auth=bearer".to_string(),
                     );
@@ -428,7 +469,10 @@ impl ChannelConfig {
             }
         }
         if self.auth != AuthMethod::None
-            && self.secret_headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+            && self
+                .secret_headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("authorization"))
         {
             return invalid(format!(
                 "auth={} and header.Authorization are both set: use one of them",
@@ -436,7 +480,9 @@ impl ChannelConfig {
             ));
         }
         if self.tls_client_cert.is_some() != self.tls_client_key.is_some() {
-            return invalid("tls_client_cert and tls_client_key go together: set both or neither".to_string());
+            return invalid(
+                "tls_client_cert and tls_client_key go together: set both or neither".to_string(),
+            );
         }
         self.channel_auth().check_target(target)
     }
@@ -449,7 +495,11 @@ impl ChannelConfig {
             method: self.auth,
             sends_credentials: self.sends_credentials(),
             allow_insecure_auth: self.allow_insecure_auth,
-            secret_headers: self.secret_headers.iter().map(|(n, _)| format!("header.{n}")).collect(),
+            secret_headers: self
+                .secret_headers
+                .iter()
+                .map(|(n, _)| format!("header.{n}"))
+                .collect(),
         }
     }
 }
@@ -468,7 +518,10 @@ pub(crate) struct ChannelAuth {
 
 impl fmt::Debug for ChannelAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChannelAuth").field("method", &self.method).field("credentials", &self.credentials).finish()
+        f.debug_struct("ChannelAuth")
+            .field("method", &self.method)
+            .field("credentials", &self.credentials)
+            .finish()
     }
 }
 
@@ -479,7 +532,9 @@ impl ChannelAuth {
             let what = match self.method {
                 AuthMethod::Basic => "a Basic password".to_string(),
                 AuthMethod::Bearer => "a bearer token".to_string(),
-                AuthMethod::None => format!("the credentials of {}", self.secret_headers.join(", ")),
+                AuthMethod::None => {
+                    format!("the credentials of {}", self.secret_headers.join(", "))
+                }
             };
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -497,7 +552,10 @@ impl ChannelAuth {
         if self.method != AuthMethod::Basic {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
-                format!("this channel uses auth={}, not basic: it has no password to replace", auth_name(self.method)),
+                format!(
+                    "this channel uses auth={}, not basic: it has no password to replace",
+                    auth_name(self.method)
+                ),
             ));
         }
         check_secret("password", password)?;
@@ -509,7 +567,10 @@ impl ChannelAuth {
         if self.method != AuthMethod::Bearer {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
-                format!("this channel uses auth={}, not bearer: it has no token to replace", auth_name(self.method)),
+                format!(
+                    "this channel uses auth={}, not bearer: it has no token to replace",
+                    auth_name(self.method)
+                ),
             ));
         }
         check_secret("bearer_token", token)?;
@@ -541,14 +602,25 @@ fn check_header_value(key: &str, value: &str) -> Result<(), Error> {
 /// A secret is checked like a header value; the error never shows it.
 fn check_secret(key: &str, value: &str) -> Result<(), Error> {
     if value.bytes().any(|b| b.is_ascii_control()) {
-        return Err(bad(key, "", "the value contains control characters (CR, LF, NUL, ...)"));
+        return Err(bad(
+            key,
+            "",
+            "the value contains control characters (CR, LF, NUL, ...)",
+        ));
     }
     Ok(())
 }
 
 fn bad(key: &str, value: &str, why: &str) -> Error {
-    let shown = if value.is_empty() { String::new() } else { format!(" '{value}'") };
-    Error::new(ErrorKind::InvalidArgument, format!("bad value{shown} for '{key}': {why}"))
+    let shown = if value.is_empty() {
+        String::new()
+    } else {
+        format!(" '{value}'")
+    };
+    Error::new(
+        ErrorKind::InvalidArgument,
+        format!("bad value{shown} for '{key}': {why}"),
+    )
 }
 
 fn parse_bool(key: &str, v: &str) -> Result<bool, Error> {
@@ -560,7 +632,8 @@ fn parse_bool(key: &str, v: &str) -> Result<bool, Error> {
 }
 
 fn parse_u64(key: &str, v: &str) -> Result<u64, Error> {
-    v.parse::<u64>().map_err(|_| bad(key, v, "expected a non-negative integer"))
+    v.parse::<u64>()
+        .map_err(|_| bad(key, v, "expected a non-negative integer"))
 }
 
 fn to_usize(key: &str, n: u64) -> Result<usize, Error> {
@@ -569,7 +642,9 @@ fn to_usize(key: &str, n: u64) -> Result<usize, Error> {
 
 /// Seconds, possibly fractional, 0 allowed. Upper bound keeps `Duration` arithmetic safe.
 fn parse_secs(key: &str, v: &str) -> Result<Duration, Error> {
-    let secs: f64 = v.parse().map_err(|_| bad(key, v, "expected a number of seconds"))?;
+    let secs: f64 = v
+        .parse()
+        .map_err(|_| bad(key, v, "expected a number of seconds"))?;
     if !secs.is_finite() || secs < 0.0 {
         return Err(bad(key, v, "expected a non-negative number of seconds"));
     }
@@ -607,16 +682,32 @@ mod tests {
         c.set("allow_insecure_auth", "yes").unwrap();
         c.set("origin", "https://plant.example").unwrap();
         assert_eq!(c.auth, AuthMethod::Basic);
-        assert_eq!(c.credentials.password().unwrap().expose(), " pw with spaces ", "passwords are not trimmed");
-        assert!(c.headers.is_empty(), "credential headers are kept as secrets");
+        assert_eq!(
+            c.credentials.password().unwrap().expose(),
+            " pw with spaces ",
+            "passwords are not trimmed"
+        );
+        assert!(
+            c.headers.is_empty(),
+            "credential headers are kept as secrets"
+        );
         let shown = format!("{c:?}");
-        assert!(!shown.contains("pw with spaces") && !shown.contains("hdr-secret"), "{shown}");
-        assert!(shown.contains("piuser") && shown.contains("Authorization: ***"), "{shown}");
+        assert!(
+            !shown.contains("pw with spaces") && !shown.contains("hdr-secret"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("piuser") && shown.contains("Authorization: ***"),
+            "{shown}"
+        );
 
         // A clone has its own credentials.
         let copy = c.clone();
         copy.channel_auth().set_password("other").unwrap();
-        assert_eq!(c.credentials.password().unwrap().expose(), " pw with spaces ");
+        assert_eq!(
+            c.credentials.password().unwrap().expose(),
+            " pw with spaces "
+        );
         assert_eq!(copy.credentials.password().unwrap().expose(), "other");
 
         // Credentials in clear text need the opt-in; the refusal names no secret.
@@ -625,7 +716,9 @@ mod tests {
         let e = c.channel_auth().check_target(&plain).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
         assert!(!e.message().contains("pw with spaces"));
-        c.channel_auth().check_target(&Target::parse("wss://h/x").unwrap()).unwrap();
+        c.channel_auth()
+            .check_target(&Target::parse("wss://h/x").unwrap())
+            .unwrap();
         let mut cookie_only = ChannelConfig::default();
         cookie_only.set("header.Cookie", "s=1").unwrap();
         let e = cookie_only.channel_auth().check_target(&plain).unwrap_err();
@@ -665,9 +758,17 @@ mod tests {
             assert!(e.message().contains(k), "{k}: {}", e.message());
         }
         let e = c.set("password", "pw\r\nsecret-part").unwrap_err();
-        assert!(e.message().contains("password") && !e.message().contains("secret-part"), "{e}");
+        assert!(
+            e.message().contains("password") && !e.message().contains("secret-part"),
+            "{e}"
+        );
         let e = c.set("no_such_key", "1").unwrap_err();
-        assert!(e.message().contains("unknown configuration key 'no_such_key'"));
-        assert_eq!(c.max_queue, 7, "a rejected value leaves the config unchanged");
+        assert!(e
+            .message()
+            .contains("unknown configuration key 'no_such_key'"));
+        assert_eq!(
+            c.max_queue, 7,
+            "a rejected value leaves the config unchanged"
+        );
     }
 }

@@ -49,32 +49,43 @@ pub(crate) fn mark_callback_thread() {
 /// has to make progress.
 pub fn refuse_if_in_callback(what: &str) -> Result<(), Error> {
     if in_callback() {
-        return Err(Error::new(ErrorKind::RecursiveCall, format!("{what} blocks and cannot be called from inside a callback")));
+        return Err(Error::new(
+            ErrorKind::RecursiveCall,
+            format!("{what} blocks and cannot be called from inside a callback"),
+        ));
     }
     Ok(())
 }
 
-pub(crate) fn start(shared: Arc<Shared>, mut callbacks: Callbacks) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new().name("piwebasync-callbacks".into()).spawn(move || {
-        mark_callback_thread();
-        let with_messages = callbacks.on_message.is_some();
-        while let Some(item) = shared.queue.next_delivery(with_messages) {
-            // A panic in the callback glue must not end delivery (the Closed event is owed).
-            let r = catch_unwind(AssertUnwindSafe(|| match item {
-                Delivery::Message(m) => {
-                    if let Some(cb) = callbacks.on_message.as_mut() {
-                        cb(m)
+pub(crate) fn start(
+    shared: Arc<Shared>,
+    mut callbacks: Callbacks,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("piwebasync-callbacks".into())
+        .spawn(move || {
+            mark_callback_thread();
+            let with_messages = callbacks.on_message.is_some();
+            while let Some(item) = shared.queue.next_delivery(with_messages) {
+                // A panic in the callback glue must not end delivery (the Closed event is owed).
+                let r = catch_unwind(AssertUnwindSafe(|| match item {
+                    Delivery::Message(m) => {
+                        if let Some(cb) = callbacks.on_message.as_mut() {
+                            cb(m)
+                        }
                     }
-                }
-                Delivery::Event(e) => {
-                    if let Some(cb) = callbacks.on_state.as_mut() {
-                        cb(&e)
+                    Delivery::Event(e) => {
+                        if let Some(cb) = callbacks.on_state.as_mut() {
+                            cb(&e)
+                        }
                     }
+                }));
+                if r.is_err() {
+                    log_line!(
+                        LogLevel::Error,
+                        "a panic in a callback was caught; delivery goes on"
+                    );
                 }
-            }));
-            if r.is_err() {
-                log_line!(LogLevel::Error, "a panic in a callback was caught; delivery goes on");
             }
-        }
-    })
+        })
 }

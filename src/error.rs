@@ -73,12 +73,24 @@ pub struct Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), http_status: None }
+        Error {
+            kind,
+            message: message.into(),
+            http_status: None,
+        }
     }
 
     pub(crate) fn http(status: u16, message: impl Into<String>) -> Self {
-        let kind = if status == 401 { ErrorKind::Auth } else { ErrorKind::HttpStatus };
-        Error { kind, message: message.into(), http_status: Some(status) }
+        let kind = if status == 401 {
+            ErrorKind::Auth
+        } else {
+            ErrorKind::HttpStatus
+        };
+        Error {
+            kind,
+            message: message.into(),
+            http_status: Some(status),
+        }
     }
 
     pub fn kind(&self) -> ErrorKind {

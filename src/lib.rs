@@ -28,9 +28,9 @@ pub use channel::Channel;
 pub use config::{AuthMethod, CaFileMode, ChannelConfig, KEYS as CONFIG_KEYS};
 pub use delivery::{in_callback, Callbacks};
 pub use engine::{ChannelState, Stats};
+pub use error::{Error, ErrorKind};
 pub use events::StateEvent;
 pub use logging::{set_sink as set_log_sink, LogLevel, LogSink};
-pub use error::{Error, ErrorKind};
 pub use message::Message;
 
 /// Stop the library's runtime and every channel, waiting at most `timeout` for their tasks.

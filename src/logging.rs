@@ -56,7 +56,10 @@ thread_local! {
 /// Refused (`RecursiveCall`) from inside a sink.
 pub fn set_sink(level: LogLevel, sink: Option<LogSink>) -> Result<(), Error> {
     if ON_LOG_THREAD.with(Cell::get) {
-        return Err(Error::new(ErrorKind::RecursiveCall, "the log sink cannot be replaced from inside itself"));
+        return Err(Error::new(
+            ErrorKind::RecursiveCall,
+            "the log sink cannot be replaced from inside itself",
+        ));
     }
     let mut writer = WRITER.lock().unwrap_or_else(|p| p.into_inner());
     MAX_LEVEL.store(0, Ordering::Release);
@@ -74,12 +77,20 @@ pub fn set_sink(level: LogLevel, sink: Option<LogSink>) -> Result<(), Error> {
                 for (level, line) in rx {
                     let dropped = DROPPED.swap(0, Ordering::Relaxed);
                     if dropped > 0 {
-                        sink(LogLevel::Warn, &format!("{dropped} log lines dropped: the log callback is too slow"));
+                        sink(
+                            LogLevel::Warn,
+                            &format!("{dropped} log lines dropped: the log callback is too slow"),
+                        );
                     }
                     sink(level, &line);
                 }
             })
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("could not start the log thread: {e}")))?;
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Internal,
+                    format!("could not start the log thread: {e}"),
+                )
+            })?;
         *writer = Some((tx, thread));
         MAX_LEVEL.store(level as u8, Ordering::Release);
     }
@@ -119,11 +130,23 @@ pub fn log_event(event: &StateEvent) {
         StateEvent::Connected { url } => log_line!(LogLevel::Info, "connected to {url}"),
         StateEvent::Disconnected { cause } => log_line!(LogLevel::Warn, "disconnected: {cause}"),
         StateEvent::Reconnecting { attempt, delay } => {
-            log_line!(LogLevel::Info, "reconnect attempt {attempt} in {:.3} s", delay.as_secs_f64())
+            log_line!(
+                LogLevel::Info,
+                "reconnect attempt {attempt} in {:.3} s",
+                delay.as_secs_f64()
+            )
         }
         StateEvent::Reconnected { url } => log_line!(LogLevel::Info, "reconnected to {url}"),
-        StateEvent::Updated { url } => log_line!(LogLevel::Info, "updated: now streaming from {url}"),
-        StateEvent::RolledBack { cause } => log_line!(LogLevel::Warn, "update rolled back: {cause}"),
-        StateEvent::Closed { outcome } => log_line!(LogLevel::Info, "channel closed ({:?}): {outcome}", outcome.kind()),
+        StateEvent::Updated { url } => {
+            log_line!(LogLevel::Info, "updated: now streaming from {url}")
+        }
+        StateEvent::RolledBack { cause } => {
+            log_line!(LogLevel::Warn, "update rolled back: {cause}")
+        }
+        StateEvent::Closed { outcome } => log_line!(
+            LogLevel::Info,
+            "channel closed ({:?}): {outcome}",
+            outcome.kind()
+        ),
     }
 }

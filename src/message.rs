@@ -20,7 +20,11 @@ impl Message {
         // One spare byte, so that the C layer can NUL-terminate without reallocating.
         let mut json = String::with_capacity(frame.len() + 1);
         json.push_str(frame);
-        Message { json, url, content: OnceLock::new() }
+        Message {
+            json,
+            url,
+            content: OnceLock::new(),
+        }
     }
 
     /// A message made from JSON text, as if received (its URL is empty): to feed recorded

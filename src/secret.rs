@@ -80,12 +80,19 @@ impl Credentials {
 
     /// An independent copy: replacing a secret in one never changes the other.
     pub fn deep_copy(&self) -> Credentials {
-        Credentials { password: Mutex::new(self.password()), bearer_token: Mutex::new(self.bearer_token()) }
+        Credentials {
+            password: Mutex::new(self.password()),
+            bearer_token: Mutex::new(self.bearer_token()),
+        }
     }
 
     /// Every secret held, for `redact`.
     pub fn all(&self) -> Vec<Secret> {
-        self.password().into_iter().chain(self.bearer_token()).filter(|s| !s.is_empty()).collect()
+        self.password()
+            .into_iter()
+            .chain(self.bearer_token())
+            .filter(|s| !s.is_empty())
+            .collect()
     }
 }
 
@@ -94,7 +101,10 @@ impl fmt::Debug for Credentials {
         let shown = |s: Option<Secret>| if s.is_some() { "***" } else { "(none)" };
         f.debug_struct("Credentials")
             .field("password", &format_args!("{}", shown(self.password())))
-            .field("bearer_token", &format_args!("{}", shown(self.bearer_token())))
+            .field(
+                "bearer_token",
+                &format_args!("{}", shown(self.bearer_token())),
+            )
             .finish()
     }
 }
@@ -131,7 +141,11 @@ pub fn base64_std(input: &[u8]) -> String {
 /// Append the base64 of `input` to `out` (which should have room: see `Zeroizing` use).
 pub fn push_base64(out: &mut String, input: &[u8]) {
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -168,7 +182,10 @@ mod tests {
 
     #[test]
     fn base64_and_redaction() {
-        assert_eq!(base64_std(b"piuser:pi-secret-pw"), "cGl1c2VyOnBpLXNlY3JldC1wdw==");
+        assert_eq!(
+            base64_std(b"piuser:pi-secret-pw"),
+            "cGl1c2VyOnBpLXNlY3JldC1wdw=="
+        );
         assert_eq!(base64_std(b"a"), "YQ==");
         assert_eq!(base64_std(b"ab"), "YWI=");
         assert_eq!(base64_std(b"abc"), "YWJj");

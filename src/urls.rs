@@ -82,7 +82,10 @@ impl UrlOptions {
             ("nameFilter", text(&self.name_filter)),
             ("categoryName", text(&self.category_name)),
             ("templateName", text(&self.template_name)),
-            ("searchFullHierarchy", self.search_full_hierarchy.map(|b| b.to_string())),
+            (
+                "searchFullHierarchy",
+                self.search_full_hierarchy.map(|b| b.to_string()),
+            ),
             ("showExcluded", self.show_excluded.map(|b| b.to_string())),
             ("showHidden", self.show_hidden.map(|b| b.to_string())),
         ];
@@ -94,9 +97,15 @@ impl UrlOptions {
             }
         }
         let common = [
-            ("includeInitialValues", self.include_initial_values.map(|b| b.to_string())),
+            (
+                "includeInitialValues",
+                self.include_initial_values.map(|b| b.to_string()),
+            ),
             ("heartbeatRate", self.heartbeat_rate.map(|r| r.to_string())),
-            ("webIdType", self.web_id_type.map(|t| t.as_str().to_string())),
+            (
+                "webIdType",
+                self.web_id_type.map(|t| t.as_str().to_string()),
+            ),
         ];
         let mut q = String::new();
         for (name, value) in common.into_iter().chain(set_only) {
@@ -125,13 +134,18 @@ impl ChannelUrls {
         // The URL parser is lenient ("https:host", "https:///host" name a host): insist on
         // "scheme://host".
         match base.trim().split_once("://") {
-            None => return Err(invalid(format!("invalid base URL '{base}': expected scheme://host/root"))),
+            None => {
+                return Err(invalid(format!(
+                    "invalid base URL '{base}': expected scheme://host/root"
+                )))
+            }
             Some((_, rest)) if rest.is_empty() || rest.starts_with(['/', '\\']) => {
                 return Err(invalid(format!("base URL '{base}' has no host")))
             }
             _ => {}
         }
-        let mut url = Url::parse(base.trim()).map_err(|e| invalid(format!("invalid base URL '{base}': {e}")))?;
+        let mut url = Url::parse(base.trim())
+            .map_err(|e| invalid(format!("invalid base URL '{base}': {e}")))?;
         let scheme = match url.scheme() {
             "https" | "wss" => "wss",
             "http" | "ws" => "ws",
@@ -145,12 +159,17 @@ impl ChannelUrls {
             return Err(invalid(format!("base URL '{base}' has no host")));
         }
         if url.query().is_some() {
-            return Err(invalid(format!("base URL '{base}' has a query: give the API root only, e.g. https://host/piwebapi")));
+            return Err(invalid(format!(
+                "base URL '{base}' has a query: give the API root only, e.g. https://host/piwebapi"
+            )));
         }
         if url.fragment().is_some() {
-            return Err(invalid(format!("base URL '{base}' has a fragment ('#...')")));
+            return Err(invalid(format!(
+                "base URL '{base}' has a fragment ('#...')"
+            )));
         }
-        url.set_scheme(scheme).map_err(|()| invalid(format!("base URL '{base}': cannot use scheme {scheme}")))?;
+        url.set_scheme(scheme)
+            .map_err(|()| invalid(format!("base URL '{base}': cannot use scheme {scheme}")))?;
         let mut base = url.to_string();
         if !base.ends_with('/') {
             base.push('/');
@@ -161,14 +180,25 @@ impl ChannelUrls {
     /// From parts, as piwebasync's `Controller(scheme, host, port, root)`: e.g.
     /// `("https", "pi.example.com", Some(443), "piwebapi")`. An IPv6 host may be given with or
     /// without brackets.
-    pub fn from_parts(scheme: &str, host: &str, port: Option<u16>, root: &str) -> Result<ChannelUrls, Error> {
+    pub fn from_parts(
+        scheme: &str,
+        host: &str,
+        port: Option<u16>,
+        root: &str,
+    ) -> Result<ChannelUrls, Error> {
         if host.is_empty() {
             return Err(invalid("host is empty"));
         }
         if host.contains(['/', '?', '#', '@']) {
-            return Err(invalid(format!("host '{host}' contains '/', '?', '#' or '@'")));
+            return Err(invalid(format!(
+                "host '{host}' contains '/', '?', '#' or '@'"
+            )));
         }
-        let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_string() };
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host.to_string()
+        };
         let port = port.map(|p| format!(":{p}")).unwrap_or_default();
         let root = root.trim_matches('/');
         if root.contains(['?', '#']) {
@@ -186,7 +216,10 @@ impl ChannelUrls {
     pub fn stream(&self, web_id: &str, options: &UrlOptions) -> Result<String, Error> {
         check_web_id(web_id, 0)?;
         let query = options.query(false, "stream channels")?;
-        Ok(join(format!("{}streams/{web_id}/channel", self.base), &query))
+        Ok(join(
+            format!("{}streams/{web_id}/channel", self.base),
+            &query,
+        ))
     }
 
     /// `streamsets/{webId}/channel`: the attributes of an element, event frame or attribute.
@@ -195,12 +228,19 @@ impl ChannelUrls {
     pub fn stream_set(&self, web_id: &str, options: &UrlOptions) -> Result<String, Error> {
         check_web_id(web_id, 0)?;
         let query = options.query(true, "")?;
-        Ok(join(format!("{}streamsets/{web_id}/channel", self.base), &query))
+        Ok(join(
+            format!("{}streamsets/{web_id}/channel", self.base),
+            &query,
+        ))
     }
 
     /// `streamsets/channel?webId=A&webId=B...`: an ad hoc set of streams, in the order given.
     /// No length limit: see [`ChannelUrls::ad_hoc_split`].
-    pub fn ad_hoc<S: AsRef<str>>(&self, web_ids: &[S], options: &UrlOptions) -> Result<String, Error> {
+    pub fn ad_hoc<S: AsRef<str>>(
+        &self,
+        web_ids: &[S],
+        options: &UrlOptions,
+    ) -> Result<String, Error> {
         let (prefix, query) = self.ad_hoc_parts(web_ids, options)?;
         let mut url = prefix;
         for (i, id) in web_ids.iter().enumerate() {
@@ -221,8 +261,17 @@ impl ChannelUrls {
     /// [`DEFAULT_MAX_URL_LEN`]): every WebId appears exactly once, in the order given, and
     /// every URL carries the same options. Greedy: each URL takes as many WebIds as fit.
     /// Errors: no WebIds, an invalid one, or one that does not fit in a URL on its own.
-    pub fn ad_hoc_split<S: AsRef<str>>(&self, web_ids: &[S], options: &UrlOptions, max_len: usize) -> Result<Vec<String>, Error> {
-        let max_len = if max_len == 0 { DEFAULT_MAX_URL_LEN } else { max_len };
+    pub fn ad_hoc_split<S: AsRef<str>>(
+        &self,
+        web_ids: &[S],
+        options: &UrlOptions,
+        max_len: usize,
+    ) -> Result<Vec<String>, Error> {
+        let max_len = if max_len == 0 {
+            DEFAULT_MAX_URL_LEN
+        } else {
+            max_len
+        };
         let (prefix, query) = self.ad_hoc_parts(web_ids, options)?;
         // Length of a URL with ids: prefix + sum("webId=" + id) + (n - 1) '&' + ("&" + query).
         let fixed = prefix.len() + if query.is_empty() { 0 } else { 1 + query.len() };
@@ -256,7 +305,11 @@ impl ChannelUrls {
     }
 
     /// `(base + "streamsets/channel?", options query)` after checking every WebId.
-    fn ad_hoc_parts<S: AsRef<str>>(&self, web_ids: &[S], options: &UrlOptions) -> Result<(String, String), Error> {
+    fn ad_hoc_parts<S: AsRef<str>>(
+        &self,
+        web_ids: &[S],
+        options: &UrlOptions,
+    ) -> Result<(String, String), Error> {
         if web_ids.is_empty() {
             return Err(invalid("an ad hoc channel needs at least one WebId"));
         }
@@ -277,7 +330,10 @@ fn check_web_id(web_id: &str, index: usize) -> Result<(), Error> {
     if web_id.is_empty() {
         return Err(invalid(format!("WebId #{index} is empty")));
     }
-    if let Some((pos, c)) = web_id.char_indices().find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-')) {
+    if let Some((pos, c)) = web_id
+        .char_indices()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
         return Err(invalid(format!(
             "WebId #{index} has {c:?} at byte {pos}: a WebId has only A-Z, a-z, 0-9, '_' and '-'"
         )));
@@ -288,7 +344,9 @@ fn check_web_id(web_id: &str, index: usize) -> Result<(), Error> {
 /// Split a list of WebIds separated by commas, semicolons or white space (none of which can
 /// be part of a WebId); empty entries are skipped.
 pub fn split_web_id_list(list: &str) -> Vec<&str> {
-    list.split(|c: char| c == ',' || c == ';' || c.is_whitespace()).filter(|s| !s.is_empty()).collect()
+    list.split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 fn join(mut path: String, query: &str) -> String {
@@ -301,7 +359,9 @@ fn join(mut path: String, query: &str) -> String {
 
 /// Percent-encode a query value (form encoding with `%20` for a space).
 fn encode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>().replace('+', "%20")
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 fn invalid(msg: impl Into<String>) -> Error {

@@ -25,7 +25,10 @@ const WRONG_TOKEN: &str = "tok-wrong-0000aaaa";
 
 /// Every secret of these tests, and the forms they take on the wire.
 fn secrets() -> Vec<String> {
-    let mut v: Vec<String> = [PASSWORD, WRONG_PASSWORD, TOKEN, TOKEN2, WRONG_TOKEN].iter().map(|s| s.to_string()).collect();
+    let mut v: Vec<String> = [PASSWORD, WRONG_PASSWORD, TOKEN, TOKEN2, WRONG_TOKEN]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     for pw in [PASSWORD, WRONG_PASSWORD] {
         v.push(b64(format!("{USER}:{pw}").as_bytes()));
     }
@@ -36,10 +39,18 @@ fn b64(input: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
-            out.push(if i <= chunk.len() { A[((n >> (18 - 6 * i)) & 63) as usize] as char } else { '=' });
+            out.push(if i <= chunk.len() {
+                A[((n >> (18 - 6 * i)) & 63) as usize] as char
+            } else {
+                '='
+            });
         }
     }
     out
@@ -59,7 +70,9 @@ struct TlsSim {
 impl TlsSim {
     fn start(cfg: SimConfig) -> TlsSim {
         let pki = Pki::new("auth");
-        let sim = sim(cfg.interval(Duration::from_millis(10)).tls(pki.pki.server(LOOPBACK)));
+        let sim = sim(cfg
+            .interval(Duration::from_millis(10))
+            .tls(pki.pki.server(LOOPBACK)));
         TlsSim { sim, pki }
     }
 
@@ -75,7 +88,11 @@ impl TlsSim {
 }
 
 fn basic(password: &str) -> Vec<(&'static str, String)> {
-    vec![("auth", "basic".into()), ("username", USER.into()), ("password", password.into())]
+    vec![
+        ("auth", "basic".into()),
+        ("username", USER.into()),
+        ("password", password.into()),
+    ]
 }
 
 fn pairs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
@@ -83,17 +100,26 @@ fn pairs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
 }
 
 fn reconnecting() -> Vec<(&'static str, String)> {
-    vec![("reconnect", "true".into()), ("reconnect_initial_delay", "0.05".into()), ("reconnect_max_delay", "0.2".into())]
+    vec![
+        ("reconnect", "true".into()),
+        ("reconnect_initial_delay", "0.05".into()),
+        ("reconnect_max_delay", "0.2".into()),
+    ]
 }
 
 #[test]
 fn basic_wrong_password_is_refused_and_the_right_one_streams() {
     let _logs = logs();
     let t = TlsSim::start(SimConfig::default().basic_auth(USER, PASSWORD));
-    let e = Channel::open(&t.url(), &t.config(&pairs(&basic(WRONG_PASSWORD)))).err().unwrap();
+    let e = Channel::open(&t.url(), &t.config(&pairs(&basic(WRONG_PASSWORD))))
+        .err()
+        .unwrap();
     assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
     assert_eq!(e.http_status(), Some(401));
-    assert!(e.message().contains("401") && e.message().contains(&t.url()), "{e}");
+    assert!(
+        e.message().contains("401") && e.message().contains(&t.url()),
+        "{e}"
+    );
     assert!(e.message().contains(USER), "names the user: {e}");
     assert_no_secret("the error", &format!("{e} {e:?}"));
 
@@ -105,11 +131,20 @@ fn basic_wrong_password_is_refused_and_the_right_one_streams() {
 fn bearer_wrong_token_is_refused_and_the_right_one_streams() {
     let _logs = logs();
     let t = TlsSim::start(SimConfig::default().bearer_token(TOKEN));
-    let e = Channel::open(&t.url(), &t.config(&[("auth", "bearer"), ("bearer_token", WRONG_TOKEN)])).err().unwrap();
+    let e = Channel::open(
+        &t.url(),
+        &t.config(&[("auth", "bearer"), ("bearer_token", WRONG_TOKEN)]),
+    )
+    .err()
+    .unwrap();
     assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
     assert!(e.message().contains("bearer token"), "{e}");
     assert_no_secret("the error", &format!("{e} {e:?}"));
-    let ch = Channel::open(&t.url(), &t.config(&[("auth", "bearer"), ("bearer_token", TOKEN)])).unwrap();
+    let ch = Channel::open(
+        &t.url(),
+        &t.config(&[("auth", "bearer"), ("bearer_token", TOKEN)]),
+    )
+    .unwrap();
     take(&ch, 3);
 }
 
@@ -129,16 +164,30 @@ fn a_replaced_token_is_used_by_the_next_reconnect() {
     ch.set_bearer_token(TOKEN2).unwrap();
     let refused_before = t.sim.auth_failures();
     t.sim.reset_all();
-    assert!(wait_until(SOON, || ch.stats().reconnects >= 1 && ch.state() == ChannelState::Open), "reconnected");
+    assert!(
+        wait_until(SOON, || ch.stats().reconnects >= 1
+            && ch.state() == ChannelState::Open),
+        "reconnected"
+    );
     while ch.poll_next(Some(Duration::ZERO)).is_ok() {}
     take(&ch, 2);
-    assert_eq!(t.sim.auth_failures(), refused_before, "the new token was accepted at once");
+    assert_eq!(
+        t.sim.auth_failures(),
+        refused_before,
+        "the new token was accepted at once"
+    );
 
     // The server rotates again and the channels keep TOKEN2: the next reconnect is refused
     // once and the channel ends with Auth (no retry loop).
     let other = Channel::open(
         &t.url(),
-        &t.config(&pairs(&[reconnecting(), vec![("auth", "bearer".into()), ("bearer_token", TOKEN2.into())]].concat())),
+        &t.config(&pairs(
+            &[
+                reconnecting(),
+                vec![("auth", "bearer".into()), ("bearer_token", TOKEN2.into())],
+            ]
+            .concat(),
+        )),
     )
     .unwrap();
     take(&other, 1);
@@ -153,7 +202,11 @@ fn a_replaced_token_is_used_by_the_next_reconnect() {
         assert_no_secret("last_error", &why);
     }
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(t.sim.upgrade_requests() - requests_before, 2, "one refused attempt per channel, no retry");
+    assert_eq!(
+        t.sim.upgrade_requests() - requests_before,
+        2,
+        "one refused attempt per channel, no retry"
+    );
 }
 
 #[test]
@@ -178,19 +231,36 @@ fn a_replaced_password_is_used_by_the_next_reconnect_through_the_c_abi() {
             assert_eq!(set(k, v), PWA_OK, "{k}");
         }
         let mut h: pwa_channel_t = 0;
-        assert_eq!(pwa_channel_open(url.as_ptr(), cfg, std::ptr::null(), &mut h), PWA_OK);
+        assert_eq!(
+            pwa_channel_open(url.as_ptr(), cfg, std::ptr::null(), &mut h),
+            PWA_OK
+        );
         pwa_config_free(cfg);
 
         let new_pw = CString::new("New-pw-rotated-42").unwrap();
         assert_eq!(pwa_channel_set_password(h, new_pw.as_ptr()), PWA_OK);
         let token = CString::new("x").unwrap();
-        assert_eq!(pwa_channel_set_bearer_token(h, token.as_ptr()), PWA_ERR_INVALID_ARGUMENT, "not a bearer channel");
-        assert_eq!(pwa_channel_set_password(h, std::ptr::null()), PWA_ERR_INVALID_ARGUMENT);
-        assert_eq!(pwa_channel_set_password(0, new_pw.as_ptr()), PWA_ERR_INVALID_HANDLE);
+        assert_eq!(
+            pwa_channel_set_bearer_token(h, token.as_ptr()),
+            PWA_ERR_INVALID_ARGUMENT,
+            "not a bearer channel"
+        );
+        assert_eq!(
+            pwa_channel_set_password(h, std::ptr::null()),
+            PWA_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            pwa_channel_set_password(0, new_pw.as_ptr()),
+            PWA_ERR_INVALID_HANDLE
+        );
         let bad = CString::new("a\rb").unwrap();
-        assert_eq!(pwa_channel_set_password(h, bad.as_ptr()), PWA_ERR_INVALID_ARGUMENT);
+        assert_eq!(
+            pwa_channel_set_password(h, bad.as_ptr()),
+            PWA_ERR_INVALID_ARGUMENT
+        );
 
-        t.sim.set_basic_credentials(Some((USER, "New-pw-rotated-42")));
+        t.sim
+            .set_basic_credentials(Some((USER, "New-pw-rotated-42")));
         let refused_before = t.sim.auth_failures();
         t.sim.reset_all();
         let mut stats: pwa_stats = std::mem::zeroed();
@@ -220,23 +290,42 @@ fn each_channel_has_its_own_copy_of_the_credentials() {
     a.set_bearer_token(WRONG_TOKEN).unwrap();
     t.sim.reset_all();
     assert_eq!(drain(&a).1, ErrorKind::Auth, "a uses its replaced token");
-    assert!(wait_until(SOON, || b.stats().reconnects >= 1 && b.state() == ChannelState::Open), "b keeps the original");
+    assert!(
+        wait_until(SOON, || b.stats().reconnects >= 1
+            && b.state() == ChannelState::Open),
+        "b keeps the original"
+    );
     // The caller's configuration still holds the original token: a new channel opens.
     take(&Channel::open(&t.url(), &cfg).unwrap(), 1);
-    assert!(a.set_password("x").is_err(), "a bearer channel has no password");
-    assert!(b.set_bearer_token("  ").is_err(), "an empty token is refused");
+    assert!(
+        a.set_password("x").is_err(),
+        "a bearer channel has no password"
+    );
+    assert!(
+        b.set_bearer_token("  ").is_err(),
+        "an empty token is refused"
+    );
 }
 
 #[test]
 fn credentials_over_plain_ws_are_refused_without_the_opt_in() {
     let _logs = logs();
-    let plain = sim(SimConfig::default().interval(Duration::from_millis(10)).basic_auth(USER, PASSWORD));
+    let plain = sim(SimConfig::default()
+        .interval(Duration::from_millis(10))
+        .basic_auth(USER, PASSWORD));
     let url = plain.stream_url(&plain.point_web_ids()[0]);
     let before = plain.upgrade_requests();
-    for p in [basic(PASSWORD), vec![("auth", "bearer".into()), ("bearer_token", TOKEN.into())], vec![("header.Authorization", format!("Bearer {TOKEN}"))]] {
+    for p in [
+        basic(PASSWORD),
+        vec![("auth", "bearer".into()), ("bearer_token", TOKEN.into())],
+        vec![("header.Authorization", format!("Bearer {TOKEN}"))],
+    ] {
         let e = Channel::open(&url, &config(&pairs(&p))).err().unwrap();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
-        assert!(e.message().contains("allow_insecure_auth") && e.message().contains("wss://"), "{e}");
+        assert!(
+            e.message().contains("allow_insecure_auth") && e.message().contains("wss://"),
+            "{e}"
+        );
         assert!(e.message().contains(&url), "{e}");
         assert_no_secret("the refusal", e.message());
     }
@@ -259,10 +348,20 @@ fn credentials_over_plain_ws_are_refused_without_the_opt_in() {
 fn incomplete_or_conflicting_auth_settings_are_refused_at_open() {
     let t = TlsSim::start(SimConfig::default());
     for (p, needle) in [
-        (vec![("auth", "basic"), ("username", USER)], "username' and 'password"),
+        (
+            vec![("auth", "basic"), ("username", USER)],
+            "username' and 'password",
+        ),
         (vec![("auth", "bearer")], "bearer_token"),
         (vec![("password", PASSWORD)], "auth=none"),
-        (vec![("auth", "bearer"), ("bearer_token", TOKEN), ("header.Authorization", "Bearer x")], "header.Authorization"),
+        (
+            vec![
+                ("auth", "bearer"),
+                ("bearer_token", TOKEN),
+                ("header.Authorization", "Bearer x"),
+            ],
+            "header.Authorization",
+        ),
     ] {
         let e = Channel::open(&t.url(), &t.config(&p)).err().unwrap();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
@@ -270,11 +369,18 @@ fn incomplete_or_conflicting_auth_settings_are_refused_at_open() {
         assert_no_secret("the refusal", e.message());
     }
     let mut c = ChannelConfig::default();
-    assert!(c.set("auth", "negotiate").unwrap_err().message().contains("not supported"));
+    assert!(c
+        .set("auth", "negotiate")
+        .unwrap_err()
+        .message()
+        .contains("not supported"));
     assert!(c.set("auth", "digest").is_err());
     assert!(c.set("username", "a:b").is_err());
     assert!(c.set("origin", "x\r\nEvil: 1").is_err());
-    assert!(c.set("header.Origin", "x").is_err(), "Origin has its own key");
+    assert!(
+        c.set("header.Origin", "x").is_err(),
+        "Origin has its own key"
+    );
     c.set("origin", "https://historian.plant").unwrap();
 }
 
@@ -314,14 +420,20 @@ fn no_secret_appears_in_any_message_log_line_or_debug_output() {
     let echo = echoing_server();
     for p in [
         basic(WRONG_PASSWORD),
-        vec![("auth", "bearer".into()), ("bearer_token", WRONG_TOKEN.into())],
+        vec![
+            ("auth", "bearer".into()),
+            ("bearer_token", WRONG_TOKEN.into()),
+        ],
         vec![("header.Authorization", format!("Bearer {TOKEN}"))],
     ] {
         let mut p = p;
         p.push(("allow_insecure_auth", "true".into()));
         let e = Channel::open(&echo, &config(&pairs(&p))).err().unwrap();
         assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
-        assert!(e.message().contains("Authorization: ") && e.message().contains("***"), "the echo is there, redacted: {e}");
+        assert!(
+            e.message().contains("Authorization: ") && e.message().contains("***"),
+            "the echo is there, redacted: {e}"
+        );
         seen.push(format!("{e} {e:?}"));
     }
 
@@ -363,9 +475,15 @@ fn no_secret_appears_in_any_message_log_line_or_debug_output() {
         set("bearer_token", WRONG_TOKEN);
         let url = CString::new(t.url()).unwrap();
         let mut h = 0;
-        assert_eq!(pwa_channel_open(url.as_ptr(), ccfg, std::ptr::null(), &mut h), PWA_ERR_AUTH);
+        assert_eq!(
+            pwa_channel_open(url.as_ptr(), ccfg, std::ptr::null(), &mut h),
+            PWA_ERR_AUTH
+        );
         seen.push(c_last_error());
-        assert_eq!(set("bearer_token", &format!("{TOKEN}\n")), PWA_ERR_INVALID_ARGUMENT);
+        assert_eq!(
+            set("bearer_token", &format!("{TOKEN}\n")),
+            PWA_ERR_INVALID_ARGUMENT
+        );
         seen.push(c_last_error());
         pwa_config_free(ccfg);
     }
@@ -373,7 +491,12 @@ fn no_secret_appears_in_any_message_log_line_or_debug_output() {
     // Wait until the log thread handed over what it has, then look at everything.
     std::thread::sleep(Duration::from_millis(300));
     let lines = logs.lock().unwrap().clone();
-    assert!(lines.iter().any(|l| l.starts_with("Trace") && l.contains("Authorization: ***")), "trace lines show the request");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("Trace") && l.contains("Authorization: ***")),
+        "trace lines show the request"
+    );
     for l in &lines {
         assert_no_secret("a log line", l);
     }

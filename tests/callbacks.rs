@@ -29,10 +29,17 @@ impl Seen {
                 }) as Box<dyn FnMut(piwebasync::Message) + Send>
             }),
             on_state: Some(Box::new(move |e: &StateEvent| {
-                let name = format!("{e:?}").split([' ', '{']).next().unwrap().to_string();
+                let name = format!("{e:?}")
+                    .split([' ', '{'])
+                    .next()
+                    .unwrap()
+                    .to_string();
                 if let StateEvent::Closed { outcome } = e {
                     b.closed.fetch_add(1, Ordering::SeqCst);
-                    b.log.lock().unwrap().push(format!("Closed:{:?}", outcome.kind()));
+                    b.log
+                        .lock()
+                        .unwrap()
+                        .push(format!("Closed:{:?}", outcome.kind()));
                 } else {
                     b.log.lock().unwrap().push(name);
                 }
@@ -41,27 +48,49 @@ impl Seen {
     }
 
     fn wait_closed(&self) {
-        assert!(wait_until(SOON, || self.closed.load(Ordering::SeqCst) >= 1), "Closed event within {SOON:?}");
+        assert!(
+            wait_until(SOON, || self.closed.load(Ordering::SeqCst) >= 1),
+            "Closed event within {SOON:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
         assert_eq!(self.closed.load(Ordering::SeqCst), 1, "Closed exactly once");
         let log = self.log.lock().unwrap();
-        assert!(log.last().unwrap().starts_with("Closed"), "Closed is the last callback: {:?}", &log[log.len().saturating_sub(5)..]);
+        assert!(
+            log.last().unwrap().starts_with("Closed"),
+            "Closed is the last callback: {:?}",
+            &log[log.len().saturating_sub(5)..]
+        );
     }
 }
 
 #[test]
 fn messages_and_events_arrive_in_order_and_closed_comes_once_last() {
-    let sim = sim(SimConfig::default().interval(Duration::from_millis(5)).record_frames(true));
+    let sim = sim(SimConfig::default()
+        .interval(Duration::from_millis(5))
+        .record_frames(true));
     let seen = Arc::new(Seen::default());
-    let ch = Channel::open_with_callbacks(&sim.stream_url(&sim.point_web_ids()[0]), &config(&[]), seen.callbacks(true)).unwrap();
+    let ch = Channel::open_with_callbacks(
+        &sim.stream_url(&sim.point_web_ids()[0]),
+        &config(&[]),
+        seen.callbacks(true),
+    )
+    .unwrap();
     assert!(wait_until(SOON, || seen.messages.lock().unwrap().len() >= 20));
-    assert_eq!(ch.poll_next(Some(Duration::ZERO)).unwrap_err().kind(), ErrorKind::InvalidArgument, "no polling a callback channel");
+    assert_eq!(
+        ch.poll_next(Some(Duration::ZERO)).unwrap_err().kind(),
+        ErrorKind::InvalidArgument,
+        "no polling a callback channel"
+    );
     ch.close();
     seen.wait_closed();
     assert_eq!(seen.log.lock().unwrap()[0], "Connected");
     assert_eq!(seen.log.lock().unwrap().last().unwrap(), "Closed:Closed");
     assert!(sim.wait_until(SOON, |s| !s.connections()[0].open));
-    assert_eq!(*seen.messages.lock().unwrap(), sim.connections()[0].frames, "every message, in order");
+    assert_eq!(
+        *seen.messages.lock().unwrap(),
+        sim.connections()[0].frames,
+        "every message, in order"
+    );
 }
 
 #[test]
@@ -69,7 +98,12 @@ fn a_poll_mode_channel_can_have_state_events() {
     let sim = sim(SimConfig::default().interval(Duration::from_millis(5)));
     let seen = Arc::new(Seen::default());
     let cfg = config(&[("reconnect", "true"), ("reconnect_initial_delay", "0.05")]);
-    let ch = Channel::open_with_callbacks(&sim.stream_url(&sim.point_web_ids()[0]), &cfg, seen.callbacks(false)).unwrap();
+    let ch = Channel::open_with_callbacks(
+        &sim.stream_url(&sim.point_web_ids()[0]),
+        &cfg,
+        seen.callbacks(false),
+    )
+    .unwrap();
     take(&ch, 3);
     sim.reset_all();
     take(&ch, 3);
@@ -77,21 +111,51 @@ fn a_poll_mode_channel_can_have_state_events() {
     drain(&ch);
     seen.wait_closed();
     let log = seen.log.lock().unwrap().clone();
-    assert_eq!(log, ["Connected", "Disconnected", "Reconnecting", "Reconnected", "Closed:Closed"]);
+    assert_eq!(
+        log,
+        [
+            "Connected",
+            "Disconnected",
+            "Reconnecting",
+            "Reconnected",
+            "Closed:Closed"
+        ]
+    );
 }
 
 #[test]
 fn close_while_reconnecting_gives_one_closed_event() {
     let sim = sim(SimConfig::default().interval(Duration::from_millis(5)));
     let seen = Arc::new(Seen::default());
-    let cfg = config(&[("reconnect", "true"), ("reconnect_initial_delay", "0.05"), ("reconnect_max_delay", "0.1")]);
-    let ch = Channel::open_with_callbacks(&sim.stream_url(&sim.point_web_ids()[0]), &cfg, seen.callbacks(true)).unwrap();
+    let cfg = config(&[
+        ("reconnect", "true"),
+        ("reconnect_initial_delay", "0.05"),
+        ("reconnect_max_delay", "0.1"),
+    ]);
+    let ch = Channel::open_with_callbacks(
+        &sim.stream_url(&sim.point_web_ids()[0]),
+        &cfg,
+        seen.callbacks(true),
+    )
+    .unwrap();
     sim.restart(Duration::from_secs(30));
-    assert!(wait_until(SOON, || seen.log.lock().unwrap().iter().filter(|l| *l == "Reconnecting").count() >= 3));
+    assert!(wait_until(SOON, || seen
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| *l == "Reconnecting")
+        .count()
+        >= 3));
     ch.close();
     seen.wait_closed();
     // An update after the close reports the end, and adds no event.
-    assert_eq!(ch.update(&sim.stream_url(&sim.point_web_ids()[1]), true).unwrap_err().kind(), ErrorKind::Closed);
+    assert_eq!(
+        ch.update(&sim.stream_url(&sim.point_web_ids()[1]), true)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Closed
+    );
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(seen.closed.load(Ordering::SeqCst), 1);
 }
@@ -101,7 +165,14 @@ fn update_racing_a_close_never_doubles_the_closed_event() {
     let sim = sim(SimConfig::default().interval(Duration::from_millis(2)));
     for _ in 0..5 {
         let seen = Arc::new(Seen::default());
-        let ch = Arc::new(Channel::open_with_callbacks(&sim.stream_url(&sim.point_web_ids()[0]), &config(&[]), seen.callbacks(true)).unwrap());
+        let ch = Arc::new(
+            Channel::open_with_callbacks(
+                &sim.stream_url(&sim.point_web_ids()[0]),
+                &config(&[]),
+                seen.callbacks(true),
+            )
+            .unwrap(),
+        );
         let updater = {
             let ch = ch.clone();
             let url = sim.stream_url(&sim.point_web_ids()[1]);
@@ -109,14 +180,19 @@ fn update_racing_a_close_never_doubles_the_closed_event() {
         };
         ch.close();
         let r = updater.join().unwrap();
-        assert!(r.is_ok() || matches!(r.as_ref().unwrap_err().kind(), ErrorKind::Closed), "{r:?}");
+        assert!(
+            r.is_ok() || matches!(r.as_ref().unwrap_err().kind(), ErrorKind::Closed),
+            "{r:?}"
+        );
         seen.wait_closed();
     }
 }
 
 #[test]
 fn a_server_close_with_a_slow_consumer_delivers_everything_then_closed() {
-    let sim = sim(SimConfig::default().interval(Duration::from_millis(1)).record_frames(true));
+    let sim = sim(SimConfig::default()
+        .interval(Duration::from_millis(1))
+        .record_frames(true));
     let seen = Arc::new(Seen::default());
     let slow = seen.clone();
     let mut cbs = seen.callbacks(true);
@@ -126,7 +202,12 @@ fn a_server_close_with_a_slow_consumer_delivers_everything_then_closed() {
         inner(m);
         let _ = &slow;
     }));
-    let ch = Channel::open_with_callbacks(&sim.stream_url(&sim.point_web_ids()[0]), &config(&[("max_queue", "4")]), cbs).unwrap();
+    let ch = Channel::open_with_callbacks(
+        &sim.stream_url(&sim.point_web_ids()[0]),
+        &config(&[("max_queue", "4")]),
+        cbs,
+    )
+    .unwrap();
     assert!(wait_until(SOON, || seen.messages.lock().unwrap().len() >= 10));
     sim.close_all(1000);
     seen.wait_closed();
@@ -149,13 +230,23 @@ fn dispose_waits_for_a_running_callback_and_nothing_runs_afterwards() {
             std::thread::sleep(Duration::from_millis(300));
         }
     }));
-    let ch = Channel::open_with_callbacks(&sim.stream_url(&sim.point_web_ids()[0]), &config(&[]), cbs).unwrap();
+    let ch =
+        Channel::open_with_callbacks(&sim.stream_url(&sim.point_web_ids()[0]), &config(&[]), cbs)
+            .unwrap();
     inside.wait();
     ch.dispose().unwrap();
     let after = calls.load(Ordering::SeqCst);
-    assert_eq!(seen.closed.load(Ordering::SeqCst), 1, "Closed delivered before dispose returned");
+    assert_eq!(
+        seen.closed.load(Ordering::SeqCst),
+        1,
+        "Closed delivered before dispose returned"
+    );
     std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(calls.load(Ordering::SeqCst), after, "no callback after dispose");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        after,
+        "no callback after dispose"
+    );
 }
 
 #[test]
@@ -176,15 +267,32 @@ fn calls_from_inside_a_callback_close_works_blocking_calls_are_refused() {
         r.push(ch.dispose().unwrap_err().kind());
         r.push(ch.update(&url2, true).unwrap_err().kind());
         r.push(ch.wait_closed(Duration::from_secs(1)).unwrap_err().kind());
-        r.push(piwebasync::shutdown(Duration::from_secs(1)).unwrap_err().kind());
-        r.push(Channel::open(&url2, &piwebasync::ChannelConfig::default()).err().unwrap().kind());
+        r.push(
+            piwebasync::shutdown(Duration::from_secs(1))
+                .unwrap_err()
+                .kind(),
+        );
+        r.push(
+            Channel::open(&url2, &piwebasync::ChannelConfig::default())
+                .err()
+                .unwrap()
+                .kind(),
+        );
         ch.close(); // non-blocking: allowed
     }));
-    let ch = Channel::open_with_callbacks(&sim.stream_url(&sim.point_web_ids()[0]), &config(&[]), cbs).unwrap();
+    let ch =
+        Channel::open_with_callbacks(&sim.stream_url(&sim.point_web_ids()[0]), &config(&[]), cbs)
+            .unwrap();
     assert!(slot.set(ch).is_ok());
     seen.wait_closed();
     assert_eq!(*results.lock().unwrap(), vec![ErrorKind::RecursiveCall; 5]);
-    assert!(seen.log.lock().unwrap().last().unwrap().starts_with("Closed:Closed"));
+    assert!(seen
+        .log
+        .lock()
+        .unwrap()
+        .last()
+        .unwrap()
+        .starts_with("Closed:Closed"));
 }
 
 #[test]
@@ -198,10 +306,23 @@ fn a_slow_callback_on_one_channel_does_not_stall_another() {
         })),
         on_state: None,
     };
-    let a = Channel::open_with_callbacks(&sim.stream_url(&sim.point_web_ids()[0]), &config(&[]), stuck).unwrap();
+    let a = Channel::open_with_callbacks(
+        &sim.stream_url(&sim.point_web_ids()[0]),
+        &config(&[]),
+        stuck,
+    )
+    .unwrap();
     let seen = Arc::new(Seen::default());
-    let b = Channel::open_with_callbacks(&sim.stream_url(&sim.point_web_ids()[1]), &config(&[]), seen.callbacks(true)).unwrap();
-    assert!(wait_until(SOON, || seen.messages.lock().unwrap().len() >= 30), "B flows while A's callback is stuck");
+    let b = Channel::open_with_callbacks(
+        &sim.stream_url(&sim.point_web_ids()[1]),
+        &config(&[]),
+        seen.callbacks(true),
+    )
+    .unwrap();
+    assert!(
+        wait_until(SOON, || seen.messages.lock().unwrap().len() >= 30),
+        "B flows while A's callback is stuck"
+    );
     release.wait();
     a.close();
     b.close();
@@ -212,25 +333,43 @@ fn log_lines_describe_the_channel() {
     let sim = sim(SimConfig::default().interval(Duration::from_millis(5)));
     let lines: Arc<Mutex<Vec<String>>> = Arc::default();
     let l = lines.clone();
-    piwebasync::set_log_sink(piwebasync::LogLevel::Trace, Some(Box::new(move |_lvl, line| l.lock().unwrap().push(line.to_string()))))
-        .unwrap();
+    piwebasync::set_log_sink(
+        piwebasync::LogLevel::Trace,
+        Some(Box::new(move |_lvl, line| {
+            l.lock().unwrap().push(line.to_string())
+        })),
+    )
+    .unwrap();
     let ch = Channel::open(&sim.stream_url(&sim.point_web_ids()[0]), &config(&[])).unwrap();
     ch.close();
     drain(&ch);
-    assert!(wait_until(SOON, || lines.lock().unwrap().iter().any(|l| l.starts_with("channel closed"))));
+    assert!(wait_until(SOON, || lines
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.starts_with("channel closed"))));
     piwebasync::set_log_sink(piwebasync::LogLevel::Trace, None).unwrap();
     let n = lines.lock().unwrap().len();
-    assert!(lines.lock().unwrap().iter().any(|l| l.starts_with("connected to ws://127.0.0.1:")));
+    assert!(lines
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.starts_with("connected to ws://127.0.0.1:")));
     let ch = Channel::open(&sim.stream_url(&sim.point_web_ids()[0]), &config(&[])).unwrap();
     ch.close();
     drain(&ch);
-    assert_eq!(lines.lock().unwrap().len(), n, "no line after the sink was removed");
+    assert_eq!(
+        lines.lock().unwrap().len(),
+        n,
+        "no line after the sink was removed"
+    );
 }
 
 #[test]
 fn dispose_from_another_thread_releases_a_blocked_poll_at_once() {
     let sim = sim(SimConfig::default().quiet(true));
-    let ch = Arc::new(Channel::open(&sim.stream_url(&sim.point_web_ids()[0]), &config(&[])).unwrap());
+    let ch =
+        Arc::new(Channel::open(&sim.stream_url(&sim.point_web_ids()[0]), &config(&[])).unwrap());
     let poller = {
         let ch = ch.clone();
         std::thread::spawn(move || {

@@ -22,11 +22,22 @@ use tls_common::*;
 
 fn nginx_binary() -> Option<PathBuf> {
     let from_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join("nginx")).collect::<Vec<_>>())
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("nginx"))
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default();
     from_path
         .into_iter()
-        .chain(["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"].map(PathBuf::from))
+        .chain(
+            [
+                "/usr/sbin/nginx",
+                "/usr/local/sbin/nginx",
+                "/usr/local/nginx/sbin/nginx",
+            ]
+            .map(PathBuf::from),
+        )
         .find(|p| p.is_file())
 }
 
@@ -39,7 +50,11 @@ fn need_nginx() -> Option<PathBuf> {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running nginx. Dropping it stops it (SIGTERM to its process group, then SIGKILL).
@@ -103,7 +118,12 @@ http {{
 "#
         );
         dir.write("nginx.conf", &conf);
-        let mut n = Nginx { bin, dir, port, child: None };
+        let mut n = Nginx {
+            bin,
+            dir,
+            port,
+            child: None,
+        };
         n.spawn();
         n
     }
@@ -133,21 +153,35 @@ http {{
         let deadline = Instant::now() + SOON;
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("nginx exited ({status}) before listening:\n{}", self.diagnostics());
+                panic!(
+                    "nginx exited ({status}) before listening:\n{}",
+                    self.diagnostics()
+                );
             }
-            assert!(Instant::now() < deadline, "nginx did not listen within {SOON:?}:\n{}", self.diagnostics());
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not listen within {SOON:?}:\n{}",
+                self.diagnostics()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
     fn diagnostics(&self) -> String {
-        let read = |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
-        format!("stderr:\n{}\nerror.log:\n{}", read("stderr.log"), read("error.log"))
+        let read =
+            |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+        format!(
+            "stderr:\n{}\nerror.log:\n{}",
+            read("stderr.log"),
+            read("error.log")
+        )
     }
 
     /// Stop nginx (fast shutdown: every connection is dropped) and wait until it is gone.
     fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         let pgid = child.id() as libc::pid_t;
         // SAFETY: signalling the process group of a child we started.
         unsafe { libc::kill(-pgid, libc::SIGTERM) };
@@ -160,7 +194,9 @@ http {{
         let _ = child.wait();
         // The port is free once the workers are gone.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() && Instant::now() < deadline {
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            && Instant::now() < deadline
+        {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -173,7 +209,12 @@ http {{
     /// The simulator's channel URL as seen through the proxy.
     fn url(&self, sim: &Simulator, path_and_query: &str) -> String {
         let base = sim.base_url();
-        let upstream = base.trim_start_matches("ws://").split('/').next().unwrap().to_string();
+        let upstream = base
+            .trim_start_matches("ws://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
         let direct = format!("ws://{upstream}");
         assert!(path_and_query.starts_with(&direct));
         path_and_query.replacen(&direct, &format!("wss://127.0.0.1:{}", self.port), 1)
@@ -201,7 +242,9 @@ fn channels_stream_through_nginx_and_survive_its_restart() {
     let _logs = logs();
     let pki = Pki::new("nginx");
     let token = "nginx-bearer-tok-31415";
-    let sim = sim(SimConfig::default().interval(Duration::from_millis(20)).bearer_token(token));
+    let sim = sim(SimConfig::default()
+        .interval(Duration::from_millis(20))
+        .bearer_token(token));
     let mut nginx = Nginx::start(bin, &pki, sim.addr());
     let url = nginx.url(&sim, &sim.stream_url(&sim.point_web_ids()[0]));
     assert!(url.starts_with("wss://127.0.0.1:"), "{url}");
@@ -222,23 +265,38 @@ fn channels_stream_through_nginx_and_survive_its_restart() {
     let ch = Channel::open(&url, &cfg).unwrap();
     for m in take(&ch, 5) {
         let v: serde_json::Value = serde_json::from_str(m.json()).unwrap();
-        assert!(v["Items"].is_array(), "PI-shaped JSON through the proxy: {}", m.json());
+        assert!(
+            v["Items"].is_array(),
+            "PI-shaped JSON through the proxy: {}",
+            m.json()
+        );
         assert_eq!(m.url(), url);
     }
     assert_eq!(sim.open_connection_count(), 1);
 
     // The proxy goes away mid-stream and comes back on the same port.
     nginx.stop();
-    assert!(wait_until(SOON, || ch.state() == ChannelState::Reconnecting), "the drop is noticed");
+    assert!(
+        wait_until(SOON, || ch.state() == ChannelState::Reconnecting),
+        "the drop is noticed"
+    );
     nginx.spawn();
-    assert!(wait_until(SOON, || ch.state() == ChannelState::Open && ch.stats().reconnects >= 1), "reconnected");
+    assert!(
+        wait_until(SOON, || ch.state() == ChannelState::Open
+            && ch.stats().reconnects >= 1),
+        "reconnected"
+    );
     while ch.poll_next(Some(Duration::ZERO)).is_ok() {}
     take(&ch, 5);
 
     // Once more, with a real restart in one go.
     let before = ch.stats().reconnects;
     nginx.restart();
-    assert!(wait_until(SOON, || ch.stats().reconnects > before && ch.state() == ChannelState::Open), "reconnected again");
+    assert!(
+        wait_until(SOON, || ch.stats().reconnects > before
+            && ch.state() == ChannelState::Open),
+        "reconnected again"
+    );
     while ch.poll_next(Some(Duration::ZERO)).is_ok() {}
     take(&ch, 3);
 
@@ -251,23 +309,51 @@ fn nginx_with_a_wrong_ca_or_refused_credentials_fails_clearly() {
     let Some(bin) = need_nginx() else { return };
     let pki = Pki::new("nginx-fail");
     let other = Pki::new("nginx-other");
-    let sim = sim(SimConfig::default().interval(Duration::from_millis(20)).bearer_token("right-token-2718"));
+    let sim = sim(SimConfig::default()
+        .interval(Duration::from_millis(20))
+        .bearer_token("right-token-2718"));
     let nginx = Nginx::start(bin, &pki, sim.addr());
     let url = nginx.url(&sim, &sim.stream_url(&sim.point_web_ids()[0]));
 
-    let e = Channel::open(&url, &proxy_config(&other, &[("auth", "bearer"), ("bearer_token", "right-token-2718")]))
-        .err()
-        .unwrap();
+    let e = Channel::open(
+        &url,
+        &proxy_config(
+            &other,
+            &[("auth", "bearer"), ("bearer_token", "right-token-2718")],
+        ),
+    )
+    .err()
+    .unwrap();
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
-    assert!(e.message().contains("unknown issuer") && e.message().contains(&url), "{e}");
+    assert!(
+        e.message().contains("unknown issuer") && e.message().contains(&url),
+        "{e}"
+    );
 
-    let e = Channel::open(&url, &proxy_config(&pki, &[("auth", "bearer"), ("bearer_token", "wrong-token-1618")]))
-        .err()
-        .unwrap();
-    assert_eq!(e.kind(), ErrorKind::Auth, "the simulator's 401 passes through the proxy: {e}");
+    let e = Channel::open(
+        &url,
+        &proxy_config(
+            &pki,
+            &[("auth", "bearer"), ("bearer_token", "wrong-token-1618")],
+        ),
+    )
+    .err()
+    .unwrap();
+    assert_eq!(
+        e.kind(),
+        ErrorKind::Auth,
+        "the simulator's 401 passes through the proxy: {e}"
+    );
     assert!(!e.message().contains("wrong-token-1618"), "{e}");
 
-    let ok = Channel::open(&url, &proxy_config(&pki, &[("auth", "bearer"), ("bearer_token", "right-token-2718")])).unwrap();
+    let ok = Channel::open(
+        &url,
+        &proxy_config(
+            &pki,
+            &[("auth", "bearer"), ("bearer_token", "right-token-2718")],
+        ),
+    )
+    .unwrap();
     take(&ok, 2);
     assert!(Path::new(&nginx.dir.path().join("access.log")).exists());
 }

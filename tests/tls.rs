@@ -81,8 +81,14 @@ fn a_certificate_for_another_name_is_a_name_mismatch() {
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
     assert!(e.message().contains("name mismatch"), "{e}");
     assert!(e.message().contains("127.0.0.1"), "{e}");
-    let e = open_err(&url.replacen("127.0.0.1", "localhost", 1), &[("tls_ca_file", &pki.ca_file)]);
-    assert!(e.message().contains("name mismatch") && e.message().contains("'localhost'"), "{e}");
+    let e = open_err(
+        &url.replacen("127.0.0.1", "localhost", 1),
+        &[("tls_ca_file", &pki.ca_file)],
+    );
+    assert!(
+        e.message().contains("name mismatch") && e.message().contains("'localhost'"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -90,23 +96,40 @@ fn tls_to_a_plain_server_and_plain_to_a_tls_server_fail_clearly() {
     let pki = Pki::new("mixed");
     // A plain HTTP server (as a real one does) answers the ClientHello with a 400.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("wss://{}/piwebapi/streams/x/channel", listener.local_addr().unwrap());
+    let url = format!(
+        "wss://{}/piwebapi/streams/x/channel",
+        listener.local_addr().unwrap()
+    );
     std::thread::spawn(move || {
         use std::io::{Read, Write};
         if let Ok((mut s, _)) = listener.accept() {
             let mut buf = [0u8; 1024];
             let _ = s.read(&mut buf);
-            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = s.write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
         }
     });
-    let e = open_err(&url, &[("tls_ca_file", &pki.ca_file), ("open_timeout", "5")]);
+    let e = open_err(
+        &url,
+        &[("tls_ca_file", &pki.ca_file), ("open_timeout", "5")],
+    );
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
-    assert!(e.message().contains("speaking TLS") && e.message().contains(&url), "{e}");
+    assert!(
+        e.message().contains("speaking TLS") && e.message().contains(&url),
+        "{e}"
+    );
 
     let tls = tls_sim(pki.pki.server(LOOPBACK));
-    let url = tls.stream_url(&tls.point_web_ids()[0]).replacen("wss://", "ws://", 1);
+    let url = tls
+        .stream_url(&tls.point_web_ids()[0])
+        .replacen("wss://", "ws://", 1);
     let e = open_err(&url, &[("open_timeout", "5")]);
-    assert_ne!(e.kind(), ErrorKind::Tls, "plain ws:// does not speak TLS at all: {e}");
+    assert_ne!(
+        e.kind(),
+        ErrorKind::Tls,
+        "plain ws:// does not speak TLS at all: {e}"
+    );
 }
 
 #[test]
@@ -124,11 +147,20 @@ fn insecure_skip_verify_connects_and_warns_once_per_channel() {
     let ch = Channel::open(&url, &cfg).unwrap();
     take(&ch, 2);
     let warnings = || {
-        logs.lock().unwrap().iter().filter(|l| l.starts_with("Warn") && l.contains("verification is OFF") && l.contains(&url)).count()
+        logs.lock()
+            .unwrap()
+            .iter()
+            .filter(|l| {
+                l.starts_with("Warn") && l.contains("verification is OFF") && l.contains(&url)
+            })
+            .count()
     };
     assert!(wait_until(SOON, || warnings() >= 1), "a warning is logged");
     sim.reset_all();
-    assert!(wait_until(SOON, || ch.stats().reconnects >= 1), "reconnected");
+    assert!(
+        wait_until(SOON, || ch.stats().reconnects >= 1),
+        "reconnected"
+    );
     take(&ch, 2);
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(warnings(), 1, "one warning per channel, not per connection");
@@ -146,30 +178,51 @@ fn ca_file_mode_add_keeps_the_file_trusted() {
     let pki = Pki::new("add-mode");
     let sim = tls_sim(pki.pki.server(LOOPBACK));
     let url = sim.stream_url(&sim.point_web_ids()[0]);
-    let ch = Channel::open(&url, &config(&[("tls_ca_file", &pki.ca_file), ("tls_ca_file_mode", "add")])).unwrap();
+    let ch = Channel::open(
+        &url,
+        &config(&[("tls_ca_file", &pki.ca_file), ("tls_ca_file_mode", "add")]),
+    )
+    .unwrap();
     take(&ch, 1);
 }
 
 #[test]
 fn client_certificates_are_presented_when_configured() {
     let pki = Pki::new("mtls");
-    let sim = tls_sim(pki.pki.server(LOOPBACK).require_client_cert(pki.pki.ca_pem()));
+    let sim = tls_sim(
+        pki.pki
+            .server(LOOPBACK)
+            .require_client_cert(pki.pki.ca_pem()),
+    );
     let url = sim.stream_url(&sim.point_web_ids()[0]);
 
-    let e = open_err(&url, &[("tls_ca_file", &pki.ca_file), ("open_timeout", "5")]);
+    let e = open_err(
+        &url,
+        &[("tls_ca_file", &pki.ca_file), ("open_timeout", "5")],
+    );
     assert_eq!(e.kind(), ErrorKind::Tls, "no client certificate: {e}");
-    assert!(e.message().contains("client certificate") && e.message().contains(&url), "{e}");
+    assert!(
+        e.message().contains("client certificate") && e.message().contains(&url),
+        "{e}"
+    );
 
     let (cert, key) = pki.write_pair("client", &pki.pki.client_cert("historian-01"));
     let ch = Channel::open(
         &url,
-        &config(&[("tls_ca_file", &pki.ca_file), ("tls_client_cert", &cert), ("tls_client_key", &key)]),
+        &config(&[
+            ("tls_ca_file", &pki.ca_file),
+            ("tls_client_cert", &cert),
+            ("tls_client_key", &key),
+        ]),
     )
     .unwrap();
     take(&ch, 2);
 
     // A certificate without its key (or the reverse) is refused at open, before connecting.
-    let e = open_err(&url, &[("tls_ca_file", &pki.ca_file), ("tls_client_cert", &cert)]);
+    let e = open_err(
+        &url,
+        &[("tls_ca_file", &pki.ca_file), ("tls_client_cert", &cert)],
+    );
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     assert!(e.message().contains("tls_client_key"), "{e}");
 }
@@ -181,12 +234,18 @@ fn tls_settings_are_checked_when_set() {
     let missing = pki.dir.path().join("missing.pem");
     let e = c.set("tls_ca_file", missing.to_str().unwrap()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
-    assert!(e.message().contains("tls_ca_file") && e.message().contains("missing.pem"), "{e}");
+    assert!(
+        e.message().contains("tls_ca_file") && e.message().contains("missing.pem"),
+        "{e}"
+    );
     let not_pem = pki.dir.write("not.pem", "hello");
     let e = c.set("tls_ca_file", &not_pem).unwrap_err();
     assert!(e.message().contains("no PEM certificate"), "{e}");
     let e = c.set("tls_client_key", &pki.ca_file).unwrap_err();
-    assert!(e.message().contains("tls_client_key") && e.message().contains("no PEM private key"), "{e}");
+    assert!(
+        e.message().contains("tls_client_key") && e.message().contains("no PEM private key"),
+        "{e}"
+    );
     assert!(c.set("tls_ca_file_mode", "merge").is_err());
     c.set("tls_ca_file_mode", "ADD").unwrap();
     assert_eq!(c.tls_ca_file_mode, piwebasync::CaFileMode::Add);
@@ -217,13 +276,22 @@ fn the_c_abi_reports_pwa_err_tls_with_the_reason() {
         };
         assert_eq!(set("tls_ca_file", &other.ca_file), PWA_OK);
         let mut h: pwa_channel_t = 0;
-        assert_eq!(pwa_channel_open(url.as_ptr(), cfg, std::ptr::null(), &mut h), PWA_ERR_TLS);
+        assert_eq!(
+            pwa_channel_open(url.as_ptr(), cfg, std::ptr::null(), &mut h),
+            PWA_ERR_TLS
+        );
         let msg = c_last_error();
-        assert!(msg.contains("unknown issuer") && msg.contains(url.to_str().unwrap()), "{msg}");
+        assert!(
+            msg.contains("unknown issuer") && msg.contains(url.to_str().unwrap()),
+            "{msg}"
+        );
         assert_eq!(h, 0);
 
         assert_eq!(set("tls_ca_file", &pki.ca_file), PWA_OK);
-        assert_eq!(pwa_channel_open(url.as_ptr(), cfg, std::ptr::null(), &mut h), PWA_OK);
+        assert_eq!(
+            pwa_channel_open(url.as_ptr(), cfg, std::ptr::null(), &mut h),
+            PWA_OK
+        );
         pwa_config_free(cfg);
         let mut msg: *mut pwa_message = std::ptr::null_mut();
         assert_eq!(pwa_channel_poll_next(h, 20_000, &mut msg), PWA_OK);

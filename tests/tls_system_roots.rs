@@ -16,16 +16,21 @@ use tls_common::*;
 fn the_system_store_is_the_default_trust() {
     let pki = Pki::new("system-store");
     let other = Pki::new("system-store-other");
-    let sim = sim(SimConfig::default().interval(Duration::from_millis(10)).tls(pki.pki.server(LOOPBACK)));
+    let sim = sim(SimConfig::default()
+        .interval(Duration::from_millis(10))
+        .tls(pki.pki.server(LOOPBACK)));
     let url = sim.stream_url(&sim.point_web_ids()[0]);
 
     std::env::remove_var("SSL_CERT_DIR");
     std::env::set_var("SSL_CERT_FILE", &pki.ca_file);
-    let ch = Channel::open(&url, &ChannelConfig::default()).expect("trusted through the system store");
+    let ch =
+        Channel::open(&url, &ChannelConfig::default()).expect("trusted through the system store");
     take(&ch, 2);
 
     std::env::set_var("SSL_CERT_FILE", &other.ca_file);
-    let e = Channel::open(&url, &ChannelConfig::default()).err().expect("not trusted");
+    let e = Channel::open(&url, &ChannelConfig::default())
+        .err()
+        .expect("not trusted");
     assert_eq!(e.kind(), ErrorKind::Tls);
     assert!(e.message().contains("unknown issuer"), "{e}");
 
@@ -34,13 +39,17 @@ fn the_system_store_is_the_default_trust() {
     take(&Channel::open(&url, &cfg).unwrap(), 1);
     // `replace` (the default): only the file; the system store no longer counts.
     std::env::set_var("SSL_CERT_FILE", &pki.ca_file);
-    let e = Channel::open(&url, &config(&[("tls_ca_file", &other.ca_file)])).err().unwrap();
+    let e = Channel::open(&url, &config(&[("tls_ca_file", &other.ca_file)]))
+        .err()
+        .unwrap();
     assert!(e.message().contains("unknown issuer"), "{e}");
 
     // An empty store: a clear error rather than a handshake that cannot succeed.
     let empty = pki.dir.write("empty.pem", "");
     std::env::set_var("SSL_CERT_FILE", &empty);
-    let e = Channel::open(&url, &ChannelConfig::default()).err().unwrap();
+    let e = Channel::open(&url, &ChannelConfig::default())
+        .err()
+        .unwrap();
     assert_eq!(e.kind(), ErrorKind::Tls);
     assert!(e.message().contains("no trusted CA certificates"), "{e}");
 }

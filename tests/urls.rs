@@ -27,11 +27,20 @@ fn err(r: Result<impl std::fmt::Debug, piwebasync::Error>) -> String {
 fn each_endpoint_and_scheme() {
     let none = UrlOptions::default();
     for (base, expected) in [
-        ("https://pi.example.com/piwebapi", "wss://pi.example.com/piwebapi/"),
-        ("https://pi.example.com/piwebapi/", "wss://pi.example.com/piwebapi/"),
+        (
+            "https://pi.example.com/piwebapi",
+            "wss://pi.example.com/piwebapi/",
+        ),
+        (
+            "https://pi.example.com/piwebapi/",
+            "wss://pi.example.com/piwebapi/",
+        ),
         ("http://pi:8080/piwebapi", "ws://pi:8080/piwebapi/"),
         ("wss://pi:443/piwebapi", "wss://pi/piwebapi/"),
-        ("ws://127.0.0.1:1234/piwebapi", "ws://127.0.0.1:1234/piwebapi/"),
+        (
+            "ws://127.0.0.1:1234/piwebapi",
+            "ws://127.0.0.1:1234/piwebapi/",
+        ),
         ("HTTPS://PI.Example.com/a/b", "wss://pi.example.com/a/b/"),
         ("https://pi.example.com", "wss://pi.example.com/"),
         ("  https://pi/piwebapi  ", "wss://pi/piwebapi/"),
@@ -39,9 +48,18 @@ fn each_endpoint_and_scheme() {
     ] {
         let u = ChannelUrls::new(base).unwrap();
         assert_eq!(u.base(), expected, "{base}");
-        assert_eq!(u.stream("F1DPx", &none).unwrap(), format!("{expected}streams/F1DPx/channel"));
-        assert_eq!(u.stream_set("F1Em-y_z", &none).unwrap(), format!("{expected}streamsets/F1Em-y_z/channel"));
-        assert_eq!(u.ad_hoc(&["A", "B", "C"], &none).unwrap(), format!("{expected}streamsets/channel?webId=A&webId=B&webId=C"));
+        assert_eq!(
+            u.stream("F1DPx", &none).unwrap(),
+            format!("{expected}streams/F1DPx/channel")
+        );
+        assert_eq!(
+            u.stream_set("F1Em-y_z", &none).unwrap(),
+            format!("{expected}streamsets/F1Em-y_z/channel")
+        );
+        assert_eq!(
+            u.ad_hoc(&["A", "B", "C"], &none).unwrap(),
+            format!("{expected}streamsets/channel?webId=A&webId=B&webId=C")
+        );
     }
 }
 
@@ -67,8 +85,14 @@ fn every_parameter() {
         ..UrlOptions::default()
     };
     let expected_q = "includeInitialValues=true&heartbeatRate=5&webIdType=PathOnly";
-    assert_eq!(u.stream("W", &o).unwrap(), format!("wss://pi.example.com/piwebapi/streams/W/channel?{expected_q}"));
-    assert_eq!(u.ad_hoc(&["A", "B"], &o).unwrap(), format!("wss://pi.example.com/piwebapi/streamsets/channel?webId=A&webId=B&{expected_q}"));
+    assert_eq!(
+        u.stream("W", &o).unwrap(),
+        format!("wss://pi.example.com/piwebapi/streams/W/channel?{expected_q}")
+    );
+    assert_eq!(
+        u.ad_hoc(&["A", "B"], &o).unwrap(),
+        format!("wss://pi.example.com/piwebapi/streamsets/channel?webId=A&webId=B&{expected_q}")
+    );
     let all = UrlOptions {
         include_initial_values: Some(false),
         heartbeat_rate: Some(-1),
@@ -92,24 +116,54 @@ fn every_parameter() {
         (WebIdType::LocalIdOnly, "LocalIDOnly"),
         (WebIdType::DefaultIdOnly, "DefaultIDOnly"),
     ] {
-        let o = UrlOptions { web_id_type: Some(t), ..UrlOptions::default() };
-        assert!(u.stream("W", &o).unwrap().ends_with(&format!("?webIdType={s}")));
+        let o = UrlOptions {
+            web_id_type: Some(t),
+            ..UrlOptions::default()
+        };
+        assert!(u
+            .stream("W", &o)
+            .unwrap()
+            .ends_with(&format!("?webIdType={s}")));
     }
     // Empty text is left out.
-    let o = UrlOptions { name_filter: Some(String::new()), ..UrlOptions::default() };
-    assert_eq!(u.stream_set("E", &o).unwrap(), "wss://pi.example.com/piwebapi/streamsets/E/channel");
+    let o = UrlOptions {
+        name_filter: Some(String::new()),
+        ..UrlOptions::default()
+    };
+    assert_eq!(
+        u.stream_set("E", &o).unwrap(),
+        "wss://pi.example.com/piwebapi/streamsets/E/channel"
+    );
 }
 
 #[test]
 fn stream_set_parameters_are_refused_elsewhere() {
     let u = urls();
     for o in [
-        UrlOptions { name_filter: Some("x".into()), ..UrlOptions::default() },
-        UrlOptions { category_name: Some("x".into()), ..UrlOptions::default() },
-        UrlOptions { template_name: Some("x".into()), ..UrlOptions::default() },
-        UrlOptions { search_full_hierarchy: Some(true), ..UrlOptions::default() },
-        UrlOptions { show_excluded: Some(false), ..UrlOptions::default() },
-        UrlOptions { show_hidden: Some(true), ..UrlOptions::default() },
+        UrlOptions {
+            name_filter: Some("x".into()),
+            ..UrlOptions::default()
+        },
+        UrlOptions {
+            category_name: Some("x".into()),
+            ..UrlOptions::default()
+        },
+        UrlOptions {
+            template_name: Some("x".into()),
+            ..UrlOptions::default()
+        },
+        UrlOptions {
+            search_full_hierarchy: Some(true),
+            ..UrlOptions::default()
+        },
+        UrlOptions {
+            show_excluded: Some(false),
+            ..UrlOptions::default()
+        },
+        UrlOptions {
+            show_hidden: Some(true),
+            ..UrlOptions::default()
+        },
     ] {
         assert!(err(u.stream("W", &o)).contains("applies only to stream-set channels"));
         assert!(err(u.ad_hoc(&["W"], &o)).contains("ad hoc"));
@@ -121,7 +175,11 @@ fn stream_set_parameters_are_refused_elsewhere() {
 fn text_parameters_are_percent_encoded() {
     let u = urls();
     let nasty = "a b&c=d?e#f%g+h/i\\j*k'ü\u{1F600}";
-    let o = UrlOptions { name_filter: Some(nasty.into()), category_name: Some("x&webId=EVIL".into()), ..UrlOptions::default() };
+    let o = UrlOptions {
+        name_filter: Some(nasty.into()),
+        category_name: Some("x&webId=EVIL".into()),
+        ..UrlOptions::default()
+    };
     let built = u.stream_set("E", &o).unwrap();
     assert_eq!(
         built,
@@ -129,11 +187,23 @@ fn text_parameters_are_percent_encoded() {
          &categoryName=x%26webId%3DEVIL"
     );
     let parsed = url::Url::parse(&built).unwrap();
-    let pairs: Vec<(String, String)> = parsed.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    assert_eq!(pairs, [("nameFilter".to_string(), nasty.to_string()), ("categoryName".to_string(), "x&webId=EVIL".to_string())]);
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("nameFilter".to_string(), nasty.to_string()),
+            ("categoryName".to_string(), "x&webId=EVIL".to_string())
+        ]
+    );
     // The root path is escaped by the URL parser.
     let u = ChannelUrls::new("https://h/pi web api").unwrap();
-    assert_eq!(u.stream("W", &UrlOptions::default()).unwrap(), "wss://h/pi%20web%20api/streams/W/channel");
+    assert_eq!(
+        u.stream("W", &UrlOptions::default()).unwrap(),
+        "wss://h/pi%20web%20api/streams/W/channel"
+    );
 }
 
 #[test]
@@ -181,7 +251,9 @@ fn bad_web_ids() {
 fn split_limits() {
     let u = urls();
     let none = UrlOptions::default();
-    let ids: Vec<String> = (0..500).map(|i| format!("F1DPEmoryo_bV0GzilxLXH31pg{i:06}AAAQUJDX1BJX09QU1xBSUM2ODEwNTkuUFY")).collect();
+    let ids: Vec<String> = (0..500)
+        .map(|i| format!("F1DPEmoryo_bV0GzilxLXH31pg{i:06}AAAQUJDX1BJX09QU1xBSUM2ODEwNTkuUFY"))
+        .collect();
     let split = u.ad_hoc_split(&ids, &none, 0).unwrap();
     assert!(split.len() > 1);
     assert!(split.iter().all(|s| s.len() <= DEFAULT_MAX_URL_LEN));
@@ -191,10 +263,16 @@ fn split_limits() {
     for s in &split[..split.len() - 1] {
         assert!(s.len() + per_id > DEFAULT_MAX_URL_LEN);
     }
-    assert_eq!(split[0].len(), fixed - 1 + (DEFAULT_MAX_URL_LEN - fixed + 1) / per_id * per_id);
+    assert_eq!(
+        split[0].len(),
+        fixed - 1 + (DEFAULT_MAX_URL_LEN - fixed + 1) / per_id * per_id
+    );
     // Exactly at the limit, and one byte under it.
     let one = u.ad_hoc(&["AAAA"], &none).unwrap();
-    assert_eq!(u.ad_hoc_split(&["AAAA"], &none, one.len()).unwrap(), std::slice::from_ref(&one));
+    assert_eq!(
+        u.ad_hoc_split(&["AAAA"], &none, one.len()).unwrap(),
+        std::slice::from_ref(&one)
+    );
     let m = err(u.ad_hoc_split(&["AAAA"], &none, one.len() - 1));
     assert!(m.contains("WebId #0 (4 bytes) does not fit"), "{m}");
     // A long WebId in the middle.
@@ -202,9 +280,15 @@ fn split_limits() {
     let m = err(u.ad_hoc_split(&["A", long.as_str(), "B"], &none, 0));
     assert!(m.contains("WebId #1 (5000 bytes)"), "{m}");
     // Options are in every URL and counted.
-    let o = UrlOptions { include_initial_values: Some(true), heartbeat_rate: Some(3), ..UrlOptions::default() };
+    let o = UrlOptions {
+        include_initial_values: Some(true),
+        heartbeat_rate: Some(3),
+        ..UrlOptions::default()
+    };
     let split = u.ad_hoc_split(&ids, &o, 2000).unwrap();
-    assert!(split.iter().all(|s| s.len() <= 2000 && s.ends_with("&includeInitialValues=true&heartbeatRate=3")));
+    assert!(split
+        .iter()
+        .all(|s| s.len() <= 2000 && s.ends_with("&includeInitialValues=true&heartbeatRate=3")));
 }
 
 proptest! {
@@ -257,7 +341,9 @@ fn c(s: &str) -> CString {
 fn last_error() -> String {
     let mut buf = [0 as c_char; 512];
     unsafe { pwa_last_error(buf.as_mut_ptr(), buf.len(), ptr::null_mut()) };
-    unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[test]
@@ -265,44 +351,109 @@ fn c_api() {
     let base = c(BASE);
     let mut buf = [0 as c_char; 256];
     let mut needed = 0usize;
-    let st = unsafe { pwa_url_stream(base.as_ptr(), c"W1".as_ptr(), ptr::null(), buf.as_mut_ptr(), buf.len(), &mut needed) };
+    let st = unsafe {
+        pwa_url_stream(
+            base.as_ptr(),
+            c"W1".as_ptr(),
+            ptr::null(),
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut needed,
+        )
+    };
     assert_eq!(st, PWA_OK);
-    let got = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap().to_string();
+    let got = unsafe { CStr::from_ptr(buf.as_ptr()) }
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_eq!(got, "wss://pi.example.com/piwebapi/streams/W1/channel");
     assert_eq!(needed, got.len() + 1);
     // Too small: truncated, needed reported, message set.
     let mut small = [0 as c_char; 10];
-    let st = unsafe { pwa_url_stream(base.as_ptr(), c"W1".as_ptr(), ptr::null(), small.as_mut_ptr(), small.len(), &mut needed) };
+    let st = unsafe {
+        pwa_url_stream(
+            base.as_ptr(),
+            c"W1".as_ptr(),
+            ptr::null(),
+            small.as_mut_ptr(),
+            small.len(),
+            &mut needed,
+        )
+    };
     assert_eq!((st, needed), (PWA_ERR_BUFFER_TOO_SMALL, got.len() + 1));
     assert!(last_error().contains("the URL needs"));
     // A zeroed options struct writes nothing; fields map to parameters.
     let mut o: pwa_url_options = unsafe { std::mem::zeroed() };
-    let st = unsafe { pwa_url_streamset(base.as_ptr(), c"E".as_ptr(), &o, buf.as_mut_ptr(), buf.len(), ptr::null_mut()) };
+    let st = unsafe {
+        pwa_url_streamset(
+            base.as_ptr(),
+            c"E".as_ptr(),
+            &o,
+            buf.as_mut_ptr(),
+            buf.len(),
+            ptr::null_mut(),
+        )
+    };
     assert_eq!(st, PWA_OK);
-    assert!(unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap().ends_with("/streamsets/E/channel"));
+    assert!(unsafe { CStr::from_ptr(buf.as_ptr()) }
+        .to_str()
+        .unwrap()
+        .ends_with("/streamsets/E/channel"));
     let filter = c("Pump 1*");
     o.name_filter = filter.as_ptr();
     o.include_initial_values = 1;
     o.heartbeat_rate = 0; // left out
     o.web_id_type = PWA_WEBID_TYPE_LOCAL_ID_ONLY;
     o.show_hidden = 7;
-    let st = unsafe { pwa_url_streamset(base.as_ptr(), c"E".as_ptr(), &o, buf.as_mut_ptr(), buf.len(), ptr::null_mut()) };
+    let st = unsafe {
+        pwa_url_streamset(
+            base.as_ptr(),
+            c"E".as_ptr(),
+            &o,
+            buf.as_mut_ptr(),
+            buf.len(),
+            ptr::null_mut(),
+        )
+    };
     assert_eq!(st, PWA_OK);
     assert_eq!(
         unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap(),
         "wss://pi.example.com/piwebapi/streamsets/E/channel?includeInitialValues=true&webIdType=LocalIDOnly&nameFilter=Pump%201*&showHidden=true"
     );
     o.web_id_type = 6;
-    let st = unsafe { pwa_url_streamset(base.as_ptr(), c"E".as_ptr(), &o, buf.as_mut_ptr(), buf.len(), ptr::null_mut()) };
+    let st = unsafe {
+        pwa_url_streamset(
+            base.as_ptr(),
+            c"E".as_ptr(),
+            &o,
+            buf.as_mut_ptr(),
+            buf.len(),
+            ptr::null_mut(),
+        )
+    };
     assert_eq!(st, PWA_ERR_INVALID_ARGUMENT);
     assert!(last_error().contains("web_id_type 6"));
     // Split: count and newline-joined URLs.
     let mut count = 0usize;
     let mut big = vec![0 as c_char; 8192];
     let ids = c("AAAA,BBBB CCCC\nDDDD");
-    let st = unsafe { pwa_url_adhoc_split(base.as_ptr(), ids.as_ptr(), ptr::null(), 69, big.as_mut_ptr(), big.len(), &mut needed, &mut count) };
+    let st = unsafe {
+        pwa_url_adhoc_split(
+            base.as_ptr(),
+            ids.as_ptr(),
+            ptr::null(),
+            69,
+            big.as_mut_ptr(),
+            big.len(),
+            &mut needed,
+            &mut count,
+        )
+    };
     assert_eq!(st, PWA_OK, "{}", last_error());
-    let text = unsafe { CStr::from_ptr(big.as_ptr()) }.to_str().unwrap().to_string();
+    let text = unsafe { CStr::from_ptr(big.as_ptr()) }
+        .to_str()
+        .unwrap()
+        .to_string();
     let lines: Vec<&str> = text.split('\n').collect();
     assert_eq!(lines.len(), count);
     assert_eq!(
@@ -314,13 +465,42 @@ fn c_api() {
             "wss://pi.example.com/piwebapi/streamsets/channel?webId=DDDD"
         ]
     );
-    let st = unsafe { pwa_url_adhoc_split(base.as_ptr(), ids.as_ptr(), ptr::null(), 0, big.as_mut_ptr(), big.len(), &mut needed, &mut count) };
+    let st = unsafe {
+        pwa_url_adhoc_split(
+            base.as_ptr(),
+            ids.as_ptr(),
+            ptr::null(),
+            0,
+            big.as_mut_ptr(),
+            big.len(),
+            &mut needed,
+            &mut count,
+        )
+    };
     assert_eq!((st, count), (PWA_OK, 1));
     // NULLs.
-    let st = unsafe { pwa_url_adhoc(ptr::null(), ids.as_ptr(), ptr::null(), big.as_mut_ptr(), big.len(), ptr::null_mut()) };
+    let st = unsafe {
+        pwa_url_adhoc(
+            ptr::null(),
+            ids.as_ptr(),
+            ptr::null(),
+            big.as_mut_ptr(),
+            big.len(),
+            ptr::null_mut(),
+        )
+    };
     assert_eq!(st, PWA_ERR_INVALID_ARGUMENT);
     assert!(last_error().contains("base is NULL"));
-    let st = unsafe { pwa_url_adhoc(base.as_ptr(), ids.as_ptr(), ptr::null(), ptr::null_mut(), 5, ptr::null_mut()) };
+    let st = unsafe {
+        pwa_url_adhoc(
+            base.as_ptr(),
+            ids.as_ptr(),
+            ptr::null(),
+            ptr::null_mut(),
+            5,
+            ptr::null_mut(),
+        )
+    };
     assert_eq!(st, PWA_ERR_INVALID_ARGUMENT);
 }
 
@@ -329,15 +509,27 @@ fn c_api() {
 
 #[test]
 fn built_urls_open_against_the_simulator() {
-    let sim = common::sim(piwebasync_sim::SimConfig::default().interval(std::time::Duration::from_millis(10)));
+    let sim = common::sim(
+        piwebasync_sim::SimConfig::default().interval(std::time::Duration::from_millis(10)),
+    );
     let u = ChannelUrls::new(&sim.http_base_url()).unwrap();
     let id = sim.point_web_ids()[0].clone();
     let none = UrlOptions::default();
     assert_eq!(u.stream(&id, &none).unwrap(), sim.stream_url(&id));
-    assert_eq!(u.ad_hoc(&sim.point_web_ids(), &none).unwrap(), sim.adhoc_url(sim.point_web_ids()));
+    assert_eq!(
+        u.ad_hoc(&sim.point_web_ids(), &none).unwrap(),
+        sim.adhoc_url(sim.point_web_ids())
+    );
     let element = sim.model().elements()[0].web_id().to_string();
-    assert_eq!(u.stream_set(&element, &none).unwrap(), sim.streamset_url(&element));
-    let o = UrlOptions { include_initial_values: Some(true), heartbeat_rate: Some(2), ..UrlOptions::default() };
+    assert_eq!(
+        u.stream_set(&element, &none).unwrap(),
+        sim.streamset_url(&element)
+    );
+    let o = UrlOptions {
+        include_initial_values: Some(true),
+        heartbeat_rate: Some(2),
+        ..UrlOptions::default()
+    };
     for url in u.ad_hoc_split(&sim.point_web_ids(), &o, 200).unwrap() {
         let ch = Channel::open(&url, &ChannelConfig::default()).unwrap();
         let m = ch.poll_next(Some(common::SOON)).unwrap();

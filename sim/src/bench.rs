@@ -99,7 +99,9 @@ pub(super) async fn prebuilt(
         };
         *data_sent += fed;
         if fed > 0 {
-            c.shared.total_messages.fetch_add(fed, std::sync::atomic::Ordering::Relaxed);
+            c.shared
+                .total_messages
+                .fetch_add(fed, std::sync::atomic::Ordering::Relaxed);
             c.shared.with_stats(c.id, |s| {
                 s.data_messages_sent += fed;
                 s.values_sent += values;

@@ -20,8 +20,8 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::faults::{ConnCmd, ConnOp};
 use crate::http::Request;
-use crate::socket::SharedTcp;
 use crate::model::{wildcard_match, ChannelGen, Target, WebIdType, HEARTBEAT};
+use crate::socket::SharedTcp;
 use crate::state::Shared;
 
 pub(crate) type Ws = WebSocketStream<BufReader<crate::tls::SimStream>>;
@@ -50,7 +50,12 @@ fn parse_bool(req: &Request, name: &str) -> Result<bool, (u16, String)> {
 
 /// Maps a request under the API root to a channel, or an HTTP error (status, message).
 pub(crate) fn route(shared: &Shared, req: &Request) -> Result<ChannelSpec, (u16, String)> {
-    let not_found = || (404, format!("The requested path '{}' was not found.", req.path));
+    let not_found = || {
+        (
+            404,
+            format!("The requested path '{}' was not found.", req.path),
+        )
+    };
     let root = shared.root.as_str();
     let rest = match req.path.get(..root.len()) {
         Some(p) if p.eq_ignore_ascii_case(root) => &req.path[root.len()..],
@@ -64,7 +69,9 @@ pub(crate) fn route(shared: &Shared, req: &Request) -> Result<ChannelSpec, (u16,
     let streams: Vec<usize> = match segs.as_slice() {
         [s, w, c] if is(s, "streams") && is(c, "channel") => match model.lookup(w) {
             Some(Target::Stream(i)) => vec![i],
-            Some(Target::Element(_)) => return Err((400, format!("The WebId '{w}' does not designate a stream."))),
+            Some(Target::Element(_)) => {
+                return Err((400, format!("The WebId '{w}' does not designate a stream.")))
+            }
             None => return Err(unknown_webid(w)),
         },
         [s, c] if is(s, "streamsets") && is(c, "channel") => {
@@ -96,7 +103,9 @@ pub(crate) fn route(shared: &Shared, req: &Request) -> Result<ChannelSpec, (u16,
                     .filter(|&a| filter.is_none_or(|f| wildcard_match(f, &model.streams()[a].name)))
                     .collect()
             }
-            Some(Target::Stream(_)) => return Err((400, format!("The WebId '{w}' has no child attributes."))),
+            Some(Target::Stream(_)) => {
+                return Err((400, format!("The WebId '{w}' has no child attributes.")))
+            }
             None => return Err(unknown_webid(w)),
         },
         _ => return Err(not_found()),
@@ -104,16 +113,27 @@ pub(crate) fn route(shared: &Shared, req: &Request) -> Result<ChannelSpec, (u16,
 
     let webid_type = match req.param("webIdType") {
         None => WebIdType::Full,
-        Some(v) => WebIdType::parse(v).ok_or_else(|| (400, format!("The value '{v}' is not valid for webIdType.")))?,
+        Some(v) => WebIdType::parse(v)
+            .ok_or_else(|| (400, format!("The value '{v}' is not valid for webIdType.")))?,
     };
     let heartbeat_rate = match req.param("heartbeatRate") {
         None => 0,
         Some(v) => match v.trim().parse::<i64>() {
             Ok(n) => n.clamp(0, u32::MAX as i64) as u32,
-            Err(_) => return Err((400, format!("The value '{v}' is not valid for heartbeatRate."))),
+            Err(_) => {
+                return Err((
+                    400,
+                    format!("The value '{v}' is not valid for heartbeatRate."),
+                ))
+            }
         },
     };
-    Ok(ChannelSpec { streams, webid_type, include_initial: parse_bool(req, "includeInitialValues")?, heartbeat_rate })
+    Ok(ChannelSpec {
+        streams,
+        webid_type,
+        include_initial: parse_bool(req, "includeInitialValues")?,
+        heartbeat_rate,
+    })
 }
 
 /// Aborts the reader task when the connection ends, whichever way.
@@ -190,7 +210,6 @@ async fn reader_finished(reader: &mut Option<ReaderTask>) {
 }
 
 impl Conn {
-
     async fn stop_reader(&mut self) {
         if let Some(mut r) = self.reader.take() {
             if !r.done {
@@ -262,11 +281,20 @@ impl Conn {
                 return self.reset().await;
             }
             ConnOp::Close(code) => {
-                let frame = CloseFrame { code: CloseCode::from(code), reason: "".into() };
-                let _ = tokio::time::timeout(Duration::from_secs(2), self.sink.send(Message::Close(Some(frame)))).await;
+                let frame = CloseFrame {
+                    code: CloseCode::from(code),
+                    reason: "".into(),
+                };
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    self.sink.send(Message::Close(Some(frame))),
+                )
+                .await;
                 drop(ack);
                 // Give the client a moment to answer with its own Close.
-                let _ = tokio::time::timeout(Duration::from_secs(2), reader_finished(&mut self.reader)).await;
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(2), reader_finished(&mut self.reader))
+                        .await;
                 return Flow::End;
             }
             ConnOp::Malformed => {
@@ -278,8 +306,13 @@ impl Conn {
                 self.drain_raw().await;
                 return Flow::End;
             }
-            ConnOp::NotJson => Box::pin(self.send("this is not JSON {\"Items\":[".to_string(), Kind::Fault, 0)).await,
-            ConnOp::Oversize(bytes) => Box::pin(self.send(oversize_json(bytes), Kind::Fault, 0)).await,
+            ConnOp::NotJson => {
+                Box::pin(self.send("this is not JSON {\"Items\":[".to_string(), Kind::Fault, 0))
+                    .await
+            }
+            ConnOp::Oversize(bytes) => {
+                Box::pin(self.send(oversize_json(bytes), Kind::Fault, 0)).await
+            }
         };
         drop(ack);
         flow
@@ -331,16 +364,42 @@ pub(crate) async fn run(
     cmds: mpsc::UnboundedReceiver<ConnCmd>,
 ) {
     let (sink, stream) = ws.split();
-    let reader = ReaderTask { handle: tokio::spawn(read_loop(stream, shared.stall.subscribe())), done: false };
+    let reader = ReaderTask {
+        handle: tokio::spawn(read_loop(stream, shared.stall.subscribe())),
+        done: false,
+    };
     let mut stall = shared.stall.subscribe();
-    let mut c = Conn { shared: shared.clone(), id, sink, raw, cmds, deferred: VecDeque::new(), reader: Some(reader), held_acks: Vec::new() };
+    let mut c = Conn {
+        shared: shared.clone(),
+        id,
+        sink,
+        raw,
+        cmds,
+        deferred: VecDeque::new(),
+        reader: Some(reader),
+        held_acks: Vec::new(),
+    };
     let cfg = &shared.cfg;
     let model = shared.model.clone();
     let mut gen = ChannelGen::new(spec.streams, spec.webid_type);
 
-    let _ = main_loop(&mut c, &mut stall, &mut gen, &model, cfg, spec.include_initial, spec.heartbeat_rate).await;
+    let _ = main_loop(
+        &mut c,
+        &mut stall,
+        &mut gen,
+        &model,
+        cfg,
+        spec.include_initial,
+        spec.heartbeat_rate,
+    )
+    .await;
     c.stop_reader().await;
-    let Conn { raw, sink, held_acks, .. } = c;
+    let Conn {
+        raw,
+        sink,
+        held_acks,
+        ..
+    } = c;
     // Close the socket (RST if a reset set SO_LINGER 0) before anyone is told.
     drop(sink);
     drop(raw);
@@ -381,7 +440,11 @@ async fn main_loop(
         }
     }
     let fast = cfg.interval.is_zero();
-    let tick = if fast { Duration::from_millis(100) } else { cfg.interval };
+    let tick = if fast {
+        Duration::from_millis(100)
+    } else {
+        cfg.interval
+    };
     let mut ticker = tokio::time::interval_at(Instant::now() + tick, tick);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut data_sent = 0u64;
@@ -399,7 +462,9 @@ async fn main_loop(
     loop {
         let data_possible = !cfg.quiet
             && gen.stream_count() > 0
-            && cfg.max_messages_per_connection.is_none_or(|m| data_sent < m);
+            && cfg
+                .max_messages_per_connection
+                .is_none_or(|m| data_sent < m);
         let stalled = *stall.borrow_and_update();
         if fast && data_possible && !stalled {
             // As fast as possible: commands are looked at inside `send`.
@@ -447,5 +512,9 @@ async fn main_loop(
 }
 
 async fn close_normal(c: &mut Conn) -> Flow {
-    c.command(ConnCmd { op: ConnOp::Close(1000), ack: crate::faults::Ack::none() }).await
+    c.command(ConnCmd {
+        op: ConnOp::Close(1000),
+        ack: crate::faults::Ack::none(),
+    })
+    .await
 }

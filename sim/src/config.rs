@@ -32,7 +32,11 @@ pub struct SimPoint {
 
 impl SimPoint {
     pub fn new(name: impl Into<String>, kind: PointKind, units: impl Into<String>) -> Self {
-        SimPoint { name: name.into(), kind, units: units.into() }
+        SimPoint {
+            name: name.into(),
+            kind,
+            units: units.into(),
+        }
     }
 }
 
@@ -45,7 +49,10 @@ pub struct SimElement {
 
 impl SimElement {
     pub fn new(name: impl Into<String>, attributes: Vec<SimPoint>) -> Self {
-        SimElement { name: name.into(), attributes }
+        SimElement {
+            name: name.into(),
+            attributes,
+        }
     }
 }
 
@@ -160,12 +167,21 @@ pub fn default_elements() -> Vec<SimElement> {
 pub fn generated_points(n: usize) -> Vec<SimPoint> {
     let mut v = default_points();
     v.truncate(n);
-    const KINDS: [PointKind; 5] =
-        [PointKind::Float, PointKind::Float, PointKind::Integer, PointKind::Digital, PointKind::Text];
+    const KINDS: [PointKind; 5] = [
+        PointKind::Float,
+        PointKind::Float,
+        PointKind::Integer,
+        PointKind::Digital,
+        PointKind::Text,
+    ];
     let mut i = v.len();
     while v.len() < n {
         let kind = KINDS[i % KINDS.len()];
-        v.push(SimPoint::new(format!("SIM.TAG.{:05}", i + 1), kind, if kind == PointKind::Float { "m" } else { "" }));
+        v.push(SimPoint::new(
+            format!("SIM.TAG.{:05}", i + 1),
+            kind,
+            if kind == PointKind::Float { "m" } else { "" },
+        ));
         i += 1;
     }
     v

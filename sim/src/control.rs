@@ -28,7 +28,10 @@ GET /_sim/summary                    JSON object of totals
 
 fn num<T: std::str::FromStr>(req: &Request, name: &str, default: Option<T>) -> Result<T, String> {
     match req.param(name) {
-        Some(v) => v.trim().parse().map_err(|_| format!("bad value for {name}: {v}\n")),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad value for {name}: {v}\n")),
         None => default.ok_or_else(|| format!("missing parameter {name}\n")),
     }
 }
@@ -56,14 +59,25 @@ pub(crate) async fn handle(shared: &Arc<Shared>, req: &Request) -> (u16, &'stati
     }
 }
 
-async fn run(shared: &Arc<Shared>, req: &Request) -> Result<Option<(&'static str, String)>, (u16, String)> {
+async fn run(
+    shared: &Arc<Shared>,
+    req: &Request,
+) -> Result<Option<(&'static str, String)>, (u16, String)> {
     let cmd = req.path.trim_start_matches("/_sim").trim_matches('/');
     let bad = |m: String| (400, m);
     match cmd {
-        "reset" => blocking(shared, |s| { s.reset_all(); }).await,
+        "reset" => {
+            blocking(shared, |s| {
+                s.reset_all();
+            })
+            .await
+        }
         "close" => {
             let code: u16 = num(req, "code", Some(1000)).map_err(bad)?;
-            blocking(shared, move |s| { s.close_all(code); }).await
+            blocking(shared, move |s| {
+                s.close_all(code);
+            })
+            .await
         }
         "refuse" => {
             let ms: u64 = num(req, "ms", None).map_err(bad)?;
@@ -77,11 +91,24 @@ async fn run(shared: &Arc<Shared>, req: &Request) -> Result<Option<(&'static str
             let on = flag(req, "on").map_err(bad)?;
             shared.stall_on(on);
         }
-        "malformed" => blocking(shared, |s| { s.send_malformed(); }).await,
-        "notjson" => blocking(shared, |s| { s.send_not_json(); }).await,
+        "malformed" => {
+            blocking(shared, |s| {
+                s.send_malformed();
+            })
+            .await
+        }
+        "notjson" => {
+            blocking(shared, |s| {
+                s.send_not_json();
+            })
+            .await
+        }
         "oversize" => {
             let bytes: usize = num(req, "bytes", None).map_err(bad)?;
-            blocking(shared, move |s| { s.send_oversize(bytes); }).await
+            blocking(shared, move |s| {
+                s.send_oversize(bytes);
+            })
+            .await
         }
         "reject" => {
             let status: u16 = num(req, "status", None).map_err(bad)?;

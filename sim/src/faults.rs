@@ -68,7 +68,16 @@ impl Shared {
             if bump_epoch {
                 live.epoch += 1;
             }
-            live.conns.values().filter(|c| c.send(ConnCmd { op: op(), ack: Ack(tx.clone()) }).is_ok()).count()
+            live.conns
+                .values()
+                .filter(|c| {
+                    c.send(ConnCmd {
+                        op: op(),
+                        ack: Ack(tx.clone()),
+                    })
+                    .is_ok()
+                })
+                .count()
         };
         drop(tx);
         wait(rx, ACK_TIMEOUT);
@@ -106,7 +115,11 @@ impl Shared {
     /// Closes the listener (returns once it is closed) and reopens it after `d`.
     pub fn refuse_for(&self, d: Duration) {
         let (tx, rx) = std_mpsc::channel();
-        if self.listener_tx.send(ListenerCmd::Refuse(d, Ack(tx))).is_ok() {
+        if self
+            .listener_tx
+            .send(ListenerCmd::Refuse(d, Ack(tx)))
+            .is_ok()
+        {
             wait(rx, ACK_TIMEOUT);
         }
     }

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt,
+};
 
 /// Largest request head accepted (ad hoc URLs with thousands of WebIds are long).
 pub const MAX_HEAD: usize = 1 << 20;
@@ -17,7 +19,10 @@ pub enum HeadError {
 
 /// Reads up to and including the blank line that ends a request head. Bytes after it
 /// stay in the reader's buffer (they may be the first WebSocket frames).
-pub async fn read_head<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> Result<Vec<u8>, HeadError> {
+pub async fn read_head<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    max: usize,
+) -> Result<Vec<u8>, HeadError> {
     let mut head: Vec<u8> = Vec::with_capacity(1024);
     loop {
         let buf = r.fill_buf().await.map_err(|_| HeadError::Io)?;
@@ -67,18 +72,34 @@ impl Request {
             Some((p, q)) => (p.to_string(), q),
             None => (target.clone(), ""),
         };
-        let query = url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let query = url::form_urlencoded::parse(q.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
         let headers = req
             .headers
             .iter()
-            .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).trim().to_string()))
+            .map(|h| {
+                (
+                    h.name.to_string(),
+                    String::from_utf8_lossy(h.value).trim().to_string(),
+                )
+            })
             .collect();
-        Some(Request { method: req.method?.to_string(), path, target, query, headers })
+        Some(Request {
+            method: req.method?.to_string(),
+            path,
+            target,
+            query,
+            headers,
+        })
     }
 
     /// First header with this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// Whether any header `name` lists `token` (comma-separated, case-insensitive).
@@ -91,18 +112,27 @@ impl Request {
 
     /// First query parameter with this name (case-insensitive, like PI Web API).
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of a repeated query parameter.
     pub fn params(&self, name: &str) -> Vec<&str> {
-        self.query.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+        self.query
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     pub fn is_websocket_upgrade(&self) -> bool {
         self.header_has_token("Upgrade", "websocket")
             && self.header_has_token("Connection", "upgrade")
-            && self.header("Sec-WebSocket-Key").is_some_and(|k| !k.is_empty())
+            && self
+                .header("Sec-WebSocket-Key")
+                .is_some_and(|k| !k.is_empty())
     }
 }
 
@@ -136,7 +166,12 @@ pub fn errors_body(msg: &str) -> String {
 }
 
 /// A complete `Connection: close` response.
-pub fn response(status: u16, headers: &[(&str, String)], content_type: &str, body: &str) -> Vec<u8> {
+pub fn response(
+    status: u16,
+    headers: &[(&str, String)],
+    content_type: &str,
+    body: &str,
+) -> Vec<u8> {
     let mut r = format!("HTTP/1.1 {status} {}\r\n", reason(status));
     for (k, v) in headers {
         r.push_str(&format!("{k}: {v}\r\n"));

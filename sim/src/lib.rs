@@ -36,7 +36,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub use config::{default_elements, default_points, generated_points, PointKind, SimConfig, SimElement, SimPoint};
+pub use config::{
+    default_elements, default_points, generated_points, PointKind, SimConfig, SimElement, SimPoint,
+};
 pub use control::USAGE as CONTROL_USAGE;
 pub use model::{ElementDef, Model, StreamDef, Target, WebIdType, HEARTBEAT};
 pub use stats::ConnStats;
@@ -54,7 +56,9 @@ pub struct Simulator {
 
 impl std::fmt::Debug for Simulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Simulator").field("addr", &self.addr()).finish()
+        f.debug_struct("Simulator")
+            .field("addr", &self.addr())
+            .finish()
     }
 }
 
@@ -62,7 +66,11 @@ impl Simulator {
     /// Starts the server on its own thread; returns once it is listening.
     pub fn start(config: SimConfig) -> io::Result<Simulator> {
         let r = server::start(config)?;
-        Ok(Simulator { shared: r.shared, thread: Some(r.thread), shutdown: Some(r.shutdown) })
+        Ok(Simulator {
+            shared: r.shared,
+            thread: Some(r.thread),
+            shutdown: Some(r.shutdown),
+        })
     }
 
     /// Starts with [`SimConfig::default`].
@@ -79,8 +87,12 @@ impl Simulator {
     fn authority(&self) -> String {
         let a = self.addr();
         match a.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), a.port()).to_string(),
-            IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), a.port()).to_string(),
+            IpAddr::V4(ip) if ip.is_unspecified() => {
+                SocketAddr::new(Ipv4Addr::LOCALHOST.into(), a.port()).to_string()
+            }
+            IpAddr::V6(ip) if ip.is_unspecified() => {
+                SocketAddr::new(Ipv6Addr::LOCALHOST.into(), a.port()).to_string()
+            }
             _ => a.to_string(),
         }
     }
@@ -107,7 +119,11 @@ impl Simulator {
     /// when serving TLS).
     pub fn control_url(&self, command: &str) -> String {
         let scheme = if self.is_tls() { "https" } else { "http" };
-        format!("{scheme}://{}/_sim/{}", self.authority(), command.trim_start_matches('/'))
+        format!(
+            "{scheme}://{}/_sim/{}",
+            self.authority(),
+            command.trim_start_matches('/')
+        )
     }
 
     /// Accept this bearer token from now on (`None`: no token is accepted; with no Basic
@@ -143,7 +159,10 @@ impl Simulator {
 
     /// `ws://.../piwebapi/streamsets/channel?webId=A&webId=B...`
     pub fn adhoc_url<S: AsRef<str>>(&self, web_ids: impl IntoIterator<Item = S>) -> String {
-        let q: Vec<String> = web_ids.into_iter().map(|w| format!("webId={}", w.as_ref())).collect();
+        let q: Vec<String> = web_ids
+            .into_iter()
+            .map(|w| format!("webId={}", w.as_ref()))
+            .collect();
         format!("{}/streamsets/channel?{}", self.base_url(), q.join("&"))
     }
 
@@ -168,7 +187,11 @@ impl Simulator {
 
     /// Full WebIds of all PI points.
     pub fn point_web_ids(&self) -> Vec<String> {
-        self.model().points().iter().map(|p| p.web_id().to_string()).collect()
+        self.model()
+            .points()
+            .iter()
+            .map(|p| p.web_id().to_string())
+            .collect()
     }
 
     /// Every upgraded connection so far (open or not), in upgrade order.
@@ -178,7 +201,9 @@ impl Simulator {
 
     /// One connection's counters (ids start at 1).
     pub fn connection(&self, id: u64) -> Option<ConnStats> {
-        lock(&self.shared.conns).get((id as usize).checked_sub(1)?).cloned()
+        lock(&self.shared.conns)
+            .get((id as usize).checked_sub(1)?)
+            .cloned()
     }
 
     /// Number of connections upgraded so far (open or not).

@@ -38,12 +38,15 @@ URLs, and runs until SIGINT or SIGTERM. Control endpoint (plain HTTP, same port)
 
 fn value<'a>(args: &'a [String], i: &mut usize, name: &str) -> Result<&'a str, String> {
     *i += 1;
-    args.get(*i).map(|s| s.as_str()).ok_or_else(|| format!("{name} needs a value"))
+    args.get(*i)
+        .map(|s| s.as_str())
+        .ok_or_else(|| format!("{name} needs a value"))
 }
 
 fn number<T: std::str::FromStr>(args: &[String], i: &mut usize, name: &str) -> Result<T, String> {
     let v = value(args, i, name)?;
-    v.parse().map_err(|_| format!("{name}: not a valid number: {v}"))
+    v.parse()
+        .map_err(|_| format!("{name}: not a valid number: {v}"))
 }
 
 struct Cli {
@@ -63,7 +66,9 @@ fn parse(args: &[String]) -> Result<Option<Cli>, String> {
             "--help" | "-h" => return Ok(None),
             "--bind" => {
                 let v = value(args, &mut i, a)?;
-                cfg.bind = v.parse::<SocketAddr>().map_err(|_| format!("--bind: not an address: {v}"))?;
+                cfg.bind = v
+                    .parse::<SocketAddr>()
+                    .map_err(|_| format!("--bind: not an address: {v}"))?;
             }
             "--root" => cfg = cfg.root(value(args, &mut i, a)?),
             "--interval-ms" => cfg.interval = Duration::from_millis(number(args, &mut i, a)?),
@@ -153,7 +158,10 @@ fn main() -> ExitCode {
         }
     };
     // Signal handlers first, so a signal right after "listening" is not lost.
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("piwebasync-sim: runtime: {e}");
@@ -196,10 +204,18 @@ fn main() -> ExitCode {
     // Benchmark modes: one channel of every point (printed before `adhoc`, which scripts wait for).
     let bench = sim.config().prebuilt.is_some() || sim.config().rate.is_some();
     if bench && !model.points().is_empty() {
-        let _ = writeln!(out, "adhoc-all {}", sim.adhoc_url(model.points().iter().map(|p| p.web_id())));
+        let _ = writeln!(
+            out,
+            "adhoc-all {}",
+            sim.adhoc_url(model.points().iter().map(|p| p.web_id()))
+        );
     }
     if !model.points().is_empty() {
-        let _ = writeln!(out, "adhoc {}", sim.adhoc_url(model.points().iter().take(10).map(|p| p.web_id())));
+        let _ = writeln!(
+            out,
+            "adhoc {}",
+            sim.adhoc_url(model.points().iter().take(10).map(|p| p.web_id()))
+        );
     }
     let _ = writeln!(out, "control {}", sim.control_url("stats"));
     let _ = out.flush();

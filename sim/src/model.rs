@@ -177,7 +177,12 @@ impl Model {
                 streams.push(stream_def(a, apath, true, w));
             }
             let webids = WebIds::new("Em", &[&eguid], &path);
-            elements.push(ElementDef { name: e.name.clone(), path, attributes, webids });
+            elements.push(ElementDef {
+                name: e.name.clone(),
+                path,
+                attributes,
+                webids,
+            });
         }
         let mut index = HashMap::new();
         for (i, s) in streams.iter().enumerate() {
@@ -190,7 +195,12 @@ impl Model {
                 index.insert(w.clone(), Target::Element(i));
             }
         }
-        Model { streams, n_points, elements, index }
+        Model {
+            streams,
+            n_points,
+            elements,
+            index,
+        }
     }
 
     /// All streams: the PI points, then the attributes of every element.
@@ -208,11 +218,15 @@ impl Model {
     }
     /// A PI point by name (case-insensitive).
     pub fn point(&self, name: &str) -> Option<&StreamDef> {
-        self.points().iter().find(|s| s.name.eq_ignore_ascii_case(name))
+        self.points()
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
     }
     /// An element by name (case-insensitive).
     pub fn element(&self, name: &str) -> Option<&ElementDef> {
-        self.elements.iter().find(|e| e.name.eq_ignore_ascii_case(name))
+        self.elements
+            .iter()
+            .find(|e| e.name.eq_ignore_ascii_case(name))
     }
     /// Resolves a WebId in any of the forms Full, IDOnly, PathOnly, LocalIDOnly.
     pub fn lookup(&self, web_id: &str) -> Option<Target> {
@@ -221,7 +235,14 @@ impl Model {
 }
 
 fn stream_def(p: &SimPoint, path: String, is_attribute: bool, webids: WebIds) -> StreamDef {
-    StreamDef { name: p.name.clone(), path, units: p.units.clone(), kind: p.kind, is_attribute, webids }
+    StreamDef {
+        name: p.name.clone(),
+        path,
+        units: p.units.clone(),
+        kind: p.kind,
+        is_attribute,
+        webids,
+    }
 }
 
 /// `*` and `?` wildcard match, case-insensitive (PI's `nameFilter`).
@@ -274,7 +295,14 @@ pub fn push_json_str(out: &mut String, s: &str) {
 /// The bytes of a heartbeat (an empty message).
 pub const HEARTBEAT: &str = r#"{"Links":{},"Items":[]}"#;
 
-const PHASES: [&str; 6] = ["Idle", "Charging", "Heating \"stage 2\"", "Reacting", "Cooling \\ venting", "Discharging – done"];
+const PHASES: [&str; 6] = [
+    "Idle",
+    "Charging",
+    "Heating \"stage 2\"",
+    "Reacting",
+    "Cooling \\ venting",
+    "Discharging – done",
+];
 
 /// Per-connection message generator: the channel's streams and the clock.
 #[derive(Debug)]
@@ -288,7 +316,13 @@ pub struct ChannelGen {
 
 impl ChannelGen {
     pub fn new(streams: Vec<usize>, webid_type: WebIdType) -> ChannelGen {
-        ChannelGen { streams, webid_type, last_ticks: 0, seq: 0, cursor: 0 }
+        ChannelGen {
+            streams,
+            webid_type,
+            last_ticks: 0,
+            seq: 0,
+            cursor: 0,
+        }
     }
 
     pub fn stream_count(&self) -> usize {
@@ -308,13 +342,20 @@ impl ChannelGen {
     }
 
     /// The next data message: `per_message` streams (rotating), `values` each.
-    pub fn data_message(&mut self, model: &Model, per_message: Option<usize>, values: usize) -> (String, u64) {
+    pub fn data_message(
+        &mut self,
+        model: &Model,
+        per_message: Option<usize>,
+        values: usize,
+    ) -> (String, u64) {
         let n = self.streams.len();
         let k = per_message.unwrap_or(n).min(n);
         let chosen: Vec<usize> = if k == n {
             self.streams.clone()
         } else {
-            let v = (0..k).map(|i| self.streams[(self.cursor + i) % n]).collect();
+            let v = (0..k)
+                .map(|i| self.streams[(self.cursor + i) % n])
+                .collect();
             self.cursor = (self.cursor + k) % n;
             v
         };
@@ -376,7 +417,10 @@ fn timed_value(out: &mut String, si: usize, s: &StreamDef, seq: u64, ticks: u64)
         PointKind::Integer => {
             let _ = write!(value, "{}", (si as u64 * 1000 + seq) % 2_000_000_000);
         }
-        PointKind::Text => push_json_str(&mut value, PHASES[((seq + si as u64) % PHASES.len() as u64) as usize]),
+        PointKind::Text => push_json_str(
+            &mut value,
+            PHASES[((seq + si as u64) % PHASES.len() as u64) as usize],
+        ),
         PointKind::Digital => {
             if r % 20 == 0 {
                 value.push_str(r#"{"Name":"Shutdown","Value":254,"IsSystem":true}"#);
@@ -436,12 +480,26 @@ mod tests {
         assert_eq!(&full[4..26], encode_url(&SERVER_GUID));
         assert_eq!(&full[26..32], encode_url(&1u32.to_le_bytes()));
         assert_eq!(&full[32..], encode_url(b"PISRV01\\SINUSOID"));
-        assert_eq!(p.web_id_as(WebIdType::IdOnly), format!("I1DP{}", &full[4..32]));
-        assert_eq!(p.web_id_as(WebIdType::PathOnly), format!("P1DP{}", &full[32..]));
+        assert_eq!(
+            p.web_id_as(WebIdType::IdOnly),
+            format!("I1DP{}", &full[4..32])
+        );
+        assert_eq!(
+            p.web_id_as(WebIdType::PathOnly),
+            format!("P1DP{}", &full[32..])
+        );
         assert_eq!(p.web_id_as(WebIdType::DefaultIdOnly), full);
-        for t in [WebIdType::Full, WebIdType::IdOnly, WebIdType::PathOnly, WebIdType::LocalIdOnly] {
+        for t in [
+            WebIdType::Full,
+            WebIdType::IdOnly,
+            WebIdType::PathOnly,
+            WebIdType::LocalIdOnly,
+        ] {
             assert_eq!(m.lookup(p.web_id_as(t)), Some(Target::Stream(0)));
-            assert!(p.web_id_as(t).bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            assert!(p
+                .web_id_as(t)
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         }
         let e = m.element("Pump01").unwrap();
         assert!(e.web_id().starts_with("F1Em"));

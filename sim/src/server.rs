@@ -37,52 +37,58 @@ pub(crate) struct Running {
 pub(crate) fn start(cfg: SimConfig) -> io::Result<Running> {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<Arc<Shared>>>();
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
-    let thread = std::thread::Builder::new().name("piwebasync-sim".into()).spawn(move || {
-        let rt = match tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("piwebasync-sim-rt")
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => {
-                let _ = ready_tx.send(Err(e));
-                return;
-            }
-        };
-        let tls = match cfg.tls.as_ref().map(|t| t.acceptor()).transpose() {
-            Ok(t) => t,
-            Err(e) => {
-                let _ = ready_tx.send(Err(e));
-                return;
-            }
-        };
-        rt.block_on(async move {
-            let listener = match bind(cfg.bind) {
-                Ok(l) => l,
+    let thread = std::thread::Builder::new()
+        .name("piwebasync-sim".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("piwebasync-sim-rt")
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
                     return;
                 }
             };
-            let addr = match listener.local_addr() {
-                Ok(a) => a,
+            let tls = match cfg.tls.as_ref().map(|t| t.acceptor()).transpose() {
+                Ok(t) => t,
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
                     return;
                 }
             };
-            let (ltx, lrx) = mpsc::unbounded_channel();
-            let shared = Arc::new(Shared::new(cfg, addr, ltx, tls));
-            tokio::spawn(accept_loop(shared.clone(), listener, lrx));
-            let _ = ready_tx.send(Ok(shared));
-            let _ = shutdown_rx.await;
-        });
-        // Drops every task (and so closes every socket).
-        rt.shutdown_timeout(Duration::from_secs(1));
-    })?;
+            rt.block_on(async move {
+                let listener = match bind(cfg.bind) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let addr = match listener.local_addr() {
+                    Ok(a) => a,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let (ltx, lrx) = mpsc::unbounded_channel();
+                let shared = Arc::new(Shared::new(cfg, addr, ltx, tls));
+                tokio::spawn(accept_loop(shared.clone(), listener, lrx));
+                let _ = ready_tx.send(Ok(shared));
+                let _ = shutdown_rx.await;
+            });
+            // Drops every task (and so closes every socket).
+            rt.shutdown_timeout(Duration::from_secs(1));
+        })?;
     match ready_rx.recv() {
-        Ok(Ok(shared)) => Ok(Running { shared, thread, shutdown: shutdown_tx }),
+        Ok(Ok(shared)) => Ok(Running {
+            shared,
+            thread,
+            shutdown: shutdown_tx,
+        }),
         Ok(Err(e)) => {
             let _ = thread.join();
             Err(e)
@@ -95,14 +101,22 @@ pub(crate) fn start(cfg: SimConfig) -> io::Result<Running> {
 }
 
 fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-    let sock = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    let sock = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
     // Rebinding the same port after refuse/restart must not fail on TIME_WAIT sockets.
     sock.set_reuseaddr(true)?;
     sock.bind(addr)?;
     sock.listen(1024)
 }
 
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, mut cmds: mpsc::UnboundedReceiver<ListenerCmd>) {
+async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    mut cmds: mpsc::UnboundedReceiver<ListenerCmd>,
+) {
     let mut listener = Some(listener);
     // While refusing: when to listen again. A refusal during a refusal extends it.
     let mut refuse_until: Option<Instant> = None;
@@ -150,7 +164,9 @@ fn auth_ok(shared: &Shared, req: &Request) -> bool {
     if auth.basic.is_none() && auth.bearer.is_none() {
         return true;
     }
-    let Some(h) = req.header("Authorization") else { return false };
+    let Some(h) = req.header("Authorization") else {
+        return false;
+    };
     let (scheme, token) = h.split_once(' ').unwrap_or((h, ""));
     let token = token.trim();
     if scheme.eq_ignore_ascii_case("Basic") {
@@ -169,7 +185,10 @@ fn challenge_headers(shared: &Shared) -> Vec<(&'static str, String)> {
     let auth = lock(&shared.auth);
     let mut h = Vec::new();
     if auth.basic.is_some() || auth.bearer.is_none() {
-        h.push(("WWW-Authenticate", r#"Basic realm="piwebasync-sim""#.to_string()));
+        h.push((
+            "WWW-Authenticate",
+            r#"Basic realm="piwebasync-sim""#.to_string(),
+        ));
     }
     if auth.bearer.is_some() {
         h.push(("WWW-Authenticate", "Bearer".to_string()));
@@ -178,7 +197,12 @@ fn challenge_headers(shared: &Shared) -> Vec<(&'static str, String)> {
 }
 
 fn error_response(status: u16, headers: &[(&str, String)], msg: &str) -> Vec<u8> {
-    http::response(status, headers, "application/json; charset=utf-8", &http::errors_body(msg))
+    http::response(
+        status,
+        headers,
+        "application/json; charset=utf-8",
+        &http::errors_body(msg),
+    )
 }
 
 /// What to do with a request.
@@ -197,13 +221,16 @@ async fn handle_socket(shared: Arc<Shared>, tcp: TcpStream, epoch: u64) {
     let raw = Arc::new(tcp);
     let stream = match &shared.tls {
         None => SimStream::Plain(SharedTcp(raw.clone())),
-        Some(acceptor) => match tokio::time::timeout(HEAD_TIMEOUT, acceptor.accept(SharedTcp(raw.clone()))).await {
-            Ok(Ok(tls)) => SimStream::Tls(Box::new(tls)),
-            _ => {
-                shared.tls_failures.fetch_add(1, Ordering::Relaxed);
-                return;
+        Some(acceptor) => {
+            match tokio::time::timeout(HEAD_TIMEOUT, acceptor.accept(SharedTcp(raw.clone()))).await
+            {
+                Ok(Ok(tls)) => SimStream::Tls(Box::new(tls)),
+                _ => {
+                    shared.tls_failures.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
             }
-        },
+        }
     };
     let mut reader = BufReader::with_capacity(16 * 1024, stream);
     match decide(&shared, &mut reader).await {
@@ -225,7 +252,9 @@ async fn handle_socket(shared: Arc<Shared>, tcp: TcpStream, epoch: u64) {
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nServer: piwebasync-sim\r\n\r\n",
                 derive_accept_key(key.as_bytes())
             );
-            if reader.get_mut().write_all(resp.as_bytes()).await.is_err() || reader.get_mut().flush().await.is_err() {
+            if reader.get_mut().write_all(resp.as_bytes()).await.is_err()
+                || reader.get_mut().flush().await.is_err()
+            {
                 return;
             }
             let Some((id, cmds)) = shared.register(epoch, &req.target) else {
@@ -234,7 +263,12 @@ async fn handle_socket(shared: Arc<Shared>, tcp: TcpStream, epoch: u64) {
                 return;
             };
             // The reader keeps any bytes read past the head (early frames).
-            let ws = WebSocketStream::from_raw_socket(reader, Role::Server, Some(WebSocketConfig::default())).await;
+            let ws = WebSocketStream::from_raw_socket(
+                reader,
+                Role::Server,
+                Some(WebSocketConfig::default()),
+            )
+            .await;
             crate::channel::run(shared.clone(), ws, raw, spec, id, cmds).await;
         }
     }
@@ -242,11 +276,14 @@ async fn handle_socket(shared: Arc<Shared>, tcp: TcpStream, epoch: u64) {
 
 /// Reads the request head and decides: control, rejection, auth, routing, upgrade.
 async fn decide(shared: &Arc<Shared>, reader: &mut BufReader<SimStream>) -> Outcome {
-    let head = match tokio::time::timeout(HEAD_TIMEOUT, http::read_head(reader, http::MAX_HEAD)).await {
-        Ok(Ok(h)) => h,
-        Ok(Err(HeadError::TooLarge)) => return Outcome::Respond(error_response(431, &[], "Request head too large.")),
-        Ok(Err(HeadError::Eof | HeadError::Io)) | Err(_) => return Outcome::Drop,
-    };
+    let head =
+        match tokio::time::timeout(HEAD_TIMEOUT, http::read_head(reader, http::MAX_HEAD)).await {
+            Ok(Ok(h)) => h,
+            Ok(Err(HeadError::TooLarge)) => {
+                return Outcome::Respond(error_response(431, &[], "Request head too large."))
+            }
+            Ok(Err(HeadError::Eof | HeadError::Io)) | Err(_) => return Outcome::Drop,
+        };
     let Some(req) = Request::parse(&head) else {
         return Outcome::Respond(error_response(400, &[], "Malformed request."));
     };
@@ -265,12 +302,20 @@ async fn decide(shared: &Arc<Shared>, reader: &mut BufReader<SimStream>) -> Outc
         }
     }
     if let Some(status) = shared.rejecting() {
-        let headers = if status == 401 { challenge_headers(shared) } else { Vec::new() };
+        let headers = if status == 401 {
+            challenge_headers(shared)
+        } else {
+            Vec::new()
+        };
         return Outcome::Respond(error_response(status, &headers, "Simulated rejection."));
     }
     if !req.method.eq_ignore_ascii_case("GET") {
         let headers = [("Allow", "GET".to_string())];
-        return Outcome::Respond(error_response(405, &headers, "The requested resource does not support this method."));
+        return Outcome::Respond(error_response(
+            405,
+            &headers,
+            "The requested resource does not support this method.",
+        ));
     }
     if !auth_ok(shared, &req) {
         shared.auth_failures.fetch_add(1, Ordering::Relaxed);
@@ -285,11 +330,19 @@ async fn decide(shared: &Arc<Shared>, reader: &mut BufReader<SimStream>) -> Outc
         Err((status, msg)) => return Outcome::Respond(error_response(status, &[], &msg)),
     };
     if !req.is_websocket_upgrade() {
-        return Outcome::Respond(error_response(400, &[], "A WebSocket upgrade request is required."));
+        return Outcome::Respond(error_response(
+            400,
+            &[],
+            "A WebSocket upgrade request is required.",
+        ));
     }
     if req.header("Sec-WebSocket-Version") != Some("13") {
         let headers = [("Sec-WebSocket-Version", "13".to_string())];
-        return Outcome::Respond(error_response(426, &headers, "Unsupported WebSocket version."));
+        return Outcome::Respond(error_response(
+            426,
+            &headers,
+            "Unsupported WebSocket version.",
+        ));
     }
     Outcome::Upgrade(req, spec)
 }

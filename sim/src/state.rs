@@ -70,7 +70,10 @@ impl Shared {
     ) -> Shared {
         let model = Arc::new(Model::new(&cfg));
         Shared {
-            auth: Mutex::new(SimAuth { basic: cfg.basic_credentials.clone(), bearer: cfg.bearer_token.clone() }),
+            auth: Mutex::new(SimAuth {
+                basic: cfg.basic_credentials.clone(),
+                bearer: cfg.bearer_token.clone(),
+            }),
             auth_failures: AtomicU64::new(0),
             tls,
             tls_failures: AtomicU64::new(0),
@@ -95,7 +98,11 @@ impl Shared {
 
     /// Registers an upgraded connection. `None` if a reset happened since the socket
     /// was accepted (the caller must then reset it).
-    pub fn register(&self, accepted_epoch: u64, path_and_query: &str) -> Option<(u64, mpsc::UnboundedReceiver<ConnCmd>)> {
+    pub fn register(
+        &self,
+        accepted_epoch: u64,
+        path_and_query: &str,
+    ) -> Option<(u64, mpsc::UnboundedReceiver<ConnCmd>)> {
         let mut live = lock(&self.live);
         if live.epoch != accepted_epoch {
             return None;
@@ -104,7 +111,12 @@ impl Shared {
         let id = {
             let mut conns = lock(&self.conns);
             let id = conns.len() as u64 + 1;
-            conns.push(ConnStats { id, path_and_query: path_and_query.to_string(), open: true, ..Default::default() });
+            conns.push(ConnStats {
+                id,
+                path_and_query: path_and_query.to_string(),
+                open: true,
+                ..Default::default()
+            });
             id
         };
         live.conns.insert(id, tx);

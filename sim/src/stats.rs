@@ -30,7 +30,10 @@ pub struct ConnStats {
 impl ConnStats {
     /// All text frames sent.
     pub fn messages_sent(&self) -> u64 {
-        self.data_messages_sent + self.heartbeats_sent + self.initial_messages_sent + self.fault_frames_sent
+        self.data_messages_sent
+            + self.heartbeats_sent
+            + self.initial_messages_sent
+            + self.fault_frames_sent
     }
 
     /// JSON object without `frames` (for `/_sim/stats`).

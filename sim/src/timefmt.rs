@@ -4,7 +4,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Now, in 100 ns ticks since the Unix epoch.
 pub fn now_ticks() -> u64 {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     d.as_secs() * 10_000_000 + u64::from(d.subsec_nanos() / 100)
 }
 
@@ -45,10 +47,19 @@ mod tests {
     fn formats() {
         assert_eq!(format_ticks(0), "1970-01-01T00:00:00.0000000Z");
         // 2022-12-09T14:06:38.4350128Z = 1670594798 s
-        assert_eq!(format_ticks(1_670_594_798 * 10_000_000 + 4_350_128), "2022-12-09T14:06:38.4350128Z");
+        assert_eq!(
+            format_ticks(1_670_594_798 * 10_000_000 + 4_350_128),
+            "2022-12-09T14:06:38.4350128Z"
+        );
         // leap day
-        assert_eq!(format_ticks(951_782_400 * 10_000_000), "2000-02-29T00:00:00.0000000Z");
-        assert_eq!(format_ticks(4_102_444_799 * 10_000_000 + 9_999_999), "2099-12-31T23:59:59.9999999Z");
+        assert_eq!(
+            format_ticks(951_782_400 * 10_000_000),
+            "2000-02-29T00:00:00.0000000Z"
+        );
+        assert_eq!(
+            format_ticks(4_102_444_799 * 10_000_000 + 9_999_999),
+            "2099-12-31T23:59:59.9999999Z"
+        );
         let s = format_ticks(now_ticks());
         assert_eq!(s.len(), 28);
     }

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use rcgen::{
-    date_time_ymd, BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
+    date_time_ymd, BasicConstraints, CertificateParams, CertifiedIssuer, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
 };
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -39,16 +39,26 @@ pub struct SimTls {
 impl std::fmt::Debug for SimTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SimTls")
-            .field("cert_chain_pem", &format_args!("{} bytes", self.cert_chain_pem.len()))
+            .field(
+                "cert_chain_pem",
+                &format_args!("{} bytes", self.cert_chain_pem.len()),
+            )
             .field("key_pem", &"***")
-            .field("client_ca_pem", &self.client_ca_pem.as_ref().map(|p| p.len()))
+            .field(
+                "client_ca_pem",
+                &self.client_ca_pem.as_ref().map(|p| p.len()),
+            )
             .finish()
     }
 }
 
 impl SimTls {
     pub fn new(cert_chain_pem: impl Into<String>, key_pem: impl Into<String>) -> SimTls {
-        SimTls { cert_chain_pem: cert_chain_pem.into(), key_pem: key_pem.into(), client_ca_pem: None }
+        SimTls {
+            cert_chain_pem: cert_chain_pem.into(),
+            key_pem: key_pem.into(),
+            client_ca_pem: None,
+        }
     }
 
     /// Require client certificates issued by `ca_pem`.
@@ -58,14 +68,17 @@ impl SimTls {
     }
 
     pub(crate) fn acceptor(&self) -> io::Result<tokio_rustls::TlsAcceptor> {
-        let bad = |what: &str, e: &dyn std::fmt::Display| io::Error::new(io::ErrorKind::InvalidInput, format!("{what}: {e}"));
+        let bad = |what: &str, e: &dyn std::fmt::Display| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("{what}: {e}"))
+        };
         let chain = CertificateDer::pem_slice_iter(self.cert_chain_pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| bad("TLS certificate", &e))?;
         if chain.is_empty() {
             return Err(bad("TLS certificate", &"no PEM certificate"));
         }
-        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).map_err(|e| bad("TLS key", &e))?;
+        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes())
+            .map_err(|e| bad("TLS key", &e))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -75,15 +88,22 @@ impl SimTls {
             Some(pem) => {
                 let mut roots = rustls::RootCertStore::empty();
                 for c in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-                    roots.add(c.map_err(|e| bad("client CA", &e))?).map_err(|e| bad("client CA", &e))?;
+                    roots
+                        .add(c.map_err(|e| bad("client CA", &e))?)
+                        .map_err(|e| bad("client CA", &e))?;
                 }
-                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                    .build()
-                    .map_err(|e| bad("client CA", &e))?;
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .map_err(|e| bad("client CA", &e))?;
                 builder.with_client_cert_verifier(verifier)
             }
         };
-        let mut config = builder.with_single_cert(chain, key).map_err(|e| bad("TLS certificate/key", &e))?;
+        let mut config = builder
+            .with_single_cert(chain, key)
+            .map_err(|e| bad("TLS certificate/key", &e))?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
     }
@@ -105,7 +125,9 @@ pub struct CertAndKey {
 
 impl std::fmt::Debug for CertAndKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CertAndKey").field("key_pem", &"***").finish_non_exhaustive()
+        f.debug_struct("CertAndKey")
+            .field("key_pem", &"***")
+            .finish_non_exhaustive()
     }
 }
 
@@ -115,9 +137,15 @@ impl TestPki {
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
         params.distinguished_name.push(DnType::CommonName, name);
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         let key = KeyPair::generate().expect("CA key");
-        TestPki { issuer: CertifiedIssuer::self_signed(params, key).expect("CA certificate") }
+        TestPki {
+            issuer: CertifiedIssuer::self_signed(params, key).expect("CA certificate"),
+        }
     }
 
     /// The CA certificate (PEM), what a client trusts.
@@ -128,11 +156,17 @@ impl TestPki {
     fn issue(&self, names: &[&str], client: bool, expired: bool) -> CertAndKey {
         let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
         let mut params = CertificateParams::new(names.clone()).expect("certificate names");
-        params.distinguished_name.push(DnType::CommonName, names.first().cloned().unwrap_or_else(|| "client".into()));
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names.first().cloned().unwrap_or_else(|| "client".into()),
+        );
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages =
-            vec![if client { ExtendedKeyUsagePurpose::ClientAuth } else { ExtendedKeyUsagePurpose::ServerAuth }];
+        params.extended_key_usages = vec![if client {
+            ExtendedKeyUsagePurpose::ClientAuth
+        } else {
+            ExtendedKeyUsagePurpose::ServerAuth
+        }];
         if expired {
             params.not_before = date_time_ymd(2000, 1, 1);
             params.not_after = date_time_ymd(2001, 1, 1);
@@ -142,7 +176,10 @@ impl TestPki {
         }
         let key = KeyPair::generate().expect("key");
         let cert = params.signed_by(&key, &self.issuer).expect("certificate");
-        CertAndKey { cert_pem: cert.pem(), key_pem: key.serialize_pem() }
+        CertAndKey {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
     }
 
     /// A server certificate for `names` (DNS names or IP addresses).
@@ -180,7 +217,11 @@ pub(crate) enum SimStream {
 }
 
 impl AsyncRead for SimStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             SimStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             SimStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -189,7 +230,11 @@ impl AsyncRead for SimStream {
 }
 
 impl AsyncWrite for SimStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             SimStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             SimStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),

@@ -10,7 +10,11 @@ use piwebasync_sim::{SimConfig, Simulator};
 
 #[tokio::test]
 async fn prebuilt_sends_k_distinct_messages_in_a_loop_then_closes() {
-    let cfg = SimConfig::default().point_count(3).values_per_stream(2).prebuilt(4).close_after_messages(1000);
+    let cfg = SimConfig::default()
+        .point_count(3)
+        .values_per_stream(2)
+        .prebuilt(4)
+        .close_after_messages(1000);
     let sim = Simulator::start(cfg).unwrap();
     let mut ws = connect(&sim.adhoc_url(sim.point_web_ids())).await;
     let mut texts = Vec::new();
@@ -40,7 +44,10 @@ async fn prebuilt_sends_k_distinct_messages_in_a_loop_then_closes() {
 
 #[tokio::test]
 async fn paced_sends_at_the_rate_stamped_at_send_time() {
-    let cfg = SimConfig::default().point_count(1).rate(1000).max_messages_per_connection(300);
+    let cfg = SimConfig::default()
+        .point_count(1)
+        .rate(1000)
+        .max_messages_per_connection(300);
     let sim = Simulator::start(cfg).unwrap();
     let mut ws = connect(&sim.stream_url(&sim.point_web_ids()[0])).await;
     let t0 = Instant::now();
@@ -49,14 +56,22 @@ async fn paced_sends_at_the_rate_stamped_at_send_time() {
         let v = json(&mut ws, SEC).await;
         let ts = &timestamps(&v)[0];
         let sent = piwebasync_ts(ts);
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
         worst = worst.max(now.saturating_sub(sent));
     }
     let took = t0.elapsed();
     // 300 messages at 1000/s: about 0.3 s (timers are coarse: allow slack).
-    assert!(took >= Duration::from_millis(250) && took < Duration::from_millis(900), "took {took:?}");
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_millis(900),
+        "took {took:?}"
+    );
     // Stamped right before the send: received within a few ms on loopback.
-    assert!(worst < Duration::from_millis(100), "worst send-to-receive {worst:?}");
+    assert!(
+        worst < Duration::from_millis(100),
+        "worst send-to-receive {worst:?}"
+    );
 }
 
 /// `2022-12-09T14:06:38.4350128Z` -> time since the epoch.
@@ -73,5 +88,6 @@ fn piwebasync_ts(s: &str) -> Duration {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = (era * 146_097 + doe - 719_468) as u64;
     let ticks: u64 = frac.parse().unwrap();
-    Duration::from_secs(days * 86_400 + t[0] * 3600 + t[1] * 60 + t[2]) + Duration::from_nanos(ticks * 100)
+    Duration::from_secs(days * 86_400 + t[0] * 3600 + t[1] * 60 + t[2])
+        + Duration::from_nanos(ticks * 100)
 }

@@ -28,7 +28,12 @@ async fn stream_channel_sends_valid_increasing_messages() {
         assert_eq!(items[0]["Path"], "\\\\PISRV01\\SINUSOID");
         assert!(items[0]["Items"][0]["Value"].is_f64());
         let ts = timestamps(&v);
-        assert!(ts[0] > last, "timestamps must increase: {} then {}", last, ts[0]);
+        assert!(
+            ts[0] > last,
+            "timestamps must increase: {} then {}",
+            last,
+            ts[0]
+        );
         last = ts.last().unwrap().clone();
     }
     assert!(sim.wait_until(SEC, |s| s.connections()[0].data_messages_sent >= 5));
@@ -50,11 +55,17 @@ async fn streamset_of_element_and_name_filter() {
     assert_eq!(names, ["Flow", "Status", "Temperature"]);
     for i in &items {
         assert!(i["WebId"].as_str().unwrap().starts_with("F1Ab"));
-        assert!(i["Path"].as_str().unwrap().starts_with("\\\\AFSRV01\\SimDatabase\\Pump01|"));
+        assert!(i["Path"]
+            .as_str()
+            .unwrap()
+            .starts_with("\\\\AFSRV01\\SimDatabase\\Pump01|"));
     }
     close(ws).await;
 
-    let url = format!("{}?nameFilter=t*&categoryName=&showHidden=false&searchFullHierarchy=false", sim.streamset_url(&e));
+    let url = format!(
+        "{}?nameFilter=t*&categoryName=&showHidden=false&searchFullHierarchy=false",
+        sim.streamset_url(&e)
+    );
     let mut ws = connect(&url).await;
     let items = check_message(&json(&mut ws, SEC).await);
     let names: Vec<&str> = items.iter().map(|i| i["Name"].as_str().unwrap()).collect();
@@ -68,7 +79,11 @@ async fn adhoc_channel_accepts_any_webid_form() {
     let a = m.point("CDT158").unwrap();
     let b = m.point("BA:ACTIVE.1").unwrap();
     let c = &m.attributes()[0];
-    let ids = [a.web_id(), b.web_id_as(WebIdType::IdOnly), c.web_id_as(WebIdType::PathOnly)];
+    let ids = [
+        a.web_id(),
+        b.web_id_as(WebIdType::IdOnly),
+        c.web_id_as(WebIdType::PathOnly),
+    ];
     let mut ws = connect(&sim.adhoc_url(ids)).await;
     let items = check_message(&json(&mut ws, SEC).await);
     let names: Vec<&str> = items.iter().map(|i| i["Name"].as_str().unwrap()).collect();
@@ -76,13 +91,23 @@ async fn adhoc_channel_accepts_any_webid_form() {
     // Messages use the requested form (Full by default), whatever form the request used.
     assert_eq!(items[1]["WebId"], b.web_id());
     let digital = &items[1]["Items"][0]["Value"];
-    assert!(digital["Name"].is_string() && digital["Value"].is_i64() && digital["IsSystem"].is_boolean(), "{digital}");
+    assert!(
+        digital["Name"].is_string()
+            && digital["Value"].is_i64()
+            && digital["IsSystem"].is_boolean(),
+        "{digital}"
+    );
 }
 
 #[tokio::test]
 async fn value_kinds_over_many_messages() {
     // The flaky point must produce bad values; strings and integers appear.
-    let sim = Simulator::start(SimConfig::default().interval(Duration::from_millis(1)).values_per_stream(10)).unwrap();
+    let sim = Simulator::start(
+        SimConfig::default()
+            .interval(Duration::from_millis(1))
+            .values_per_stream(10),
+    )
+    .unwrap();
     let ids = sim.point_web_ids();
     let mut ws = connect(&sim.adhoc_url(&ids)).await;
     let (mut bad, mut null_with_errors, mut strings, mut ints, mut system) = (0, 0, 0, 0, 0);
@@ -122,7 +147,10 @@ async fn include_initial_values_sends_at_once() {
     let v = json(&mut ws, Duration::from_millis(500)).await;
     let items = check_message(&v);
     assert_eq!(items.len(), ids.len());
-    assert!(matches!(next(&mut plain, Duration::from_millis(300)).await, Next::Timeout));
+    assert!(matches!(
+        next(&mut plain, Duration::from_millis(300)).await,
+        Next::Timeout
+    ));
     assert!(sim.wait_until(SEC, |s| s.connections()[1].initial_messages_sent == 1));
     let stats = sim.connections();
     assert_eq!(stats[1].initial_messages_sent, 1);
@@ -132,8 +160,16 @@ async fn include_initial_values_sends_at_once() {
 
 #[tokio::test]
 async fn heartbeat_rate_with_quiet() {
-    let sim = Simulator::start(SimConfig::default().interval(Duration::from_millis(20)).quiet(true)).unwrap();
-    let url = format!("{}?heartbeatRate=2&includeInitialValues=true", sim.stream_url(&sim.point_web_ids()[0]));
+    let sim = Simulator::start(
+        SimConfig::default()
+            .interval(Duration::from_millis(20))
+            .quiet(true),
+    )
+    .unwrap();
+    let url = format!(
+        "{}?heartbeatRate=2&includeInitialValues=true",
+        sim.stream_url(&sim.point_web_ids()[0])
+    );
     let mut ws = connect(&url).await;
     let first = json(&mut ws, SEC).await;
     assert_eq!(check_message(&first).len(), 1);
@@ -146,13 +182,19 @@ async fn heartbeat_rate_with_quiet() {
 
     // Without heartbeatRate, a quiet channel sends nothing.
     let mut ws = connect(&sim.stream_url(&sim.point_web_ids()[0])).await;
-    assert!(matches!(next(&mut ws, Duration::from_millis(300)).await, Next::Timeout));
+    assert!(matches!(
+        next(&mut ws, Duration::from_millis(300)).await,
+        Next::Timeout
+    ));
 }
 
 #[tokio::test]
 async fn heartbeats_after_max_messages() {
     let sim = Simulator::start(fast().max_messages_per_connection(3)).unwrap();
-    let url = format!("{}?heartbeatRate=3", sim.stream_url(&sim.point_web_ids()[0]));
+    let url = format!(
+        "{}?heartbeatRate=3",
+        sim.stream_url(&sim.point_web_ids()[0])
+    );
     let mut ws = connect(&url).await;
     for _ in 0..3 {
         assert_eq!(check_message(&json(&mut ws, SEC).await).len(), 1);
@@ -179,12 +221,20 @@ async fn web_id_type_changes_webids() {
         assert_eq!(w, p.web_id_as(t));
     }
     // PathOnly WebIds end with the base64url of the upper-cased path.
-    assert!(p.web_id_as(WebIdType::PathOnly).ends_with("UElTUlYwMVxCQTpURU1QLjE"));
+    assert!(p
+        .web_id_as(WebIdType::PathOnly)
+        .ends_with("UElTUlYwMVxCQTpURU1QLjE"));
 }
 
 #[tokio::test]
 async fn streams_per_message_and_values_per_stream() {
-    let sim = Simulator::start(fast().streams_per_message(2).values_per_stream(3).record_frames(true)).unwrap();
+    let sim = Simulator::start(
+        fast()
+            .streams_per_message(2)
+            .values_per_stream(3)
+            .record_frames(true),
+    )
+    .unwrap();
     let ids = sim.point_web_ids();
     let mut ws = connect(&sim.adhoc_url(&ids)).await;
     let mut seen = Vec::new();
@@ -208,25 +258,36 @@ async fn streams_per_message_and_values_per_stream() {
 #[tokio::test]
 async fn stats_and_frames_match_what_the_client_received() {
     let sim = Simulator::start(fast().max_messages_per_connection(5).record_frames(true)).unwrap();
-    let url = format!("{}&includeInitialValues=true", sim.adhoc_url(sim.point_web_ids()));
+    let url = format!(
+        "{}&includeInitialValues=true",
+        sim.adhoc_url(sim.point_web_ids())
+    );
     let mut ws = connect(&url).await;
     let mut got = Vec::new();
     for _ in 0..6 {
         got.push(text(&mut ws, SEC).await);
     }
-    assert!(matches!(next(&mut ws, Duration::from_millis(200)).await, Next::Timeout));
+    assert!(matches!(
+        next(&mut ws, Duration::from_millis(200)).await,
+        Next::Timeout
+    ));
     let s = sim.connection(1).unwrap();
     assert_eq!(s.frames, got);
     assert_eq!(s.initial_messages_sent, 1);
     assert_eq!(s.data_messages_sent, 5);
     assert_eq!(s.values_sent, 6 * 7);
-    assert_eq!(s.bytes_sent, got.iter().map(|t| t.len() as u64).sum::<u64>());
+    assert_eq!(
+        s.bytes_sent,
+        got.iter().map(|t| t.len() as u64).sum::<u64>()
+    );
     assert_eq!(sim.total_messages_sent(), 6);
     let mut uniq = got.clone();
     uniq.sort();
     uniq.dedup();
     assert_eq!(uniq.len(), got.len(), "every message is unique");
-    assert!(s.path_and_query.starts_with("/piwebapi/streamsets/channel?webId="));
+    assert!(s
+        .path_and_query
+        .starts_with("/piwebapi/streamsets/channel?webId="));
     assert!(s.open);
 }
 
@@ -235,10 +296,18 @@ async fn ping_pong_and_client_close() {
     let sim = Simulator::start(SimConfig::default().interval(Duration::from_secs(30))).unwrap();
     let mut ws = connect(&sim.stream_url(&sim.point_web_ids()[0])).await;
     ws.send(Message::Ping(b"hello"[..].into())).await.unwrap();
-    let pong = tokio::time::timeout(SEC, ws.next()).await.unwrap().unwrap().unwrap();
+    let pong = tokio::time::timeout(SEC, ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(pong, Message::Pong(b"hello"[..].into()));
     ws.send(Message::Close(None)).await.unwrap();
-    let reply = tokio::time::timeout(SEC, ws.next()).await.unwrap().unwrap().unwrap();
+    let reply = tokio::time::timeout(SEC, ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert!(matches!(reply, Message::Close(_)));
     assert!(sim.wait_until(SEC, |s| !s.connections()[0].open));
 }
@@ -248,12 +317,26 @@ async fn not_found_and_bad_requests() {
     let sim = Simulator::start(fast()).unwrap();
     let base = sim.base_url();
     let good = sim.point_web_ids()[0].clone();
-    assert_eq!(http_status(connect_auth(&sim.stream_url("F1DPnope"), None).await), 404);
-    assert_eq!(http_status(connect_auth(&format!("{base}/nothing/here"), None).await), 404);
-    assert_eq!(http_status(connect_auth(&sim.adhoc_url([good.as_str(), "F1DPnope"]), None).await), 404);
+    assert_eq!(
+        http_status(connect_auth(&sim.stream_url("F1DPnope"), None).await),
+        404
+    );
+    assert_eq!(
+        http_status(connect_auth(&format!("{base}/nothing/here"), None).await),
+        404
+    );
+    assert_eq!(
+        http_status(connect_auth(&sim.adhoc_url([good.as_str(), "F1DPnope"]), None).await),
+        404
+    );
     let elsewhere = format!("ws://{}/other/streams/{good}/channel", sim.addr());
     assert_eq!(http_status(connect_auth(&elsewhere, None).await), 404);
-    assert_eq!(http_status(connect_auth(&format!("{}?webIdType=Bogus", sim.stream_url(&good)), None).await), 400);
+    assert_eq!(
+        http_status(
+            connect_auth(&format!("{}?webIdType=Bogus", sim.stream_url(&good)), None).await
+        ),
+        400
+    );
     // No upgrade headers on a channel path: 400; the 404 body is PI-like JSON.
     let (status, _) = http_get(&sim, &format!("/piwebapi/streams/{good}/channel"));
     assert_eq!(status, 400);
@@ -271,19 +354,33 @@ async fn basic_and_bearer_authentication() {
     let url = sim.stream_url(&sim.point_web_ids()[0]);
     assert_eq!(http_status(connect_auth(&url, None).await), 401);
     // "alice:wrong"
-    assert_eq!(http_status(connect_auth(&url, Some("Basic YWxpY2U6d3Jvbmc=")).await), 401);
-    assert_eq!(http_status(connect_auth(&url, Some("Bearer s3cret")).await), 401);
+    assert_eq!(
+        http_status(connect_auth(&url, Some("Basic YWxpY2U6d3Jvbmc=")).await),
+        401
+    );
+    assert_eq!(
+        http_status(connect_auth(&url, Some("Bearer s3cret")).await),
+        401
+    );
     // "alice:s3cret"
-    let mut ws = connect_auth(&url, Some("Basic YWxpY2U6czNjcmV0")).await.unwrap();
+    let mut ws = connect_auth(&url, Some("Basic YWxpY2U6czNjcmV0"))
+        .await
+        .unwrap();
     check_message(&json(&mut ws, SEC).await);
     // The 401 carries the challenge.
     let raw = raw_response(&sim, &url);
     assert!(raw.starts_with("HTTP/1.1 401"), "{raw}");
-    assert!(raw.contains("WWW-Authenticate: Basic realm=\"piwebasync-sim\""), "{raw}");
+    assert!(
+        raw.contains("WWW-Authenticate: Basic realm=\"piwebasync-sim\""),
+        "{raw}"
+    );
 
     let sim = Simulator::start(fast().bearer_token("tok123").basic_auth("bob", "pw")).unwrap();
     let url = sim.stream_url(&sim.point_web_ids()[0]);
-    assert_eq!(http_status(connect_auth(&url, Some("Bearer nope")).await), 401);
+    assert_eq!(
+        http_status(connect_auth(&url, Some("Bearer nope")).await),
+        401
+    );
     connect_auth(&url, Some("Bearer tok123")).await.unwrap();
     connect_auth(&url, Some("Basic Ym9iOnB3")).await.unwrap();
     let raw = raw_response(&sim, &url);
@@ -325,7 +422,11 @@ async fn custom_root_and_top_level_root() {
     assert!(sim.base_url().ends_with("/api/v1"), "{}", sim.base_url());
     let mut ws = connect(&sim.stream_url(&sim.point_web_ids()[0])).await;
     check_message(&json(&mut ws, SEC).await);
-    let old = format!("ws://{}/piwebapi/streams/{}/channel", sim.addr(), sim.point_web_ids()[0]);
+    let old = format!(
+        "ws://{}/piwebapi/streams/{}/channel",
+        sim.addr(),
+        sim.point_web_ids()[0]
+    );
     assert_eq!(http_status(connect_auth(&old, None).await), 404);
 
     let sim = Simulator::start(fast().root("/")).unwrap();

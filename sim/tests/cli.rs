@@ -12,7 +12,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_piwebasync-sim");
 
 #[tokio::test]
 async fn binary_prints_urls_serves_and_stops_on_sigterm() {
-    let port_file = std::env::temp_dir().join(format!("piwebasync-sim-port-{}", std::process::id()));
+    let port_file =
+        std::env::temp_dir().join(format!("piwebasync-sim-port-{}", std::process::id()));
     let _ = std::fs::remove_file(&port_file);
     let mut child = Command::new(BIN)
         .args(["--interval-ms", "20", "--root", "/piwebapi", "--port-file"])
@@ -24,9 +25,18 @@ async fn binary_prints_urls_serves_and_stops_on_sigterm() {
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
-    let base = first.trim().strip_prefix("listening ").expect(&first).to_string();
-    assert!(base.starts_with("ws://127.0.0.1:") && base.ends_with("/piwebapi"), "{base}");
-    let port: u16 = base["ws://127.0.0.1:".len()..base.len() - "/piwebapi".len()].parse().unwrap();
+    let base = first
+        .trim()
+        .strip_prefix("listening ")
+        .expect(&first)
+        .to_string();
+    assert!(
+        base.starts_with("ws://127.0.0.1:") && base.ends_with("/piwebapi"),
+        "{base}"
+    );
+    let port: u16 = base["ws://127.0.0.1:".len()..base.len() - "/piwebapi".len()]
+        .parse()
+        .unwrap();
     let written = std::fs::read_to_string(&port_file).unwrap();
     assert_eq!(written.trim().parse::<u16>().unwrap(), port);
     let _ = std::fs::remove_file(&port_file);
@@ -38,7 +48,11 @@ async fn binary_prints_urls_serves_and_stops_on_sigterm() {
         lines.push(l.trim().to_string());
     }
     let url = |kind: &str| {
-        lines.iter().find_map(|l| l.strip_prefix(&format!("{kind} "))).unwrap_or_else(|| panic!("no {kind} line in {lines:?}")).to_string()
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix(&format!("{kind} ")))
+            .unwrap_or_else(|| panic!("no {kind} line in {lines:?}"))
+            .to_string()
     };
     for kind in ["stream", "streamset", "adhoc"] {
         let u = url(kind);
@@ -48,7 +62,10 @@ async fn binary_prints_urls_serves_and_stops_on_sigterm() {
     }
     assert!(url("control").ends_with("/_sim/stats"));
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let t = Instant::now();
     loop {
@@ -56,7 +73,10 @@ async fn binary_prints_urls_serves_and_stops_on_sigterm() {
             assert!(s.success(), "{s:?}");
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(5), "did not stop on SIGTERM");
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -17,7 +17,10 @@ fn is_reset(n: &Next) -> bool {
     match n {
         Next::Err(WsError::Io(e)) => e.kind() == std::io::ErrorKind::ConnectionReset,
         Next::Err(WsError::Protocol(p)) => {
-            matches!(p, tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake)
+            matches!(
+                p,
+                tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake
+            )
         }
         _ => false,
     }
@@ -74,8 +77,14 @@ async fn close_all_sends_the_code() {
         .unwrap()
     });
     assert!(matches!(ra, Next::Close(Some(4001))), "{ra:?}");
-    assert!(rb.starts_with("HTTP/1.1 200") && rb.ends_with("ok\n"), "{rb}");
-    assert!(matches!(until_not_text(&mut b, SEC).await, Next::Close(Some(4001))));
+    assert!(
+        rb.starts_with("HTTP/1.1 200") && rb.ends_with("ok\n"),
+        "{rb}"
+    );
+    assert!(matches!(
+        until_not_text(&mut b, SEC).await,
+        Next::Close(Some(4001))
+    ));
     assert!(sim.wait_until(Duration::from_secs(3), |s| s.open_connection_count() == 0));
 
     let mut c = connect(&url).await;
@@ -84,14 +93,21 @@ async fn close_all_sends_the_code() {
         let addr = sim.addr();
         move || http_get_addr(addr, "/_sim/close")
     });
-    assert!(matches!(until_not_text(&mut c, Duration::from_secs(3)).await, Next::Close(Some(1000))));
+    assert!(matches!(
+        until_not_text(&mut c, Duration::from_secs(3)).await,
+        Next::Close(Some(1000))
+    ));
     assert_eq!(closer.join().unwrap(), 200);
 }
 
 fn http_get_addr(addr: std::net::SocketAddr, path: &str) -> u16 {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out[9..12].parse().unwrap()
@@ -103,7 +119,9 @@ async fn refuse_then_listen_again_on_the_same_port() {
     let url = sim.stream_url(&sim.point_web_ids()[0]);
     let mut live = connect(&url).await;
     sim.refuse_for(Duration::from_millis(600));
-    let e = tokio::net::TcpStream::connect(sim.addr()).await.unwrap_err();
+    let e = tokio::net::TcpStream::connect(sim.addr())
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
     // Existing connections stay.
     text(&mut live, SEC).await;
@@ -138,7 +156,10 @@ async fn reject_upgrades_for_a_while() {
 #[tokio::test]
 async fn stall_sends_nothing_and_ignores_pings() {
     let sim = Simulator::start(fast()).unwrap();
-    let url = format!("{}?heartbeatRate=1", sim.stream_url(&sim.point_web_ids()[0]));
+    let url = format!(
+        "{}?heartbeatRate=1",
+        sim.stream_url(&sim.point_web_ids()[0])
+    );
     let mut ws = connect(&url).await;
     text(&mut ws, SEC).await;
     sim.stall(true);
@@ -166,8 +187,15 @@ async fn stall_sends_nothing_and_ignores_pings() {
     assert!(!pending.is_finished());
     assert_eq!(http_get(&sim, "/_sim/stall?on=0").0, 200);
     // Resumed: the pong and data arrive; the held upgrade completes.
-    let pong = tokio::time::timeout(SEC, ws.next()).await.unwrap().unwrap().unwrap();
-    assert!(matches!(pong, Message::Pong(_) | Message::Text(_)), "{pong:?}");
+    let pong = tokio::time::timeout(SEC, ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(pong, Message::Pong(_) | Message::Text(_)),
+        "{pong:?}"
+    );
     text(&mut ws, SEC).await;
     let mut w2 = tokio::time::timeout(SEC, pending).await.unwrap().unwrap();
     text(&mut w2, SEC).await;
@@ -192,7 +220,10 @@ async fn not_json_and_oversize_frames() {
     assert!(sim.wait_for_connections(1, SEC));
     assert_eq!(sim.send_not_json(), 1);
     let t = text(&mut ws, SEC).await;
-    assert!(serde_json::from_str::<serde_json::Value>(&t).is_err(), "{t}");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&t).is_err(),
+        "{t}"
+    );
     assert_eq!(sim.send_oversize(3_000_000), 1);
     let t = text(&mut ws, Duration::from_secs(5)).await;
     assert_eq!(t.len(), 3_000_000);
@@ -213,7 +244,9 @@ async fn restart_resets_and_comes_back() {
     text(&mut ws, SEC).await;
     assert_eq!(http_get(&sim, "/_sim/restart?ms=500").0, 200);
     assert!(is_reset(&until_not_text(&mut ws, SEC).await));
-    let e = tokio::net::TcpStream::connect(sim.addr()).await.unwrap_err();
+    let e = tokio::net::TcpStream::connect(sim.addr())
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused);
     tokio::time::sleep(Duration::from_millis(700)).await;
     let mut ws = connect(&url).await;
@@ -224,7 +257,10 @@ async fn restart_resets_and_comes_back() {
 #[tokio::test]
 async fn reset_through_control_and_stats_json() {
     let sim = Simulator::start(fast()).unwrap();
-    let url = format!("{}?includeInitialValues=true", sim.stream_url(&sim.point_web_ids()[0]));
+    let url = format!(
+        "{}?includeInitialValues=true",
+        sim.stream_url(&sim.point_web_ids()[0])
+    );
     let mut ws = connect(&url).await;
     let mut received = 0u64;
     for _ in 0..4 {
@@ -240,7 +276,10 @@ async fn reset_through_control_and_stats_json() {
     assert_eq!(c["initial_messages_sent"], 1);
     assert!(c["data_messages_sent"].as_u64().unwrap() >= received - 1);
     assert!(c.get("frames").is_none());
-    assert!(c["path_and_query"].as_str().unwrap().ends_with("?includeInitialValues=true"));
+    assert!(c["path_and_query"]
+        .as_str()
+        .unwrap()
+        .ends_with("?includeInitialValues=true"));
 
     assert_eq!(http_get(&sim, "/_sim/reset").0, 200);
     assert!(is_reset(&until_not_text(&mut ws, SEC).await));
@@ -259,7 +298,10 @@ async fn reset_through_control_and_stats_json() {
 async fn wait_for_connections_async_and_drop_stops() {
     let sim = Simulator::start(fast()).unwrap();
     let url = sim.stream_url(&sim.point_web_ids()[0]);
-    assert!(!sim.wait_for_connections_async(1, Duration::from_millis(50)).await);
+    assert!(
+        !sim.wait_for_connections_async(1, Duration::from_millis(50))
+            .await
+    );
     let task = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(100)).await;
         connect(&url).await
@@ -272,7 +314,10 @@ async fn wait_for_connections_async_and_drop_stops() {
     drop(sim);
     assert!(t.elapsed() < Duration::from_secs(3));
     let n = until_not_text(&mut ws, SEC).await;
-    assert!(!matches!(n, Next::Timeout), "connection must end when the simulator stops");
+    assert!(
+        !matches!(n, Next::Timeout),
+        "connection must end when the simulator stops"
+    );
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
 
@@ -288,14 +333,23 @@ async fn close_after_messages_closes_normally() {
 #[tokio::test]
 async fn backpressure_is_bounded_and_reset_still_works() {
     // Big messages as fast as possible to a client that does not read.
-    let sim = Simulator::start(SimConfig::default().interval(Duration::ZERO).point_count(500).values_per_stream(10)).unwrap();
+    let sim = Simulator::start(
+        SimConfig::default()
+            .interval(Duration::ZERO)
+            .point_count(500)
+            .values_per_stream(10),
+    )
+    .unwrap();
     let ws = connect(&sim.adhoc_url(sim.point_web_ids())).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let a = sim.connections()[0].bytes_sent;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let b = sim.connections()[0].bytes_sent;
     assert_eq!(a, b, "sending must block when the client does not read");
-    assert!(a < 64 << 20, "sent {a} bytes to a client that reads nothing");
+    assert!(
+        a < 64 << 20,
+        "sent {a} bytes to a client that reads nothing"
+    );
     let t = Instant::now();
     assert_eq!(sim.reset_all(), 1);
     assert!(t.elapsed() < Duration::from_secs(2));

@@ -11,7 +11,11 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(initial: Duration, max: Duration) -> Backoff {
-        Backoff { initial, max: max.max(initial), attempt: 0 }
+        Backoff {
+            initial,
+            max: max.max(initial),
+            attempt: 0,
+        }
     }
 
     /// The capped delay with jitter, without advancing the sequence.
@@ -21,7 +25,10 @@ impl Backoff {
 
     /// The delay before the next attempt: `min(initial * 2^n, max)` times a factor in [0.5, 1].
     pub fn next_delay(&mut self) -> Duration {
-        let capped = self.initial.saturating_mul(1u32 << self.attempt.min(20)).min(self.max);
+        let capped = self
+            .initial
+            .saturating_mul(1u32 << self.attempt.min(20))
+            .min(self.max);
         self.attempt = self.attempt.saturating_add(1);
         capped.mul_f64(0.5 + 0.5 * fastrand::f64())
     }
@@ -41,7 +48,11 @@ mod tests {
         let expected = [100u64, 200, 400, 800, 1000, 1000, 1000, 1000];
         for (d, cap) in caps.iter().zip(expected) {
             let cap = Duration::from_millis(cap);
-            assert!(*d <= cap && *d >= cap / 2, "{d:?} not within [{:?}, {cap:?}]", cap / 2);
+            assert!(
+                *d <= cap && *d >= cap / 2,
+                "{d:?} not within [{:?}, {cap:?}]",
+                cap / 2
+            );
         }
     }
 }

@@ -29,7 +29,11 @@ pub struct Shared {
 impl Shared {
     /// `keep_events`: record state events for a state callback.
     pub fn new(max_queue: usize, keep_events: bool) -> Shared {
-        Shared { queue: Queue::new(max_queue, keep_events), counters: Counters::default(), last_error: Mutex::new(None) }
+        Shared {
+            queue: Queue::new(max_queue, keep_events),
+            counters: Counters::default(),
+            last_error: Mutex::new(None),
+        }
     }
 
     pub fn emit(&self, event: StateEvent) {
@@ -42,6 +46,9 @@ impl Shared {
     }
 
     pub fn last_error(&self) -> Option<String> {
-        self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }

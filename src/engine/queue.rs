@@ -79,11 +79,20 @@ impl Queue {
     }
 
     /// Wait on `readable`, counted in `waiters` so producers know to wake us.
-    fn wait<'a>(&'a self, mut inner: MutexGuard<'a, Inner>, timeout: Option<Duration>) -> MutexGuard<'a, Inner> {
+    fn wait<'a>(
+        &'a self,
+        mut inner: MutexGuard<'a, Inner>,
+        timeout: Option<Duration>,
+    ) -> MutexGuard<'a, Inner> {
         inner.waiters += 1;
         let mut inner = match timeout {
             None => self.readable.wait(inner).unwrap_or_else(|p| p.into_inner()),
-            Some(t) => self.readable.wait_timeout(inner, t).unwrap_or_else(|p| p.into_inner()).0,
+            Some(t) => {
+                self.readable
+                    .wait_timeout(inner, t)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0
+            }
         };
         inner.waiters -= 1;
         inner
@@ -163,7 +172,9 @@ impl Queue {
             inner.end = Some(end.clone());
             if self.keep_events {
                 let seq = inner.next_seq();
-                inner.events.push_back((seq, StateEvent::Closed { outcome: end }));
+                inner
+                    .events
+                    .push_back((seq, StateEvent::Closed { outcome: end }));
             }
         }
         drop(inner);
@@ -187,9 +198,15 @@ impl Queue {
         let mut inner = self.lock();
         loop {
             if inner.abandoned {
-                inner.events.retain(|(_, e)| matches!(e, StateEvent::Closed { .. }));
+                inner
+                    .events
+                    .retain(|(_, e)| matches!(e, StateEvent::Closed { .. }));
             }
-            let msg_seq = if with_messages { inner.items.front().map(|(s, _)| *s) } else { None };
+            let msg_seq = if with_messages {
+                inner.items.front().map(|(s, _)| *s)
+            } else {
+                None
+            };
             let ev_seq = inner.events.front().map(|(s, _)| *s);
             match (msg_seq, ev_seq) {
                 (Some(m), e) if e.is_none_or(|e| m < e) => {
@@ -207,10 +224,17 @@ impl Queue {
                 }
                 _ => {}
             }
-            if inner.end.is_some() && !self.keep_events && (inner.items.is_empty() || !with_messages) {
+            if inner.end.is_some()
+                && !self.keep_events
+                && (inner.items.is_empty() || !with_messages)
+            {
                 return None;
             }
-            if inner.end.is_some() && self.keep_events && inner.events.is_empty() && (inner.items.is_empty() || !with_messages) {
+            if inner.end.is_some()
+                && self.keep_events
+                && inner.events.is_empty()
+                && (inner.items.is_empty() || !with_messages)
+            {
                 // `Closed` was handed out already.
                 return None;
             }
@@ -240,22 +264,33 @@ impl Queue {
     /// wait up to `timeout` (`None` = forever) and report `Timeout`. One consumer at a time: a
     /// second concurrent caller gets `Busy`.
     pub fn pop(&self, timeout: Option<Duration>) -> Result<Message, Error> {
-        self.pop_if(timeout, |_| true).map(|m| m.expect("every message is accepted"))
+        self.pop_if(timeout, |_| true)
+            .map(|m| m.expect("every message is accepted"))
     }
 
     /// Consumer side: like `pop`, but the next message is taken only if `accept` says so
     /// (`Ok(None)`: it stays first in the queue, e.g. because the caller's buffer is too
     /// small for it). `accept` is called once, with the message at the front.
-    pub fn pop_if(&self, timeout: Option<Duration>, accept: impl FnOnce(&Message) -> bool) -> Result<Option<Message>, Error> {
+    pub fn pop_if(
+        &self,
+        timeout: Option<Duration>,
+        accept: impl FnOnce(&Message) -> bool,
+    ) -> Result<Option<Message>, Error> {
         if self.polling.swap(true, Ordering::Acquire) {
-            return Err(Error::new(ErrorKind::Busy, "another thread is already polling this channel"));
+            return Err(Error::new(
+                ErrorKind::Busy,
+                "another thread is already polling this channel",
+            ));
         }
         let _release = PollGuard(&self.polling);
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut inner = self.lock();
         loop {
             if inner.abandoned {
-                return Err(Error::new(ErrorKind::InvalidHandle, "the channel was freed"));
+                return Err(Error::new(
+                    ErrorKind::InvalidHandle,
+                    "the channel was freed",
+                ));
             }
             if let Some((_, front)) = inner.items.front() {
                 if !accept(front) {
@@ -277,7 +312,10 @@ impl Queue {
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
-                        return Err(Error::new(ErrorKind::Timeout, "no message within the timeout"));
+                        return Err(Error::new(
+                            ErrorKind::Timeout,
+                            "no message within the timeout",
+                        ));
                     }
                     self.wait(inner, Some(deadline - now))
                 }
@@ -308,13 +346,30 @@ mod tests {
         let q = Queue::new(4, false);
         q.push(msg(1));
         q.push(msg(2));
-        assert!(q.pop_if(Some(Duration::ZERO), |m| m.json().len() < 3).unwrap().is_none());
+        assert!(q
+            .pop_if(Some(Duration::ZERO), |m| m.json().len() < 3)
+            .unwrap()
+            .is_none());
         assert_eq!(q.len(), 2);
-        assert_eq!(q.pop_if(Some(Duration::ZERO), |_| true).unwrap().unwrap().json(), "{\"i\":1}");
+        assert_eq!(
+            q.pop_if(Some(Duration::ZERO), |_| true)
+                .unwrap()
+                .unwrap()
+                .json(),
+            "{\"i\":1}"
+        );
         assert_eq!(q.pop(Some(Duration::ZERO)).unwrap().json(), "{\"i\":2}");
-        assert_eq!(q.pop_if(Some(Duration::from_millis(5)), |_| true).unwrap_err().kind(), ErrorKind::Timeout);
+        assert_eq!(
+            q.pop_if(Some(Duration::from_millis(5)), |_| true)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Timeout
+        );
         q.finish(Error::new(ErrorKind::Closed, "closed"));
-        assert_eq!(q.pop_if(Some(Duration::ZERO), |_| true).unwrap_err().kind(), ErrorKind::Closed);
+        assert_eq!(
+            q.pop_if(Some(Duration::ZERO), |_| true).unwrap_err().kind(),
+            ErrorKind::Closed
+        );
     }
 
     #[test]
@@ -323,18 +378,27 @@ mod tests {
         q.push(msg(1));
         q.push(msg(2));
         q.finish(Error::new(ErrorKind::Closed, "closed"));
-        q.finish(Error::new(ErrorKind::ClosedError, "ignored: first outcome wins"));
+        q.finish(Error::new(
+            ErrorKind::ClosedError,
+            "ignored: first outcome wins",
+        ));
         assert_eq!(q.pop(Some(Duration::ZERO)).unwrap().json(), "{\"i\":1}");
         assert_eq!(q.pop(Some(Duration::ZERO)).unwrap().json(), "{\"i\":2}");
         for _ in 0..3 {
-            assert_eq!(q.pop(Some(Duration::ZERO)).unwrap_err().kind(), ErrorKind::Closed);
+            assert_eq!(
+                q.pop(Some(Duration::ZERO)).unwrap_err().kind(),
+                ErrorKind::Closed
+            );
         }
     }
 
     #[test]
     fn times_out_when_empty_and_reports_space() {
         let q = Queue::new(1, false);
-        assert_eq!(q.pop(Some(Duration::from_millis(10))).unwrap_err().kind(), ErrorKind::Timeout);
+        assert_eq!(
+            q.pop(Some(Duration::from_millis(10))).unwrap_err().kind(),
+            ErrorKind::Timeout
+        );
         assert!(q.has_space());
         q.push(msg(1));
         assert!(!q.has_space());
@@ -345,19 +409,39 @@ mod tests {
     #[test]
     fn delivery_interleaves_events_and_messages_and_ends_with_closed_once() {
         let q = Queue::new(4, true);
-        q.push_event(StateEvent::Connected { url: "ws://x".into() });
+        q.push_event(StateEvent::Connected {
+            url: "ws://x".into(),
+        });
         q.push(msg(1));
-        q.push_event(StateEvent::Disconnected { cause: Error::new(ErrorKind::ClosedError, "lost") });
+        q.push_event(StateEvent::Disconnected {
+            cause: Error::new(ErrorKind::ClosedError, "lost"),
+        });
         q.push(msg(2));
         q.finish(Error::new(ErrorKind::Closed, "closed"));
-        q.finish(Error::new(ErrorKind::ClosedError, "second finish adds nothing"));
+        q.finish(Error::new(
+            ErrorKind::ClosedError,
+            "second finish adds nothing",
+        ));
         let order: Vec<String> = std::iter::from_fn(|| q.next_delivery(true))
             .map(|d| match d {
                 Delivery::Message(m) => m.json().to_string(),
-                Delivery::Event(e) => format!("{e:?}").split_whitespace().next().unwrap().to_string(),
+                Delivery::Event(e) => format!("{e:?}")
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .to_string(),
             })
             .collect();
-        assert_eq!(order, ["Connected", "{\"i\":1}", "Disconnected", "{\"i\":2}", "Closed"]);
+        assert_eq!(
+            order,
+            [
+                "Connected",
+                "{\"i\":1}",
+                "Disconnected",
+                "{\"i\":2}",
+                "Closed"
+            ]
+        );
         assert!(q.next_delivery(true).is_none());
     }
 
@@ -365,11 +449,20 @@ mod tests {
     fn abandon_discards_messages_but_still_hands_out_closed() {
         let q = Queue::new(4, true);
         q.push(msg(1));
-        q.push_event(StateEvent::Reconnecting { attempt: 1, delay: Duration::ZERO });
+        q.push_event(StateEvent::Reconnecting {
+            attempt: 1,
+            delay: Duration::ZERO,
+        });
         q.abandon();
-        assert_eq!(q.pop(Some(Duration::ZERO)).unwrap_err().kind(), ErrorKind::InvalidHandle);
+        assert_eq!(
+            q.pop(Some(Duration::ZERO)).unwrap_err().kind(),
+            ErrorKind::InvalidHandle
+        );
         q.finish(Error::new(ErrorKind::Closed, "closed"));
-        assert!(matches!(q.next_delivery(true), Some(Delivery::Event(StateEvent::Closed { .. }))));
+        assert!(matches!(
+            q.next_delivery(true),
+            Some(Delivery::Event(StateEvent::Closed { .. }))
+        ));
         assert!(q.next_delivery(true).is_none());
     }
 
@@ -382,7 +475,10 @@ mod tests {
         while !q.polling.load(Ordering::Acquire) {
             std::thread::yield_now();
         }
-        assert_eq!(q.pop(Some(Duration::ZERO)).unwrap_err().kind(), ErrorKind::Busy);
+        assert_eq!(
+            q.pop(Some(Duration::ZERO)).unwrap_err().kind(),
+            ErrorKind::Busy
+        );
         q.push(msg(7));
         assert_eq!(t.join().unwrap().unwrap().json(), "{\"i\":7}");
     }

@@ -55,7 +55,12 @@ pub fn handle() -> Result<Handle, Error> {
         .thread_name("piwebasync-worker")
         .enable_all()
         .build()
-        .map_err(|e| Error::new(ErrorKind::Internal, format!("could not start the runtime: {e}")))?;
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("could not start the runtime: {e}"),
+            )
+        })?;
     let handle = rt.handle().clone();
     *slot = Some(rt);
     ATFORK.call_once(|| {
@@ -68,7 +73,9 @@ pub fn handle() -> Result<Handle, Error> {
 /// Two workers carry thousands of channels; more only add idle threads to the host process.
 fn worker_threads() -> usize {
     match WORKERS.load(Ordering::Acquire) {
-        0 => std::thread::available_parallelism().map(|n| n.get().min(2)).unwrap_or(2),
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get().min(2))
+            .unwrap_or(2),
         n => n,
     }
 }
@@ -77,11 +84,17 @@ fn worker_threads() -> usize {
 pub fn configure(workers: usize) -> Result<(), Error> {
     check_not_forked()?;
     if workers == 0 || workers > 256 {
-        return Err(Error::new(ErrorKind::InvalidArgument, "worker_threads must be between 1 and 256"));
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "worker_threads must be between 1 and 256",
+        ));
     }
     let slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
     if slot.is_some() || SHUT_DOWN.load(Ordering::Acquire) {
-        return Err(Error::new(ErrorKind::InvalidArgument, "the runtime already started: configure it before the first open"));
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "the runtime already started: configure it before the first open",
+        ));
     }
     WORKERS.store(workers, Ordering::Release);
     Ok(())

@@ -15,9 +15,9 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 
 use super::command::Command;
 use super::Shared;
-use crate::events::StateEvent;
 use crate::config::ChannelConfig;
 use crate::error::{Error, ErrorKind};
+use crate::events::StateEvent;
 use crate::message::Message;
 use crate::wire::{self, Target, WsStream};
 
@@ -54,7 +54,11 @@ pub fn connect(target: Target, cfg: Arc<ChannelConfig>, limit: Duration) -> Conn
             Ok(r) => r,
             Err(_) => Err(Error::new(
                 ErrorKind::OpenTimeout,
-                format!("no connection to {} within {}", target.display(), secs(limit)),
+                format!(
+                    "no connection to {} within {}",
+                    target.display(),
+                    secs(limit)
+                ),
             )),
         }
     })
@@ -173,10 +177,19 @@ impl Session<'_> {
     /// The old connection ended while an update was opening the new one: let the opening
     /// finish (bounded by `open_timeout`). If it succeeds the channel simply moves on to the
     /// new endpoint; if not, the update fails as it would have anyway.
-    async fn end_with_update(&self, updating: Option<(Connecting, Update)>, end: SessionEnd) -> SessionEnd {
-        let Some((conn, update)) = updating else { return end };
+    async fn end_with_update(
+        &self,
+        updating: Option<(Connecting, Update)>,
+        end: SessionEnd,
+    ) -> SessionEnd {
+        let Some((conn, update)) = updating else {
+            return end;
+        };
         match conn.await {
-            Ok(ws) => SessionEnd::Switch { ws: Box::new(ws), update },
+            Ok(ws) => SessionEnd::Switch {
+                ws: Box::new(ws),
+                update,
+            },
             Err(cause) if update.rollback => {
                 self.roll_back(cause, update);
                 end
@@ -187,9 +200,15 @@ impl Session<'_> {
 
     fn roll_back(&self, cause: Error, update: Update) {
         self.shared.set_last_error(cause.message());
-        let msg = format!("update rolled back, the channel stays at {}: {}", self.url, cause.message());
+        let msg = format!(
+            "update rolled back, the channel stays at {}: {}",
+            self.url,
+            cause.message()
+        );
         self.shared.emit(StateEvent::RolledBack { cause });
-        let _ = update.reply.send(Err(Error::new(ErrorKind::RolledBack, msg)));
+        let _ = update
+            .reply
+            .send(Err(Error::new(ErrorKind::RolledBack, msg)));
     }
 
     fn message(&self, text: &str) -> Message {
@@ -213,7 +232,10 @@ impl Session<'_> {
     /// frame, so what arrives is bounded by what was in flight, and none of it is dropped.
     pub async fn close(&mut self, ws: &mut WsStream) -> SessionEnd {
         let deadline = Instant::now() + self.cfg.close_timeout;
-        let frame = CloseFrame { code: CloseCode::Normal, reason: "".into() };
+        let frame = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "".into(),
+        };
         let sent = tokio::time::timeout_at(deadline, ws.close(Some(frame))).await;
         if !matches!(sent, Ok(Ok(()))) {
             return SessionEnd::ClosedByUs;
@@ -240,7 +262,10 @@ impl Session<'_> {
     }
 
     fn protocol(&self, what: &str) -> Error {
-        Error::new(ErrorKind::ClosedError, format!("{}: protocol error: {what}", self.url))
+        Error::new(
+            ErrorKind::ClosedError,
+            format!("{}: protocol error: {what}", self.url),
+        )
     }
 
     fn half_open(&self) -> Error {

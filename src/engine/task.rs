@@ -14,9 +14,9 @@ use super::runtime;
 use super::session::{close_requested, connect, secs, Session, SessionEnd, Update};
 use super::state::ChannelState;
 use super::Shared;
-use crate::events::StateEvent;
 use crate::config::ChannelConfig;
 use crate::error::{Error, ErrorKind};
+use crate::events::StateEvent;
 use crate::wire::{Target, WsStream};
 
 /// The API side's hold on a running channel task.
@@ -41,7 +41,10 @@ impl TaskHandle {
             return Err(end);
         }
         if self.updating.swap(true, Ordering::Acquire) {
-            return Err(Error::new(ErrorKind::Busy, "another update of this channel is in progress"));
+            return Err(Error::new(
+                ErrorKind::Busy,
+                "another update of this channel is in progress",
+            ));
         }
         let result = self.update_inner(target, rollback);
         self.updating.store(false, Ordering::Release);
@@ -50,8 +53,21 @@ impl TaskHandle {
 
     fn update_inner(&self, target: Target, rollback: bool) -> Result<(), Error> {
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
-        let gone = || self.shared.queue.end().unwrap_or_else(|| Error::new(ErrorKind::Closed, "channel closed"));
-        if self.commands.send(Command::Update { target, rollback, reply }).is_err() {
+        let gone = || {
+            self.shared
+                .queue
+                .end()
+                .unwrap_or_else(|| Error::new(ErrorKind::Closed, "channel closed"))
+        };
+        if self
+            .commands
+            .send(Command::Update {
+                target,
+                rollback,
+                reply,
+            })
+            .is_err()
+        {
             return Err(gone());
         }
         match answer.recv_timeout(self.update_bound) {
@@ -83,8 +99,13 @@ pub fn spawn(target: Target, cfg: ChannelConfig, shared: Arc<Shared>) -> Result<
         commands,
     };
     handle.spawn(task.run(opened_tx));
-    let task_handle =
-        TaskHandle { close_tx, commands: commands_tx, shared: shared.clone(), updating: AtomicBool::new(false), update_bound };
+    let task_handle = TaskHandle {
+        close_tx,
+        commands: commands_tx,
+        shared: shared.clone(),
+        updating: AtomicBool::new(false),
+        update_bound,
+    };
     match opened_rx.recv_timeout(open_timeout + Duration::from_secs(5)) {
         Ok(Ok(())) => Ok(task_handle),
         Ok(Err(e)) => Err(e),
@@ -92,9 +113,15 @@ pub fn spawn(target: Target, cfg: ChannelConfig, shared: Arc<Shared>) -> Result<
             // The task did not report: the runtime is stuck or gone. Do not leave it running.
             task_handle.close();
             let e = if runtime::is_shut_down() {
-                Error::new(ErrorKind::Shutdown, "piwebasync was shut down while the channel opened")
+                Error::new(
+                    ErrorKind::Shutdown,
+                    "piwebasync was shut down while the channel opened",
+                )
             } else {
-                Error::new(ErrorKind::OpenTimeout, "the channel task did not report within open_timeout")
+                Error::new(
+                    ErrorKind::OpenTimeout,
+                    "the channel task did not report within open_timeout",
+                )
             };
             shared.queue.finish(e.clone());
             Err(e)
@@ -144,7 +171,9 @@ impl ChannelTask {
             }
         };
         self.shared.counters.set_state(ChannelState::Open);
-        self.shared.emit(StateEvent::Connected { url: self.url.to_string() });
+        self.shared.emit(StateEvent::Connected {
+            url: self.url.to_string(),
+        });
         let _ = opened.send(Ok(()));
         loop {
             let end = self.session().run(&mut ws).await;
@@ -167,16 +196,29 @@ impl ChannelTask {
                     return self.fail_update(cause, update);
                 }
                 SessionEnd::ServerClosed { code, reason } => {
-                    let why = if reason.is_empty() { String::new() } else { format!(" ({reason})") };
-                    let text = format!("{}: the server closed the channel with code {code}{why}", self.url);
-                    let kind = if code == 1000 { ErrorKind::Closed } else { ErrorKind::ClosedError };
+                    let why = if reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({reason})")
+                    };
+                    let text = format!(
+                        "{}: the server closed the channel with code {code}{why}",
+                        self.url
+                    );
+                    let kind = if code == 1000 {
+                        ErrorKind::Closed
+                    } else {
+                        ErrorKind::ClosedError
+                    };
                     Error::new(kind, text)
                 }
                 SessionEnd::Failed(e) => e,
             };
             drop(ws);
             self.shared.set_last_error(cause.message());
-            self.shared.emit(StateEvent::Disconnected { cause: cause.clone() });
+            self.shared.emit(StateEvent::Disconnected {
+                cause: cause.clone(),
+            });
             if !self.cfg.reconnect {
                 return self.end(cause);
             }
@@ -193,14 +235,20 @@ impl ChannelTask {
         self.url = Arc::from(self.target.display());
         self.shared.counters.updated();
         self.shared.counters.set_state(ChannelState::Open);
-        self.shared.emit(StateEvent::Updated { url: self.url.to_string() });
+        self.shared.emit(StateEvent::Updated {
+            url: self.url.to_string(),
+        });
         let _ = update.reply.send(Ok(()));
     }
 
     fn fail_update(&self, cause: Error, update: Update) {
         let outcome = Error::new(
             ErrorKind::UpdateFailed,
-            format!("update to {} failed and rollback is off, channel closed: {}", update.target.display(), cause.message()),
+            format!(
+                "update to {} failed and rollback is off, channel closed: {}",
+                update.target.display(),
+                cause.message()
+            ),
         );
         let _ = update.reply.send(Err(outcome.clone()));
         self.end(outcome);
@@ -216,16 +264,26 @@ impl ChannelTask {
             Some(d) => d.saturating_duration_since(Instant::now()),
             None => Duration::MAX,
         };
-        let mut backoff = Backoff::new(self.cfg.reconnect_initial_delay, self.cfg.reconnect_max_delay);
+        let mut backoff = Backoff::new(
+            self.cfg.reconnect_initial_delay,
+            self.cfg.reconnect_max_delay,
+        );
         let mut last = cause;
         let mut attempt: u32 = 1;
-        self.shared.emit(StateEvent::Reconnecting { attempt, delay: Duration::ZERO });
+        self.shared.emit(StateEvent::Reconnecting {
+            attempt,
+            delay: Duration::ZERO,
+        });
         loop {
             let left = remaining(deadline);
             if left.is_zero() {
                 return Err(self.watchdog(&last));
             }
-            let connecting = connect(self.target.clone(), self.cfg.clone(), left.min(self.cfg.open_timeout));
+            let connecting = connect(
+                self.target.clone(),
+                self.cfg.clone(),
+                left.min(self.cfg.open_timeout),
+            );
             let result = tokio::select! {
                 r = connecting => r,
                 _ = close_requested(&mut self.close_rx) => return Err(Error::new(ErrorKind::Closed, "channel closed")),
@@ -233,7 +291,9 @@ impl ChannelTask {
             match result {
                 Ok(ws) => {
                     self.shared.counters.reconnected();
-                    self.shared.emit(StateEvent::Reconnected { url: self.url.to_string() });
+                    self.shared.emit(StateEvent::Reconnected {
+                        url: self.url.to_string(),
+                    });
                     return Ok(ws);
                 }
                 Err(e) if is_auth_refusal(&e) && !self.cfg.reconnect_on_auth_failure => {
@@ -245,10 +305,15 @@ impl ChannelTask {
             }
             self.shared.set_last_error(last.message());
             // A refusal that may be retried (opted in) waits the longest delay every time.
-            let delay = if is_auth_refusal(&last) { backoff.max_delay() } else { backoff.next_delay() };
+            let delay = if is_auth_refusal(&last) {
+                backoff.max_delay()
+            } else {
+                backoff.next_delay()
+            };
             let delay = delay.min(remaining(deadline));
             attempt = attempt.saturating_add(1);
-            self.shared.emit(StateEvent::Reconnecting { attempt, delay });
+            self.shared
+                .emit(StateEvent::Reconnecting { attempt, delay });
             let pause = sleep(delay);
             tokio::pin!(pause);
             loop {
@@ -294,7 +359,9 @@ impl ChannelTask {
         }
         self.shared.counters.set_state(ChannelState::Closed);
         // The queue adds the Closed event itself (exactly once); log it here.
-        crate::logging::log_event(&StateEvent::Closed { outcome: outcome.clone() });
+        crate::logging::log_event(&StateEvent::Closed {
+            outcome: outcome.clone(),
+        });
         self.shared.queue.finish(outcome);
     }
 }
@@ -311,7 +378,9 @@ impl Drop for EndOnDrop {
     fn drop(&mut self) {
         if self.0.queue.end().is_none() {
             self.0.counters.set_state(ChannelState::Closed);
-            self.0.queue.finish(Error::new(ErrorKind::Shutdown, "piwebasync was shut down"));
+            self.0
+                .queue
+                .finish(Error::new(ErrorKind::Shutdown, "piwebasync was shut down"));
         }
     }
 }

@@ -12,12 +12,18 @@ pub(crate) struct Failure {
 }
 
 pub(crate) fn fail(status: pwa_status, message: impl Into<String>) -> Failure {
-    Failure { status, message: message.into() }
+    Failure {
+        status,
+        message: message.into(),
+    }
 }
 
 impl From<crate::Error> for Failure {
     fn from(e: crate::Error) -> Failure {
-        Failure { status: status_of(e.kind()), message: e.message().to_string() }
+        Failure {
+            status: status_of(e.kind()),
+            message: e.message().to_string(),
+        }
     }
 }
 

@@ -13,13 +13,23 @@ use crate::{Callbacks, StateEvent};
 
 /// Called with each message, on the channel's callback thread, in order. The message is
 /// borrowed: valid only until the callback returns (copy what you keep); do not free it.
-pub type pwa_message_cb =
-    Option<unsafe extern "C" fn(user_data: *mut c_void, channel: pwa_channel_t, message: *const pwa_message)>;
+pub type pwa_message_cb = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        channel: pwa_channel_t,
+        message: *const pwa_message,
+    ),
+>;
 
 /// Called with each state event, on the channel's callback thread, in order with the
 /// messages. The event and its strings are valid only until the callback returns.
-pub type pwa_state_cb =
-    Option<unsafe extern "C" fn(user_data: *mut c_void, channel: pwa_channel_t, event: *const pwa_state_event)>;
+pub type pwa_state_cb = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        channel: pwa_channel_t,
+        event: *const pwa_state_event,
+    ),
+>;
 
 /// Callbacks of a channel, given to `pwa_channel_open` (copied; may be freed after).
 /// `on_message` NULL: messages are polled with `pwa_channel_poll_next`. `on_state` NULL: no
@@ -100,7 +110,11 @@ impl HandleGate {
     fn wait(&self) -> pwa_channel_t {
         let mut h = self.handle.lock().unwrap_or_else(|p| p.into_inner());
         while h.is_none() {
-            h = self.set.wait_timeout(h, Duration::from_millis(100)).unwrap_or_else(|p| p.into_inner()).0;
+            h = self
+                .set
+                .wait_timeout(h, Duration::from_millis(100))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
         h.unwrap_or_default()
     }
@@ -127,25 +141,56 @@ pub(crate) fn from_c(c: &pwa_callbacks, gate: Arc<HandleGate>) -> Callbacks {
             let h = gate.wait();
             let user = user;
             let (kind, status, attempt, delay_ms, url, message) = match e {
-                StateEvent::Connected { url } => (PWA_EVENT_CONNECTED, PWA_OK, 0, 0, url.as_str(), ""),
-                StateEvent::Disconnected { cause } => {
-                    (PWA_EVENT_DISCONNECTED, status_of(cause.kind()), 0, 0, "", cause.message())
+                StateEvent::Connected { url } => {
+                    (PWA_EVENT_CONNECTED, PWA_OK, 0, 0, url.as_str(), "")
                 }
-                StateEvent::Reconnecting { attempt, delay } => {
-                    (PWA_EVENT_RECONNECTING, PWA_OK, *attempt, delay.as_millis() as u64, "", "")
+                StateEvent::Disconnected { cause } => (
+                    PWA_EVENT_DISCONNECTED,
+                    status_of(cause.kind()),
+                    0,
+                    0,
+                    "",
+                    cause.message(),
+                ),
+                StateEvent::Reconnecting { attempt, delay } => (
+                    PWA_EVENT_RECONNECTING,
+                    PWA_OK,
+                    *attempt,
+                    delay.as_millis() as u64,
+                    "",
+                    "",
+                ),
+                StateEvent::Reconnected { url } => {
+                    (PWA_EVENT_RECONNECTED, PWA_OK, 0, 0, url.as_str(), "")
                 }
-                StateEvent::Reconnected { url } => (PWA_EVENT_RECONNECTED, PWA_OK, 0, 0, url.as_str(), ""),
                 StateEvent::Updated { url } => (PWA_EVENT_UPDATED, PWA_OK, 0, 0, url.as_str(), ""),
-                StateEvent::RolledBack { cause } => {
-                    (PWA_EVENT_ROLLED_BACK, status_of(cause.kind()), 0, 0, "", cause.message())
-                }
-                StateEvent::Closed { outcome } => {
-                    (PWA_EVENT_CLOSED, status_of(outcome.kind()), 0, 0, "", outcome.message())
-                }
+                StateEvent::RolledBack { cause } => (
+                    PWA_EVENT_ROLLED_BACK,
+                    status_of(cause.kind()),
+                    0,
+                    0,
+                    "",
+                    cause.message(),
+                ),
+                StateEvent::Closed { outcome } => (
+                    PWA_EVENT_CLOSED,
+                    status_of(outcome.kind()),
+                    0,
+                    0,
+                    "",
+                    outcome.message(),
+                ),
             };
             let url = c_string(url);
             let message = c_string(message);
-            let event = pwa_state_event { kind, status, attempt, delay_ms, url: url.as_ptr(), message: message.as_ptr() };
+            let event = pwa_state_event {
+                kind,
+                status,
+                attempt,
+                delay_ms,
+                url: url.as_ptr(),
+                message: message.as_ptr(),
+            };
             // SAFETY: a function pointer the caller gave us, called as documented.
             unsafe { on_state(user.0, h, &event) };
         }));

@@ -75,7 +75,10 @@ fn invalid_handle(h: pwa_channel_t) -> Failure {
     if h == 0 {
         fail(PWA_ERR_INVALID_HANDLE, "channel handle is 0 (no channel)")
     } else {
-        fail(PWA_ERR_INVALID_HANDLE, format!("channel handle {h:#x} is not open: freed, stale or never issued"))
+        fail(
+            PWA_ERR_INVALID_HANDLE,
+            format!("channel handle {h:#x} is not open: freed, stale or never issued"),
+        )
     }
 }
 
@@ -121,7 +124,10 @@ pub unsafe extern "C" fn pwa_channel_open(
             }
         };
         let channel = Channel::open_with_callbacks(url, config, callbacks)?;
-        let h = CHANNELS.insert(Arc::new(ChannelEntry { channel, urls: UrlCache::default() }));
+        let h = CHANNELS.insert(Arc::new(ChannelEntry {
+            channel,
+            urls: UrlCache::default(),
+        }));
         gate.open(h);
         *out = h;
         Ok(PWA_OK)
@@ -145,7 +151,11 @@ pub unsafe extern "C" fn pwa_channel_open(
 /// # Safety
 /// `msg` must be NULL or a valid pointer.
 #[no_mangle]
-pub unsafe extern "C" fn pwa_channel_poll_next(h: pwa_channel_t, timeout_ms: i32, msg: *mut *mut pwa_message) -> pwa_status {
+pub unsafe extern "C" fn pwa_channel_poll_next(
+    h: pwa_channel_t,
+    timeout_ms: i32,
+    msg: *mut *mut pwa_message,
+) -> pwa_status {
     guard(|| {
         let msg = out_arg(msg, "msg")?;
         *msg = std::ptr::null_mut();
@@ -183,7 +193,11 @@ pub unsafe extern "C" fn pwa_channel_poll_next(h: pwa_channel_t, timeout_ms: i32
 /// # Safety
 /// `url` must be NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn pwa_channel_update(h: pwa_channel_t, url: *const c_char, rollback: i32) -> pwa_status {
+pub unsafe extern "C" fn pwa_channel_update(
+    h: pwa_channel_t,
+    url: *const c_char,
+    rollback: i32,
+) -> pwa_status {
     guard(|| {
         let url = str_arg(url, "url")?;
         let entry = lookup(h)?;
@@ -217,7 +231,10 @@ pub extern "C" fn pwa_channel_free(h: pwa_channel_t) -> pwa_status {
     guard(|| {
         crate::check_process()?;
         if crate::in_callback() {
-            return Err(fail(PWA_ERR_RECURSIVE_CALL, "pwa_channel_free blocks and cannot be called from inside a callback"));
+            return Err(fail(
+                PWA_ERR_RECURSIVE_CALL,
+                "pwa_channel_free blocks and cannot be called from inside a callback",
+            ));
         }
         let entry = CHANNELS.remove(h).ok_or_else(|| invalid_handle(h))?;
         entry.channel.dispose()?;
@@ -234,7 +251,12 @@ pub extern "C" fn pwa_channel_free(h: pwa_channel_t) -> pwa_status {
 /// # Safety
 /// `buf` must be NULL or point to `cap` writable bytes; `needed` NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn pwa_channel_last_error(h: pwa_channel_t, buf: *mut c_char, cap: usize, needed: *mut usize) -> pwa_status {
+pub unsafe extern "C" fn pwa_channel_last_error(
+    h: pwa_channel_t,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> pwa_status {
     guard(|| {
         let text = lookup(h)?.channel.last_error().unwrap_or_default();
         Ok(copy_out(&text, buf, cap, needed))

@@ -18,7 +18,9 @@ pub struct pwa_config {
 #[no_mangle]
 pub extern "C" fn pwa_config_new() -> *mut pwa_config {
     guard_value(std::ptr::null_mut(), || {
-        Ok(Box::into_raw(Box::new(pwa_config { inner: ChannelConfig::default() })))
+        Ok(Box::into_raw(Box::new(pwa_config {
+            inner: ChannelConfig::default(),
+        })))
     })
 }
 
@@ -87,9 +89,15 @@ pub extern "C" fn pwa_config_new() -> *mut pwa_config {
 /// # Safety
 /// `cfg` must be NULL or a live configuration; `key` and `value` NULL or NUL-terminated strings.
 #[no_mangle]
-pub unsafe extern "C" fn pwa_config_set(cfg: *mut pwa_config, key: *const c_char, value: *const c_char) -> pwa_status {
+pub unsafe extern "C" fn pwa_config_set(
+    cfg: *mut pwa_config,
+    key: *const c_char,
+    value: *const c_char,
+) -> pwa_status {
     guard(|| {
-        let cfg = cfg.as_mut().ok_or_else(|| fail(PWA_ERR_INVALID_ARGUMENT, "cfg is NULL"))?;
+        let cfg = cfg
+            .as_mut()
+            .ok_or_else(|| fail(PWA_ERR_INVALID_ARGUMENT, "cfg is NULL"))?;
         let key = str_arg(key, "key")?;
         let value = str_arg(value, &format!("the value of '{key}'"))?;
         cfg.inner.set(key, value)?;

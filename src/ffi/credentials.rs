@@ -19,7 +19,10 @@ use super::strings::str_arg;
 /// # Safety
 /// `token` must be NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn pwa_channel_set_bearer_token(h: pwa_channel_t, token: *const c_char) -> pwa_status {
+pub unsafe extern "C" fn pwa_channel_set_bearer_token(
+    h: pwa_channel_t,
+    token: *const c_char,
+) -> pwa_status {
     guard(|| {
         let token = str_arg(token, "token")?;
         lookup(h)?.channel.set_bearer_token(token)?;
@@ -39,7 +42,10 @@ pub unsafe extern "C" fn pwa_channel_set_bearer_token(h: pwa_channel_t, token: *
 /// # Safety
 /// `password` must be NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn pwa_channel_set_password(h: pwa_channel_t, password: *const c_char) -> pwa_status {
+pub unsafe extern "C" fn pwa_channel_set_password(
+    h: pwa_channel_t,
+    password: *const c_char,
+) -> pwa_status {
     guard(|| {
         let password = str_arg(password, "password")?;
         lookup(h)?.channel.set_password(password)?;

@@ -20,7 +20,12 @@ struct Slot<T> {
 
 impl<T> HandleTable<T> {
     pub const fn new() -> Self {
-        HandleTable { inner: Mutex::new(Slots { slots: Vec::new(), free: Vec::new() }) }
+        HandleTable {
+            inner: Mutex::new(Slots {
+                slots: Vec::new(),
+                free: Vec::new(),
+            }),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Slots<T>> {
@@ -32,7 +37,10 @@ impl<T> HandleTable<T> {
         let index = match s.free.pop() {
             Some(i) => i,
             None => {
-                s.slots.push(Slot { generation: 1, value: None });
+                s.slots.push(Slot {
+                    generation: 1,
+                    value: None,
+                });
                 (s.slots.len() - 1) as u32
             }
         };
@@ -76,7 +84,11 @@ impl<T> HandleTable<T> {
 
     /// Every live value (for shutdown).
     pub fn all(&self) -> Vec<Arc<T>> {
-        self.lock().slots.iter().filter_map(|s| s.value.clone()).collect()
+        self.lock()
+            .slots
+            .iter()
+            .filter_map(|s| s.value.clone())
+            .collect()
     }
 }
 

@@ -24,13 +24,22 @@ pub(crate) fn set(msg: &str) {
 ///
 /// # Safety
 /// `buf` must be NULL or point to `cap` writable bytes; `needed` must be NULL or valid.
-pub(crate) unsafe fn copy_out(text: &str, buf: *mut c_char, cap: usize, needed: *mut usize) -> pwa_status {
+pub(crate) unsafe fn copy_out(
+    text: &str,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> pwa_status {
     let want = text.len() + 1;
     if !needed.is_null() {
         *needed = want;
     }
     if buf.is_null() {
-        return if cap == 0 { PWA_ERR_BUFFER_TOO_SMALL } else { PWA_ERR_INVALID_ARGUMENT };
+        return if cap == 0 {
+            PWA_ERR_BUFFER_TOO_SMALL
+        } else {
+            PWA_ERR_INVALID_ARGUMENT
+        };
     }
     if cap == 0 {
         return PWA_ERR_BUFFER_TOO_SMALL;
@@ -58,8 +67,14 @@ pub(crate) unsafe fn copy_out(text: &str, buf: *mut c_char, cap: usize, needed: 
 /// # Safety
 /// `buf` must be NULL or point to `cap` writable bytes; `needed` must be NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn pwa_last_error(buf: *mut c_char, cap: usize, needed: *mut usize) -> pwa_status {
+pub unsafe extern "C" fn pwa_last_error(
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> pwa_status {
     // Not through `guard`: a failure here must not overwrite the message being read.
-    std::panic::catch_unwind(|| LAST_ERROR.with(|e| unsafe { copy_out(&e.borrow(), buf, cap, needed) }))
-        .unwrap_or(PWA_ERR_PANIC)
+    std::panic::catch_unwind(|| {
+        LAST_ERROR.with(|e| unsafe { copy_out(&e.borrow(), buf, cap, needed) })
+    })
+    .unwrap_or(PWA_ERR_PANIC)
 }

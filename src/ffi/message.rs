@@ -29,7 +29,12 @@ impl pwa_message {
         let mut json = json.into_bytes();
         json.push(0);
         let content = content.map(OnceLock::from).unwrap_or_default();
-        pwa_message { json, url, content, view: OnceLock::new() }
+        pwa_message {
+            json,
+            url,
+            content,
+            view: OnceLock::new(),
+        }
     }
 
     /// The message text without the NUL.
@@ -63,7 +68,11 @@ impl pwa_message {
 /// `json` must be NULL or point to `len` readable bytes (or a NUL-terminated string when `len`
 /// is SIZE_MAX); `out` NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn pwa_message_from_json(json: *const c_char, len: usize, out: *mut *mut pwa_message) -> pwa_status {
+pub unsafe extern "C" fn pwa_message_from_json(
+    json: *const c_char,
+    len: usize,
+    out: *mut *mut pwa_message,
+) -> pwa_status {
     guard(|| {
         let out = out_arg(out, "out")?;
         *out = std::ptr::null_mut();
@@ -76,10 +85,19 @@ pub unsafe extern "C" fn pwa_message_from_json(json: *const c_char, len: usize, 
             std::slice::from_raw_parts(json.cast::<u8>(), len)
         };
         let text = std::str::from_utf8(bytes).map_err(|e| {
-            fail(PWA_ERR_INVALID_ARGUMENT, format!("json is not valid UTF-8 (invalid byte at offset {})", e.valid_up_to()))
+            fail(
+                PWA_ERR_INVALID_ARGUMENT,
+                format!(
+                    "json is not valid UTF-8 (invalid byte at offset {})",
+                    e.valid_up_to()
+                ),
+            )
         })?;
         let msg = Message::from_json(text);
-        *out = Box::into_raw(Box::new(pwa_message::new(msg, Arc::new(CString::default()))));
+        *out = Box::into_raw(Box::new(pwa_message::new(
+            msg,
+            Arc::new(CString::default()),
+        )));
         Ok(PWA_OK)
     })
 }
@@ -91,9 +109,14 @@ pub unsafe extern "C" fn pwa_message_from_json(json: *const c_char, len: usize, 
 /// # Safety
 /// `msg` must be NULL or a live message; `len` NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn pwa_message_json(msg: *const pwa_message, len: *mut usize) -> *const c_char {
+pub unsafe extern "C" fn pwa_message_json(
+    msg: *const pwa_message,
+    len: *mut usize,
+) -> *const c_char {
     guard_value(std::ptr::null(), || {
-        let msg = msg.as_ref().ok_or_else(|| fail(PWA_ERR_INVALID_ARGUMENT, "msg is NULL"))?;
+        let msg = msg
+            .as_ref()
+            .ok_or_else(|| fail(PWA_ERR_INVALID_ARGUMENT, "msg is NULL"))?;
         if !len.is_null() {
             *len = msg.json.len() - 1;
         }
@@ -110,7 +133,9 @@ pub unsafe extern "C" fn pwa_message_json(msg: *const pwa_message, len: *mut usi
 #[no_mangle]
 pub unsafe extern "C" fn pwa_message_url(msg: *const pwa_message) -> *const c_char {
     guard_value(std::ptr::null(), || {
-        let msg = msg.as_ref().ok_or_else(|| fail(PWA_ERR_INVALID_ARGUMENT, "msg is NULL"))?;
+        let msg = msg
+            .as_ref()
+            .ok_or_else(|| fail(PWA_ERR_INVALID_ARGUMENT, "msg is NULL"))?;
         Ok(msg.url.as_ptr())
     })
 }

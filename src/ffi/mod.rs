@@ -37,7 +37,6 @@ pub use urls::*;
 pub use values::*;
 pub use version::*;
 
-
 #[cfg(test)]
 mod tests {
     /// The committed header must be what cbindgen makes of this module now (`make header`).

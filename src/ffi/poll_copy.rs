@@ -41,7 +41,10 @@ pub unsafe extern "C" fn pwa_channel_poll_json(
             *needed = 0;
         }
         if buf.is_null() && cap != 0 {
-            return Err(fail(PWA_ERR_INVALID_ARGUMENT, format!("buf is NULL but cap is {cap}")));
+            return Err(fail(
+                PWA_ERR_INVALID_ARGUMENT,
+                format!("buf is NULL but cap is {cap}"),
+            ));
         }
         let entry = lookup(h)?;
         let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);

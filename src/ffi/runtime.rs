@@ -29,9 +29,14 @@ pub extern "C" fn pwa_shutdown(timeout_ms: i32) -> pwa_status {
     guard(|| {
         crate::check_process()?;
         if crate::in_callback() {
-            return Err(super::boundary::fail(PWA_ERR_RECURSIVE_CALL, "pwa_shutdown cannot be called from inside a callback"));
+            return Err(super::boundary::fail(
+                PWA_ERR_RECURSIVE_CALL,
+                "pwa_shutdown cannot be called from inside a callback",
+            ));
         }
-        let timeout = u64::try_from(timeout_ms).map(Duration::from_millis).unwrap_or(Duration::from_secs(10));
+        let timeout = u64::try_from(timeout_ms)
+            .map(Duration::from_millis)
+            .unwrap_or(Duration::from_secs(10));
         let deadline = Instant::now() + timeout;
         let left = || deadline.saturating_duration_since(Instant::now());
         let entries = CHANNELS.all();

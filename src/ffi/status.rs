@@ -83,24 +83,84 @@ pub(crate) fn status_of(kind: ErrorKind) -> pwa_status {
 /// (code, name, description) of every status, NUL-terminated for C.
 const TABLE: &[(pwa_status, &str, &str)] = &[
     (PWA_OK, "PWA_OK\0", "success\0"),
-    (PWA_TIMEOUT, "PWA_TIMEOUT\0", "nothing arrived within the timeout\0"),
-    (PWA_CLOSED, "PWA_CLOSED\0", "channel closed normally, buffer drained\0"),
-    (PWA_CLOSED_ERROR, "PWA_CLOSED_ERROR\0", "channel closed by a network or protocol error, buffer drained\0"),
-    (PWA_WATCHDOG_TIMEOUT, "PWA_WATCHDOG_TIMEOUT\0", "no connection re-established within dead_channel_timeout, buffer drained\0"),
-    (PWA_UPDATE_FAILED, "PWA_UPDATE_FAILED\0", "update failed without rollback, channel closed\0"),
-    (PWA_ROLLED_BACK, "PWA_ROLLED_BACK\0", "update failed, channel goes on at its previous endpoint\0"),
-    (PWA_ERR_INVALID_ARGUMENT, "PWA_ERR_INVALID_ARGUMENT\0", "invalid argument\0"),
-    (PWA_ERR_INVALID_HANDLE, "PWA_ERR_INVALID_HANDLE\0", "invalid, closed or freed channel handle\0"),
-    (PWA_ERR_BUFFER_TOO_SMALL, "PWA_ERR_BUFFER_TOO_SMALL\0", "buffer too small\0"),
+    (
+        PWA_TIMEOUT,
+        "PWA_TIMEOUT\0",
+        "nothing arrived within the timeout\0",
+    ),
+    (
+        PWA_CLOSED,
+        "PWA_CLOSED\0",
+        "channel closed normally, buffer drained\0",
+    ),
+    (
+        PWA_CLOSED_ERROR,
+        "PWA_CLOSED_ERROR\0",
+        "channel closed by a network or protocol error, buffer drained\0",
+    ),
+    (
+        PWA_WATCHDOG_TIMEOUT,
+        "PWA_WATCHDOG_TIMEOUT\0",
+        "no connection re-established within dead_channel_timeout, buffer drained\0",
+    ),
+    (
+        PWA_UPDATE_FAILED,
+        "PWA_UPDATE_FAILED\0",
+        "update failed without rollback, channel closed\0",
+    ),
+    (
+        PWA_ROLLED_BACK,
+        "PWA_ROLLED_BACK\0",
+        "update failed, channel goes on at its previous endpoint\0",
+    ),
+    (
+        PWA_ERR_INVALID_ARGUMENT,
+        "PWA_ERR_INVALID_ARGUMENT\0",
+        "invalid argument\0",
+    ),
+    (
+        PWA_ERR_INVALID_HANDLE,
+        "PWA_ERR_INVALID_HANDLE\0",
+        "invalid, closed or freed channel handle\0",
+    ),
+    (
+        PWA_ERR_BUFFER_TOO_SMALL,
+        "PWA_ERR_BUFFER_TOO_SMALL\0",
+        "buffer too small\0",
+    ),
     (PWA_ERR_CONNECT, "PWA_ERR_CONNECT\0", "could not connect\0"),
     (PWA_ERR_TLS, "PWA_ERR_TLS\0", "TLS failure\0"),
     (PWA_ERR_AUTH, "PWA_ERR_AUTH\0", "authentication refused\0"),
-    (PWA_ERR_HTTP_STATUS, "PWA_ERR_HTTP_STATUS\0", "unexpected HTTP status\0"),
-    (PWA_ERR_OPEN_TIMEOUT, "PWA_ERR_OPEN_TIMEOUT\0", "no connection within open_timeout\0"),
-    (PWA_ERR_PROTOCOL, "PWA_ERR_PROTOCOL\0", "HTTP or WebSocket protocol violation\0"),
-    (PWA_ERR_RECURSIVE_CALL, "PWA_ERR_RECURSIVE_CALL\0", "blocking call from inside a callback\0"),
-    (PWA_ERR_BUSY, "PWA_ERR_BUSY\0", "another thread is using this channel\0"),
-    (PWA_ERR_SHUTDOWN, "PWA_ERR_SHUTDOWN\0", "library shut down or used in a forked child\0"),
+    (
+        PWA_ERR_HTTP_STATUS,
+        "PWA_ERR_HTTP_STATUS\0",
+        "unexpected HTTP status\0",
+    ),
+    (
+        PWA_ERR_OPEN_TIMEOUT,
+        "PWA_ERR_OPEN_TIMEOUT\0",
+        "no connection within open_timeout\0",
+    ),
+    (
+        PWA_ERR_PROTOCOL,
+        "PWA_ERR_PROTOCOL\0",
+        "HTTP or WebSocket protocol violation\0",
+    ),
+    (
+        PWA_ERR_RECURSIVE_CALL,
+        "PWA_ERR_RECURSIVE_CALL\0",
+        "blocking call from inside a callback\0",
+    ),
+    (
+        PWA_ERR_BUSY,
+        "PWA_ERR_BUSY\0",
+        "another thread is using this channel\0",
+    ),
+    (
+        PWA_ERR_SHUTDOWN,
+        "PWA_ERR_SHUTDOWN\0",
+        "library shut down or used in a forked child\0",
+    ),
     (PWA_ERR_PANIC, "PWA_ERR_PANIC\0", "internal panic caught\0"),
     (PWA_ERR_INTERNAL, "PWA_ERR_INTERNAL\0", "internal error\0"),
 ];
@@ -113,14 +173,20 @@ fn lookup(code: pwa_status) -> Option<&'static (pwa_status, &'static str, &'stat
 /// does not know). Never NULL; do not free.
 #[no_mangle]
 pub extern "C" fn pwa_status_str(code: pwa_status) -> *const c_char {
-    lookup(code).map_or("unknown status\0", |e| e.2).as_ptr().cast()
+    lookup(code)
+        .map_or("unknown status\0", |e| e.2)
+        .as_ptr()
+        .cast()
 }
 
 /// The static name of `code`, e.g. "PWA_CLOSED" ("PWA_UNKNOWN" for codes this version does not
 /// know). Never NULL; do not free.
 #[no_mangle]
 pub extern "C" fn pwa_status_name(code: pwa_status) -> *const c_char {
-    lookup(code).map_or("PWA_UNKNOWN\0", |e| e.1).as_ptr().cast()
+    lookup(code)
+        .map_or("PWA_UNKNOWN\0", |e| e.1)
+        .as_ptr()
+        .cast()
 }
 
 #[cfg(test)]

@@ -16,7 +16,10 @@ pub(crate) unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str
     CStr::from_ptr(p).to_str().map_err(|e| {
         fail(
             PWA_ERR_INVALID_ARGUMENT,
-            format!("{what} is not valid UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+            format!(
+                "{what} is not valid UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
         )
     })
 }

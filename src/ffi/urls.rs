@@ -53,7 +53,9 @@ pub struct pwa_url_options {
 }
 
 unsafe fn options(opts: *const pwa_url_options) -> Result<UrlOptions, Failure> {
-    let Some(o) = opts.as_ref() else { return Ok(UrlOptions::default()) };
+    let Some(o) = opts.as_ref() else {
+        return Ok(UrlOptions::default());
+    };
     let text = |p: *const c_char, what: &str| -> Result<Option<String>, Failure> {
         if p.is_null() {
             Ok(None)
@@ -70,7 +72,10 @@ unsafe fn options(opts: *const pwa_url_options) -> Result<UrlOptions, Failure> {
         PWA_WEBID_TYPE_LOCAL_ID_ONLY => Some(WebIdType::LocalIdOnly),
         PWA_WEBID_TYPE_DEFAULT_ID_ONLY => Some(WebIdType::DefaultIdOnly),
         other => {
-            return Err(fail(PWA_ERR_INVALID_ARGUMENT, format!("opts->web_id_type {other} is not a PWA_WEBID_TYPE_* constant")))
+            return Err(fail(
+                PWA_ERR_INVALID_ARGUMENT,
+                format!("opts->web_id_type {other} is not a PWA_WEBID_TYPE_* constant"),
+            ))
         }
     };
     Ok(UrlOptions {
@@ -87,13 +92,24 @@ unsafe fn options(opts: *const pwa_url_options) -> Result<UrlOptions, Failure> {
 }
 
 /// Copy a built URL out; a too-small buffer also gets a message in `pwa_last_error`.
-unsafe fn copy_url(text: &str, buf: *mut c_char, cap: usize, needed: *mut usize) -> Result<pwa_status, Failure> {
+unsafe fn copy_url(
+    text: &str,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> Result<pwa_status, Failure> {
     match copy_out(text, buf, cap, needed) {
         PWA_ERR_BUFFER_TOO_SMALL => Err(fail(
             PWA_ERR_BUFFER_TOO_SMALL,
-            format!("the URL needs {} bytes, the buffer has {cap}", text.len() + 1),
+            format!(
+                "the URL needs {} bytes, the buffer has {cap}",
+                text.len() + 1
+            ),
         )),
-        PWA_ERR_INVALID_ARGUMENT => Err(fail(PWA_ERR_INVALID_ARGUMENT, format!("buf is NULL but cap is {cap}"))),
+        PWA_ERR_INVALID_ARGUMENT => Err(fail(
+            PWA_ERR_INVALID_ARGUMENT,
+            format!("buf is NULL but cap is {cap}"),
+        )),
         status => Ok(status),
     }
 }
@@ -219,6 +235,9 @@ pub unsafe extern "C" fn pwa_url_adhoc_split(
 mod tests {
     #[test]
     fn the_header_constant_is_the_rust_default() {
-        assert_eq!(super::PWA_URL_DEFAULT_MAX_LEN, crate::urls::DEFAULT_MAX_URL_LEN);
+        assert_eq!(
+            super::PWA_URL_DEFAULT_MAX_LEN,
+            crate::urls::DEFAULT_MAX_URL_LEN
+        );
     }
 }

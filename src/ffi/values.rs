@@ -193,7 +193,10 @@ struct CText {
     len: u32,
 }
 
-const EMPTY_TEXT: CText = CText { start: u32::MAX, len: 0 };
+const EMPTY_TEXT: CText = CText {
+    start: u32::MAX,
+    len: 0,
+};
 static EMPTY: &[u8; 1] = b"\0";
 
 /// Builds the arena. Strings are appended with their NUL; an embedded NUL (JSON "\u0000")
@@ -237,7 +240,8 @@ impl ArenaBuilder {
         }
         let start = self.arena.len();
         if s.as_bytes().contains(&0) {
-            self.arena.extend_from_slice(s.replace('\0', "\u{fffd}").as_bytes());
+            self.arena
+                .extend_from_slice(s.replace('\0', "\u{fffd}").as_bytes());
         } else {
             self.arena.extend_from_slice(s.as_bytes());
         }
@@ -265,11 +269,24 @@ impl CView {
             .streams()
             .iter()
             .map(|s| {
-                s.web_id.len() + s.name.len() + s.path.len() + s.units.len() + 4
-                    + s.values.iter().map(|v| v.timestamp_text.len() + v.units.as_ref().map_or(0, |u| u.len() + 1) + 26).sum::<usize>()
+                s.web_id.len()
+                    + s.name.len()
+                    + s.path.len()
+                    + s.units.len()
+                    + 4
+                    + s.values
+                        .iter()
+                        .map(|v| {
+                            v.timestamp_text.len()
+                                + v.units.as_ref().map_or(0, |u| u.len() + 1)
+                                + 26
+                        })
+                        .sum::<usize>()
             })
             .sum();
-        let mut b = ArenaBuilder { arena: Vec::with_capacity(cap + 64) };
+        let mut b = ArenaBuilder {
+            arena: Vec::with_capacity(cap + 64),
+        };
         let streams: Vec<CStream> = content
             .streams()
             .iter()
@@ -304,7 +321,13 @@ impl CView {
         }
         let parse_error = b.add(content.parse_error().unwrap_or(""));
         let web_exception = web_exception_text(&mut b, content.web_exception());
-        CView { arena: b.arena, parse_error, web_exception, streams, values }
+        CView {
+            arena: b.arena,
+            parse_error,
+            web_exception,
+            streams,
+            values,
+        }
     }
 
     /// The NUL-terminated string, valid as long as the view.
@@ -335,7 +358,10 @@ fn stream_index(content: &Content, i: usize) -> Result<usize, Failure> {
     } else {
         Err(fail(
             PWA_ERR_INVALID_ARGUMENT,
-            format!("stream index {i} is out of range: the message has {} streams", content.streams().len()),
+            format!(
+                "stream index {i} is out of range: the message has {} streams",
+                content.streams().len()
+            ),
         ))
     }
 }
@@ -346,7 +372,10 @@ fn value_index(content: &Content, k: usize) -> Result<usize, Failure> {
     } else {
         Err(fail(
             PWA_ERR_INVALID_ARGUMENT,
-            format!("value index {k} is out of range: the message has {} values", content.value_count()),
+            format!(
+                "value index {k} is out of range: the message has {} values",
+                content.value_count()
+            ),
         ))
     }
 }
@@ -363,7 +392,10 @@ fn status_code(w: Option<&WebException>) -> (i32, i32) {
 /// # Safety
 /// `msg` must be NULL or a live message; `out` NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn pwa_message_get_info(msg: *const pwa_message, out: *mut pwa_message_info) -> pwa_status {
+pub unsafe extern "C" fn pwa_message_get_info(
+    msg: *const pwa_message,
+    out: *mut pwa_message_info,
+) -> pwa_status {
     guard(|| {
         let out = out_arg(out, "out")?;
         let msg = message(msg)?;
@@ -389,7 +421,10 @@ pub unsafe extern "C" fn pwa_message_get_info(msg: *const pwa_message, out: *mut
 /// # Safety
 /// `msg` must be NULL or a live message; `out` NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn pwa_message_is_heartbeat(msg: *const pwa_message, out: *mut i32) -> pwa_status {
+pub unsafe extern "C" fn pwa_message_is_heartbeat(
+    msg: *const pwa_message,
+    out: *mut i32,
+) -> pwa_status {
     guard(|| {
         let out = out_arg(out, "out")?;
         *out = message(msg)?.content().is_heartbeat() as i32;
@@ -404,7 +439,10 @@ pub unsafe extern "C" fn pwa_message_is_heartbeat(msg: *const pwa_message, out: 
 /// # Safety
 /// `msg` must be NULL or a live message; `out` NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn pwa_message_is_unparsable(msg: *const pwa_message, out: *mut i32) -> pwa_status {
+pub unsafe extern "C" fn pwa_message_is_unparsable(
+    msg: *const pwa_message,
+    out: *mut i32,
+) -> pwa_status {
     guard(|| {
         let out = out_arg(out, "out")?;
         *out = message(msg)?.content().is_unparsable() as i32;
@@ -417,7 +455,10 @@ pub unsafe extern "C" fn pwa_message_is_unparsable(msg: *const pwa_message, out:
 /// # Safety
 /// `msg` must be NULL or a live message; `out` NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn pwa_message_stream_count(msg: *const pwa_message, out: *mut usize) -> pwa_status {
+pub unsafe extern "C" fn pwa_message_stream_count(
+    msg: *const pwa_message,
+    out: *mut usize,
+) -> pwa_status {
     guard(|| {
         let out = out_arg(out, "out")?;
         *out = message(msg)?.content().streams().len();
@@ -431,7 +472,10 @@ pub unsafe extern "C" fn pwa_message_stream_count(msg: *const pwa_message, out: 
 /// # Safety
 /// `msg` must be NULL or a live message; `out` NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn pwa_message_value_count(msg: *const pwa_message, out: *mut usize) -> pwa_status {
+pub unsafe extern "C" fn pwa_message_value_count(
+    msg: *const pwa_message,
+    out: *mut usize,
+) -> pwa_status {
     guard(|| {
         let out = out_arg(out, "out")?;
         *out = message(msg)?.content().value_count();
@@ -448,7 +492,11 @@ pub unsafe extern "C" fn pwa_message_value_count(msg: *const pwa_message, out: *
 /// # Safety
 /// `msg` must be NULL or a live message; `out` NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn pwa_message_stream(msg: *const pwa_message, i: usize, out: *mut pwa_stream_info) -> pwa_status {
+pub unsafe extern "C" fn pwa_message_stream(
+    msg: *const pwa_message,
+    i: usize,
+    out: *mut pwa_stream_info,
+) -> pwa_status {
     guard(|| {
         let out = out_arg(out, "out")?;
         let msg = message(msg)?;
@@ -481,14 +529,21 @@ pub unsafe extern "C" fn pwa_message_stream(msg: *const pwa_message, i: usize, o
 /// # Safety
 /// `msg` must be NULL or a live message; `out` NULL or valid.
 #[no_mangle]
-pub unsafe extern "C" fn pwa_message_value(msg: *const pwa_message, k: usize, out: *mut pwa_value) -> pwa_status {
+pub unsafe extern "C" fn pwa_message_value(
+    msg: *const pwa_message,
+    k: usize,
+    out: *mut pwa_value,
+) -> pwa_status {
     guard(|| {
         let out = out_arg(out, "out")?;
         let msg = message(msg)?;
         let content = msg.content();
         let k = value_index(content, k)?;
         let view = msg.view();
-        let c = view.values.get(k).ok_or_else(|| fail(PWA_ERR_INTERNAL, "value index out of sync"))?;
+        let c = view
+            .values
+            .get(k)
+            .ok_or_else(|| fail(PWA_ERR_INTERNAL, "value index out of sync"))?;
         let stream_index = c.stream_index as usize;
         let tv = content
             .streams()
@@ -583,7 +638,12 @@ pub unsafe extern "C" fn pwa_message_copy_string(
                     _ => &v.web_exception,
                 }
             }
-            other => return Err(fail(PWA_ERR_INVALID_ARGUMENT, format!("unknown field {other}: use a PWA_FIELD_* constant"))),
+            other => {
+                return Err(fail(
+                    PWA_ERR_INVALID_ARGUMENT,
+                    format!("unknown field {other}: use a PWA_FIELD_* constant"),
+                ))
+            }
         };
         Ok(copy_out(view.text(*text), buf, cap, needed))
     })
@@ -620,6 +680,9 @@ mod tests {
         assert_eq!(size_of::<pwa_value>(), 3 * 8 + 5 * p + z + 10 * 4);
         assert_eq!(size_of::<pwa_stream_info>(), 5 * p + 2 * z + 2 * 4);
         assert_eq!(size_of::<pwa_message_info>(), 2 * p + 2 * z + 4 * 4);
-        assert_eq!(size_of::<super::super::urls::pwa_url_options>(), 3 * p + 6 * 4);
+        assert_eq!(
+            size_of::<super::super::urls::pwa_url_options>(),
+            3 * p + 6 * 4
+        );
     }
 }

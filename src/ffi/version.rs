@@ -22,9 +22,18 @@ mod tests {
 
     #[test]
     fn header_macros_match_the_crate_version() {
-        assert_eq!(PWA_VERSION_MAJOR.to_string(), env!("CARGO_PKG_VERSION_MAJOR"));
-        assert_eq!(PWA_VERSION_MINOR.to_string(), env!("CARGO_PKG_VERSION_MINOR"));
-        assert_eq!(PWA_VERSION_PATCH.to_string(), env!("CARGO_PKG_VERSION_PATCH"));
+        assert_eq!(
+            PWA_VERSION_MAJOR.to_string(),
+            env!("CARGO_PKG_VERSION_MAJOR")
+        );
+        assert_eq!(
+            PWA_VERSION_MINOR.to_string(),
+            env!("CARGO_PKG_VERSION_MINOR")
+        );
+        assert_eq!(
+            PWA_VERSION_PATCH.to_string(),
+            env!("CARGO_PKG_VERSION_PATCH")
+        );
         let v = unsafe { std::ffi::CStr::from_ptr(pwa_version()) };
         assert_eq!(v.to_str().unwrap(), crate::VERSION);
     }

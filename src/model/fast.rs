@@ -20,6 +20,7 @@ pub(super) fn parse(text: &str) -> Option<Out> {
         b: text.as_bytes(),
         i: 0,
         text,
+        previous_count: 0,
     };
     let out = r.message()?;
     r.ws();
@@ -33,6 +34,8 @@ struct Reader<'a> {
     b: &'a [u8],
     i: usize,
     text: &'a str,
+    /// How many values the previous stream's `Items` held.
+    previous_count: usize,
 }
 
 /// A string field that was read: borrowed when it had no escape.
@@ -398,17 +401,19 @@ impl<'a> Reader<'a> {
                         if values.is_some() {
                             return None;
                         }
-                        let mut v = Vec::new();
+                        // Streams of one message usually bring alike counts: room for as many
+                        // as the previous one had (a guess from the bytes left would reserve
+                        // the whole message's worth for each stream).
+                        let mut v = Vec::with_capacity(self.previous_count);
                         if !self.null()? && self.open(b'[', b']')? {
-                            // A guess at the count, from the size of the first value.
-                            let first = self.i;
-                            v.push(self.value()?);
-                            let per = (self.i - first).max(1) + 1;
-                            v.reserve((self.b.len() - self.i) / per);
-                            while self.next_member(b']')? {
+                            loop {
                                 v.push(self.value()?);
+                                if !self.next_member(b']')? {
+                                    break;
+                                }
                             }
                         }
+                        self.previous_count = v.len();
                         values = Some(v);
                         if !self.next_member(b'}')? {
                             break;

@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use super::errors::{FieldError, WebException};
 use super::stream::Stream;
 use super::timestamp::parse_timestamp;
-use super::value::{DigitalState, Timestamp, TimedValue, Value};
+use super::value::{DigitalState, TimedValue, Timestamp, Value};
 
 /// The streams and message-level WebException of `text`, or why it is not a message.
 pub(super) fn parse(text: &str) -> Result<(Vec<Stream>, Option<WebException>), String> {
@@ -19,7 +19,10 @@ pub(super) fn parse(text: &str) -> Result<(Vec<Stream>, Option<WebException>), S
 }
 
 /// `parse`, with or without the fast reader (`fast.rs`) first.
-pub(super) fn parse_with(text: &str, fast: bool) -> Result<(Vec<Stream>, Option<WebException>), String> {
+pub(super) fn parse_with(
+    text: &str,
+    fast: bool,
+) -> Result<(Vec<Stream>, Option<WebException>), String> {
     if text.trim().is_empty() {
         return Ok((Vec::new(), None));
     }
@@ -33,7 +36,12 @@ pub(super) fn parse_with(text: &str, fast: bool) -> Result<(Vec<Stream>, Option<
         return Ok(out);
     }
     let raw: RawMessage<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let streams = raw.items.unwrap_or_default().into_iter().map(RawStream::into_stream).collect();
+    let streams = raw
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .map(RawStream::into_stream)
+        .collect();
     Ok((streams, raw.web_exception.map(RawWebException::into_model)))
 }
 
@@ -65,8 +73,12 @@ struct RawStream<'a> {
 
 impl RawStream<'_> {
     fn into_stream(self) -> Stream {
-        let mut values: Vec<TimedValue> =
-            self.items.unwrap_or_default().into_iter().map(RawTimedValue::into_value).collect();
+        let mut values: Vec<TimedValue> = self
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(RawTimedValue::into_value)
+            .collect();
         if let Some(v) = self.value {
             values.push(v.into_value());
         }
@@ -105,12 +117,22 @@ struct RawTimedValue<'a> {
 
 impl RawTimedValue<'_> {
     fn into_value(self) -> TimedValue {
-        let errors: Vec<FieldError> = self.errors.unwrap_or_default().into_iter().map(|e| e.0).collect();
+        let errors: Vec<FieldError> = self
+            .errors
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| e.0)
+            .collect();
         build_value(
             self.timestamp,
             self.value.map_or(Value::Null, typed_value),
             self.units,
-            [self.good, self.questionable, self.substituted, self.annotated],
+            [
+                self.good,
+                self.questionable,
+                self.substituted,
+                self.annotated,
+            ],
             errors,
             self.web_exception.map(RawWebException::into_model),
         )
@@ -137,12 +159,26 @@ pub(super) fn build_value(
                     field_name: "Timestamp".to_string(),
                     messages: vec![format!("invalid timestamp '{timestamp_text}': {e}")],
                 });
-                Timestamp::Invalid { text: timestamp_text.clone(), reason: e.to_string() }
+                Timestamp::Invalid {
+                    text: timestamp_text.clone(),
+                    reason: e.to_string(),
+                }
             }
         }
     };
     let [good, questionable, substituted, annotated] = flags;
-    TimedValue { timestamp, timestamp_text, value, units, good, questionable, substituted, annotated, errors, web_exception }
+    TimedValue {
+        timestamp,
+        timestamp_text,
+        value,
+        units,
+        good,
+        questionable,
+        substituted,
+        annotated,
+        errors,
+        web_exception,
+    }
 }
 
 /// Type a `Value` from its (already validated) JSON text.
@@ -157,11 +193,18 @@ pub(super) fn typed_value_text(text: &str) -> Value {
         None | Some(b'n') => Value::Null,
         Some(b't') => Value::Bool(true),
         Some(b'f') => Value::Bool(false),
-        Some(b'"') => serde_json::from_str::<String>(text).map_or_else(|_| Value::Other(text.to_string()), Value::String),
+        Some(b'"') => serde_json::from_str::<String>(text)
+            .map_or_else(|_| Value::Other(text.to_string()), Value::String),
         Some(b'{') => match serde_json::from_str::<RawDigital>(text) {
-            Ok(RawDigital { name: Some(name), code, is_system }) => {
-                Value::Digital(DigitalState { name, code: code.unwrap_or(0), is_system: is_system.unwrap_or(false) })
-            }
+            Ok(RawDigital {
+                name: Some(name),
+                code,
+                is_system,
+            }) => Value::Digital(DigitalState {
+                name,
+                code: code.unwrap_or(0),
+                is_system: is_system.unwrap_or(false),
+            }),
             _ => Value::Other(text.to_string()),
         },
         Some(b'[') => Value::Other(text.to_string()),
@@ -177,7 +220,8 @@ pub(super) fn number(text: &str) -> Value {
         }
     }
     // JSON number syntax is a subset of Rust's float syntax; the parse is correctly rounded.
-    text.parse::<f64>().map_or_else(|_| Value::Other(text.to_string()), Value::Double)
+    text.parse::<f64>()
+        .map_or_else(|_| Value::Other(text.to_string()), Value::Double)
 }
 
 /// A digital state object; `code` must be an integer when present, else it is not one.
@@ -202,8 +246,15 @@ struct RawWebException {
 impl RawWebException {
     fn into_model(self) -> WebException {
         WebException {
-            status_code: self.status_code.map_or(0, |c| c.clamp(i32::MIN as i64, i32::MAX as i64) as i32),
-            errors: self.errors.unwrap_or_default().into_iter().filter_map(|s| s.0).collect(),
+            status_code: self
+                .status_code
+                .map_or(0, |c| c.clamp(i32::MIN as i64, i32::MAX as i64) as i32),
+            errors: self
+                .errors
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|s| s.0)
+                .collect(),
         }
     }
 }
@@ -265,13 +316,18 @@ impl<'de> Deserialize<'de> for RawFieldError {
                 f.write_str("an error object {FieldName, Message} or a string")
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<RawFieldError, E> {
-                Ok(RawFieldError(FieldError { field_name: String::new(), messages: vec![s.to_string()] }))
+                Ok(RawFieldError(FieldError {
+                    field_name: String::new(),
+                    messages: vec![s.to_string()],
+                }))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawFieldError, A::Error> {
                 let mut e = FieldError::default();
                 while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                     match &*key {
-                        "FieldName" => e.field_name = map.next_value::<StringOrAny>()?.0.unwrap_or_default(),
+                        "FieldName" => {
+                            e.field_name = map.next_value::<StringOrAny>()?.0.unwrap_or_default()
+                        }
                         "Message" | "Messages" => e.messages = map.next_value::<Messages>()?.0,
                         _ => {
                             map.next_value::<IgnoredAny>()?;

@@ -41,20 +41,32 @@ const NANOS_PER_SEC: i128 = 1_000_000_000;
 pub fn parse_timestamp(text: &str) -> Result<i64, TimestampError> {
     let b = text.as_bytes();
     let mut p = Cursor { b, i: 0 };
-    let year = p.digits_at_least(4).ok_or_else(|| TimestampError::new("expected a 4-digit year"))? as i64;
+    let year = p
+        .digits_at_least(4)
+        .ok_or_else(|| TimestampError::new("expected a 4-digit year"))? as i64;
     p.expect(b'-', "expected '-' after the year")?;
-    let month = p.digits(2).ok_or_else(|| TimestampError::new("expected a 2-digit month"))? as u32;
+    let month = p
+        .digits(2)
+        .ok_or_else(|| TimestampError::new("expected a 2-digit month"))? as u32;
     p.expect(b'-', "expected '-' after the month")?;
-    let day = p.digits(2).ok_or_else(|| TimestampError::new("expected a 2-digit day"))? as u32;
+    let day = p
+        .digits(2)
+        .ok_or_else(|| TimestampError::new("expected a 2-digit day"))? as u32;
     match p.next() {
         Some(b'T' | b't' | b' ') => {}
         _ => return Err(TimestampError::new("expected 'T' between date and time")),
     }
-    let hour = p.digits(2).ok_or_else(|| TimestampError::new("expected a 2-digit hour"))? as u32;
+    let hour = p
+        .digits(2)
+        .ok_or_else(|| TimestampError::new("expected a 2-digit hour"))? as u32;
     p.expect(b':', "expected ':' after the hour")?;
-    let minute = p.digits(2).ok_or_else(|| TimestampError::new("expected 2-digit minutes"))? as u32;
+    let minute = p
+        .digits(2)
+        .ok_or_else(|| TimestampError::new("expected 2-digit minutes"))? as u32;
     p.expect(b':', "expected ':' after the minutes")?;
-    let second = p.digits(2).ok_or_else(|| TimestampError::new("expected 2-digit seconds"))? as u32;
+    let second = p
+        .digits(2)
+        .ok_or_else(|| TimestampError::new("expected 2-digit seconds"))? as u32;
     let mut nanos: i64 = 0;
     if p.eat(b'.') || p.eat(b',') {
         let start = p.i;
@@ -66,19 +78,37 @@ pub fn parse_timestamp(text: &str) -> Result<i64, TimestampError> {
             p.i += 1;
         }
         // Scale to nanoseconds (fewer than 9 digits given).
-        const POW10: [i64; 10] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
+        const POW10: [i64; 10] = [
+            1,
+            10,
+            100,
+            1_000,
+            10_000,
+            100_000,
+            1_000_000,
+            10_000_000,
+            100_000_000,
+            1_000_000_000,
+        ];
         nanos *= POW10[9 - (p.i - start).min(9)];
         if p.i == start {
-            return Err(TimestampError::new("expected digits after the decimal point"));
+            return Err(TimestampError::new(
+                "expected digits after the decimal point",
+            ));
         }
     }
     let offset_secs: i64 = match p.next() {
         None | Some(b'Z' | b'z') => 0,
         Some(sign @ (b'+' | b'-')) => {
-            let h = p.digits(2).ok_or_else(|| TimestampError::new("expected a 2-digit offset hour"))? as i64;
+            let h = p
+                .digits(2)
+                .ok_or_else(|| TimestampError::new("expected a 2-digit offset hour"))?
+                as i64;
             p.eat(b':');
             let m = if p.peek().is_some() {
-                p.digits(2).ok_or_else(|| TimestampError::new("expected 2-digit offset minutes"))? as i64
+                p.digits(2)
+                    .ok_or_else(|| TimestampError::new("expected 2-digit offset minutes"))?
+                    as i64
             } else {
                 0
             };
@@ -109,7 +139,8 @@ pub fn parse_timestamp(text: &str) -> Result<i64, TimestampError> {
     let days = days_from_civil(year, month, day) as i128;
     let secs = days * 86_400 + (hour * 3600 + minute * 60 + second) as i128 - offset_secs as i128;
     let total = secs * NANOS_PER_SEC + nanos as i128;
-    i64::try_from(total).map_err(|_| TimestampError::new("outside the range of int64 nanoseconds (1677..2262)"))
+    i64::try_from(total)
+        .map_err(|_| TimestampError::new("outside the range of int64 nanoseconds (1677..2262)"))
 }
 
 /// Format nanoseconds since the Unix epoch as PI Web API does: UTC, `Z`, with exactly
@@ -121,7 +152,12 @@ pub fn format_timestamp(unix_ns: i64, fraction_digits: u32) -> String {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    let mut out = format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", sod / 3600, sod / 60 % 60, sod % 60);
+    let mut out = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60
+    );
     if digits > 0 {
         let frac = format!("{nanos:09}");
         out.push('.');
@@ -221,7 +257,11 @@ impl Cursor<'_> {
             self.i = start;
             return None;
         }
-        Some(self.b[start..self.i].iter().fold(0u64, |acc, d| acc * 10 + (d - b'0') as u64))
+        Some(
+            self.b[start..self.i]
+                .iter()
+                .fold(0u64, |acc, d| acc * 10 + (d - b'0') as u64),
+        )
     }
 }
 
@@ -232,7 +272,10 @@ mod tests {
     #[test]
     fn epoch_and_fractions() {
         assert_eq!(parse_timestamp("1970-01-01T00:00:00Z"), Ok(0));
-        assert_eq!(parse_timestamp("1970-01-01T00:00:00.1234567Z"), Ok(123_456_700));
+        assert_eq!(
+            parse_timestamp("1970-01-01T00:00:00.1234567Z"),
+            Ok(123_456_700)
+        );
         assert_eq!(parse_timestamp("1969-12-31T23:59:59.9999999Z"), Ok(-100));
         assert_eq!(parse_timestamp("1970-01-01T02:00:00+02:00"), Ok(0));
         assert_eq!(parse_timestamp("1969-12-31T18:30:00-05:30"), Ok(0));
@@ -242,7 +285,13 @@ mod tests {
 
     #[test]
     fn formatting_round_trips() {
-        for ns in [0i64, -100, 1_670_594_798_435_012_800, 4_102_444_800_000_000_000, -2_208_988_800_000_000_000] {
+        for ns in [
+            0i64,
+            -100,
+            1_670_594_798_435_012_800,
+            4_102_444_800_000_000_000,
+            -2_208_988_800_000_000_000,
+        ] {
             assert_eq!(parse_timestamp(&format_timestamp(ns, 9)), Ok(ns));
         }
         assert_eq!(format_timestamp(-100, 7), "1969-12-31T23:59:59.9999999Z");

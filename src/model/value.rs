@@ -119,8 +119,11 @@ impl TimedValue {
     /// `Good` as sent; when absent: true unless the value is null or carries errors or a
     /// WebException.
     pub fn good(&self) -> bool {
-        self.good
-            .unwrap_or(!matches!(self.value, Value::Null) && self.errors.is_empty() && self.web_exception.is_none())
+        self.good.unwrap_or(
+            !matches!(self.value, Value::Null)
+                && self.errors.is_empty()
+                && self.web_exception.is_none(),
+        )
     }
 
     /// `Questionable` as sent, false when absent.

@@ -54,7 +54,9 @@ pub fn for_config(cfg: &ChannelConfig) -> Option<Box<dyn Authenticator>> {
             username: cfg.username.clone(),
             password: cfg.credentials.password().unwrap_or_default(),
         })),
-        AuthMethod::Bearer => Some(Box::new(Bearer { token: cfg.credentials.bearer_token().unwrap_or_default() })),
+        AuthMethod::Bearer => Some(Box::new(Bearer {
+            token: cfg.credentials.bearer_token().unwrap_or_default(),
+        })),
     }
 }
 
@@ -83,7 +85,10 @@ impl Authenticator for Basic {
     }
 
     fn refused(&self) -> String {
-        format!("the server refused the Basic credentials of user '{}'", self.username)
+        format!(
+            "the server refused the Basic credentials of user '{}'",
+            self.username
+        )
     }
 }
 
@@ -105,7 +110,8 @@ impl Authenticator for Bearer {
     }
 
     fn refused(&self) -> String {
-        "the server refused the bearer token (expired or revoked? replace it with set_bearer_token)".to_string()
+        "the server refused the bearer token (expired or revoked? replace it with set_bearer_token)"
+            .to_string()
     }
 }
 
@@ -120,8 +126,16 @@ mod tests {
         cfg.set("username", "piuser").unwrap();
         cfg.set("password", "pi-secret-pw").unwrap();
         let mut a = for_config(&cfg).unwrap();
-        assert_eq!(a.initial().unwrap().unwrap().expose(), "Basic cGl1c2VyOnBpLXNlY3JldC1wdw==");
-        assert!(a.step(&["Basic realm=\"x\"".to_string()]).unwrap().is_none(), "no second try");
+        assert_eq!(
+            a.initial().unwrap().unwrap().expose(),
+            "Basic cGl1c2VyOnBpLXNlY3JldC1wdw=="
+        );
+        assert!(
+            a.step(&["Basic realm=\"x\"".to_string()])
+                .unwrap()
+                .is_none(),
+            "no second try"
+        );
         assert!(!a.refused().contains("pi-secret-pw"));
 
         cfg.set("auth", "bearer").unwrap();

@@ -19,7 +19,10 @@ pub struct ResponseHead {
 
 impl ResponseHead {
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
     }
 
     /// Every value of a header that may repeat (`WWW-Authenticate`), as text.
@@ -37,7 +40,10 @@ impl ResponseHead {
         let mut out = format!("HTTP {} {}", self.status, self.reason);
         for (n, v) in &self.headers {
             let lower = n.to_ascii_lowercase();
-            let value = if lower.contains("authenticat") || lower.contains("authoriz") || lower.contains("cookie") {
+            let value = if lower.contains("authenticat")
+                || lower.contains("authoriz")
+                || lower.contains("cookie")
+            {
                 "***".into()
             } else {
                 String::from_utf8_lossy(v)
@@ -49,9 +55,14 @@ impl ResponseHead {
 
     /// True when a comma-separated header contains `token` (case-insensitive).
     pub fn header_has_token(&self, name: &str, token: &str) -> bool {
-        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).any(|(_, v)| {
-            String::from_utf8_lossy(v).split(',').any(|t| t.trim().eq_ignore_ascii_case(token))
-        })
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .any(|(_, v)| {
+                String::from_utf8_lossy(v)
+                    .split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case(token))
+            })
     }
 }
 
@@ -62,7 +73,10 @@ pub struct HttpConnection<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
     pub fn new(io: S) -> Self {
-        HttpConnection { io, buf: Vec::new() }
+        HttpConnection {
+            io,
+            buf: Vec::new(),
+        }
     }
 
     pub async fn send(&mut self, head: &[u8]) -> std::io::Result<()> {
@@ -93,12 +107,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
                 Err(e) => return Err(protocol(format!("malformed HTTP response: {e}"))),
             }
             if self.buf.len() > MAX_HEAD {
-                return Err(protocol(format!("HTTP response head larger than {MAX_HEAD} bytes")));
+                return Err(protocol(format!(
+                    "HTTP response head larger than {MAX_HEAD} bytes"
+                )));
             }
             let mut chunk = [0u8; 4096];
             let n = self.io.read(&mut chunk).await.map_err(|e| {
                 super::tls::io_failure(&e, "while reading the HTTP response").unwrap_or_else(|| {
-                    Error::new(ErrorKind::Connect, format!("connection failed while reading the HTTP response: {e}"))
+                    Error::new(
+                        ErrorKind::Connect,
+                        format!("connection failed while reading the HTTP response: {e}"),
+                    )
                 })
             })?;
             if n == 0 {
@@ -132,7 +151,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
         let _ = tokio::time::timeout(std::time::Duration::from_millis(500), read).await;
         let end = len.min(self.buf.len());
         let text = String::from_utf8_lossy(&self.buf[..end]);
-        text.chars().filter(|c| !c.is_control()).collect::<String>().trim().to_string()
+        text.chars()
+            .filter(|c| !c.is_control())
+            .collect::<String>()
+            .trim()
+            .to_string()
     }
 
     /// Read and drop the body of a response that is not the last on this connection (a 401
@@ -140,7 +163,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
     /// request: the server closes it, the body has no length (chunked or until close), or it
     /// is larger than `max`.
     pub async fn discard_body(&mut self, head: &ResponseHead, max: usize) -> bool {
-        if head.header_has_token("connection", "close") || head.header("transfer-encoding").is_some() {
+        if head.header_has_token("connection", "close")
+            || head.header("transfer-encoding").is_some()
+        {
             return false;
         }
         let Some(len) = head

@@ -54,14 +54,27 @@ pub async fn open(target: &Target, cfg: &ChannelConfig) -> Result<WsStream, Erro
 
 /// `secrets` receives every `Authorization` value sent (and its credentials part), so that the
 /// caller can remove them from what the server says back.
-async fn open_inner(target: &Target, cfg: &ChannelConfig, secrets: &mut Vec<Secret>) -> Result<WsStream, Error> {
+async fn open_inner(
+    target: &Target,
+    cfg: &ChannelConfig,
+    secrets: &mut Vec<Secret>,
+) -> Result<WsStream, Error> {
     log_line!(LogLevel::Debug, "{}: connecting", target.display());
-    let tcp = TcpStream::connect((target.connect_host(), target.port())).await.map_err(|e| {
-        Error::new(ErrorKind::Connect, format!("could not connect to {}: {e}", target.display()))
-    })?;
+    let tcp = TcpStream::connect((target.connect_host(), target.port()))
+        .await
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Connect,
+                format!("could not connect to {}: {e}", target.display()),
+            )
+        })?;
     // Channel messages are small and latency matters more than packet count.
     let _ = tcp.set_nodelay(true);
-    let io = if target.is_tls() { tls::connect(target, cfg, tcp).await? } else { Transport::Plain(tcp) };
+    let io = if target.is_tls() {
+        tls::connect(target, cfg, tcp).await?
+    } else {
+        Transport::Plain(tcp)
+    };
     let mut conn = HttpConnection::new(io);
 
     let mut authenticator = auth::for_config(cfg);
@@ -82,19 +95,47 @@ async fn open_inner(target: &Target, cfg: &ChannelConfig, secrets: &mut Vec<Secr
         let request = request_head(target, cfg, &key, authorization.as_ref(), false);
         if crate::logging::enabled(LogLevel::Trace) {
             let shown = request_head(target, cfg, &key, authorization.as_ref(), true);
-            log_line!(LogLevel::Trace, "{}: upgrade request:\n{}", target.display(), shown.trim_end());
+            log_line!(
+                LogLevel::Trace,
+                "{}: upgrade request:\n{}",
+                target.display(),
+                shown.trim_end()
+            );
         }
-        conn.send(request.as_bytes()).await.map_err(|e| match tls::io_failure(&e, "while sending the upgrade request") {
-            Some(tls) => Error::new(ErrorKind::Tls, format!("{}: {}", target.display(), tls.message())),
-            None => Error::new(ErrorKind::Connect, format!("could not send the upgrade request to {}: {e}", target.display())),
+        conn.send(request.as_bytes()).await.map_err(|e| {
+            match tls::io_failure(&e, "while sending the upgrade request") {
+                Some(tls) => Error::new(
+                    ErrorKind::Tls,
+                    format!("{}: {}", target.display(), tls.message()),
+                ),
+                None => Error::new(
+                    ErrorKind::Connect,
+                    format!(
+                        "could not send the upgrade request to {}: {e}",
+                        target.display()
+                    ),
+                ),
+            }
         })?;
         drop(request);
-        let head = conn.read_response_head().await.map_err(|e| {
-            Error::new(e.kind(), format!("{}: {}", target.display(), e.message()))
-        })?;
-        log_line!(LogLevel::Debug, "{}: upgrade answered HTTP {} {}", target.display(), head.status, head.reason);
+        let head = conn
+            .read_response_head()
+            .await
+            .map_err(|e| Error::new(e.kind(), format!("{}: {}", target.display(), e.message())))?;
+        log_line!(
+            LogLevel::Debug,
+            "{}: upgrade answered HTTP {} {}",
+            target.display(),
+            head.status,
+            head.reason
+        );
         if crate::logging::enabled(LogLevel::Trace) {
-            log_line!(LogLevel::Trace, "{}: upgrade response:\n{}", target.display(), redact(&head.redacted(), secrets));
+            log_line!(
+                LogLevel::Trace,
+                "{}: upgrade response:\n{}",
+                target.display(),
+                redact(&head.redacted(), secrets)
+            );
         }
         if head.status == 401 && round < MAX_AUTH_ROUNDS {
             if let Some(a) = authenticator.as_mut() {
@@ -120,7 +161,11 @@ async fn open_inner(target: &Target, cfg: &ChannelConfig, secrets: &mut Vec<Secr
 
     if head.status != 101 {
         let body = conn.read_body_snippet(&head, 300).await;
-        let body = if body.is_empty() { String::new() } else { format!(": {body}") };
+        let body = if body.is_empty() {
+            String::new()
+        } else {
+            format!(": {body}")
+        };
         let refused = match (&authenticator, head.status) {
             (Some(a), 401) => format!(" ({})", a.refused()),
             (None, 401) => " (no credentials were sent: set auth)".to_string(),
@@ -137,7 +182,13 @@ async fn open_inner(target: &Target, cfg: &ChannelConfig, secrets: &mut Vec<Secr
         ));
     }
     let protocol_error = |why: &str| {
-        Error::new(ErrorKind::Protocol, format!("{}: invalid WebSocket upgrade response: {why}", target.display()))
+        Error::new(
+            ErrorKind::Protocol,
+            format!(
+                "{}: invalid WebSocket upgrade response: {why}",
+                target.display()
+            ),
+        )
     };
     if !head.header_has_token("upgrade", "websocket") {
         return Err(protocol_error("no 'Upgrade: websocket' header"));
@@ -166,7 +217,13 @@ fn request_head(
     authorization: Option<&Secret>,
     shown: bool,
 ) -> Zeroizing<String> {
-    let secret = |s: &Secret| if shown { "***".to_string() } else { s.expose().to_string() };
+    let secret = |s: &Secret| {
+        if shown {
+            "***".to_string()
+        } else {
+            s.expose().to_string()
+        }
+    };
     let mut lines: Vec<(&str, Zeroizing<String>)> = Vec::new();
     if let Some(origin) = &cfg.origin {
         lines.push(("Origin", Zeroizing::new(origin.clone())));
@@ -187,7 +244,12 @@ fn request_head(
         target.host_header(),
         env!("CARGO_PKG_VERSION"),
     );
-    let len = start.len() + lines.iter().map(|(n, v)| n.len() + 2 + v.len() + 2).sum::<usize>() + 2;
+    let len = start.len()
+        + lines
+            .iter()
+            .map(|(n, v)| n.len() + 2 + v.len() + 2)
+            .sum::<usize>()
+        + 2;
     let mut head = Zeroizing::new(String::with_capacity(len));
     head.push_str(&start);
     for (name, value) in &lines {
@@ -229,7 +291,11 @@ mod tests {
         assert!(head.contains("\r\nX-Site: north\r\n"));
         assert!(head.ends_with("\r\n\r\n"));
         let shown = request_head(&target, &cfg, "k", Some(&auth), true);
-        assert!(!shown.contains("tok-xyz") && !shown.contains("abc123"), "{}", *shown);
+        assert!(
+            !shown.contains("tok-xyz") && !shown.contains("abc123"),
+            "{}",
+            *shown
+        );
         assert!(shown.contains("Authorization: ***"));
     }
 }

@@ -19,17 +19,28 @@ pub struct Target {
 impl Target {
     pub fn parse(text: &str) -> Result<Target, Error> {
         let invalid = |why: &str| {
-            Error::new(ErrorKind::InvalidArgument, format!("invalid channel URL '{}': {why}", redact_text(text)))
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("invalid channel URL '{}': {why}", redact_text(text)),
+            )
         };
         let url = Url::parse(text.trim()).map_err(|e| invalid(&e.to_string()))?;
         // WHATWG parsing reads `ws:///path` as host "path"; an empty authority is no host.
-        if text.trim().split_once("://").is_some_and(|(_, rest)| rest.starts_with('/')) {
+        if text
+            .trim()
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.starts_with('/'))
+        {
             return Err(invalid("no host"));
         }
         let tls = match url.scheme() {
             "ws" | "http" => false,
             "wss" | "https" => true,
-            other => return Err(invalid(&format!("scheme '{other}' is not ws, wss, http or https"))),
+            other => {
+                return Err(invalid(&format!(
+                    "scheme '{other}' is not ws, wss, http or https"
+                )))
+            }
         };
         let host = match url.host() {
             Some(h) => h.to_owned(),
@@ -57,7 +68,14 @@ impl Target {
         if shown.password().is_some() {
             let _ = shown.set_password(Some("***"));
         }
-        Ok(Target { redacted: shown.to_string(), host, port, tls, host_header, request_target })
+        Ok(Target {
+            redacted: shown.to_string(),
+            host,
+            port,
+            tls,
+            host_header,
+            request_target,
+        })
     }
 
     /// The URL as it may appear in messages and logs: a password in it is replaced by `***`.
@@ -112,7 +130,8 @@ mod tests {
         assert_eq!(t.port(), 8080);
         assert_eq!(t.host_header(), "127.0.0.1:8080");
         assert_eq!(t.request_target(), "/piwebapi/streams/F1DP/channel?a=1&b=2");
-        let t = Target::parse("https://pi.example.com/piwebapi/streamsets/channel?webId=X").unwrap();
+        let t =
+            Target::parse("https://pi.example.com/piwebapi/streamsets/channel?webId=X").unwrap();
         assert!(t.is_tls());
         assert_eq!(t.port(), 443);
         assert_eq!(t.host_header(), "pi.example.com");
@@ -123,10 +142,21 @@ mod tests {
 
     #[test]
     fn rejects_bad_urls_and_never_shows_a_password() {
-        for bad in ["", "not a url", "ftp://h/x", "ws://", "ws:///path", "ws://h/x#frag"] {
+        for bad in [
+            "",
+            "not a url",
+            "ftp://h/x",
+            "ws://",
+            "ws:///path",
+            "ws://h/x#frag",
+        ] {
             let e = Target::parse(bad).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad}");
-            assert!(e.message().starts_with("invalid channel URL"), "{}", e.message());
+            assert!(
+                e.message().starts_with("invalid channel URL"),
+                "{}",
+                e.message()
+            );
         }
         let t = Target::parse("ws://user:secret@h:1/x").unwrap();
         assert!(!t.display().contains("secret"));

@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use rustls_pki_types::pem::PemObject;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -50,7 +52,11 @@ pub enum Transport {
 }
 
 impl AsyncRead for Transport {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -59,7 +65,11 @@ impl AsyncRead for Transport {
 }
 
 impl AsyncWrite for Transport {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
@@ -104,9 +114,14 @@ fn provider() -> Arc<CryptoProvider> {
 }
 
 /// Run the TLS handshake over `tcp`.
-pub async fn connect(target: &Target, cfg: &ChannelConfig, tcp: TcpStream) -> Result<Transport, Error> {
+pub async fn connect(
+    target: &Target,
+    cfg: &ChannelConfig,
+    tcp: TcpStream,
+) -> Result<Transport, Error> {
     let config = client_config(cfg, target)?;
-    if cfg.tls_insecure_skip_verify && !cfg.tls_state.warned_insecure.swap(true, Ordering::Relaxed) {
+    if cfg.tls_insecure_skip_verify && !cfg.tls_state.warned_insecure.swap(true, Ordering::Relaxed)
+    {
         log_line!(
             LogLevel::Warn,
             "{}: TLS certificate verification is OFF (tls_insecure_skip_verify=true): the server is not authenticated \
@@ -115,20 +130,37 @@ pub async fn connect(target: &Target, cfg: &ChannelConfig, tcp: TcpStream) -> Re
         );
     }
     let name = ServerName::try_from(target.connect_host()).map_err(|e| {
-        Error::new(ErrorKind::InvalidArgument, format!("{}: '{}' is not a valid TLS server name: {e}", target.display(), target.connect_host()))
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "{}: '{}' is not a valid TLS server name: {e}",
+                target.display(),
+                target.connect_host()
+            ),
+        )
     })?;
-    let tls = TlsConnector::from(config).connect(name, tcp).await.map_err(|e| handshake_error(target, e))?;
+    let tls = TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| handshake_error(target, e))?;
     Ok(Transport::Tls(Box::new(tls)))
 }
 
 /// The channel's client configuration, built once and kept in its `TlsState`. A failure to
 /// build it (an unreadable CA file) is not kept: the next connection tries again.
 fn client_config(cfg: &ChannelConfig, target: &Target) -> Result<Arc<ClientConfig>, Error> {
-    let mut slot = cfg.tls_state.config.lock().unwrap_or_else(|p| p.into_inner());
+    let mut slot = cfg
+        .tls_state
+        .config
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     if let Some(c) = slot.as_ref() {
         return Ok(c.clone());
     }
-    let c = Arc::new(build(cfg).map_err(|e| Error::new(e.kind(), format!("{}: {}", target.display(), e.message())))?);
+    let c = Arc::new(
+        build(cfg)
+            .map_err(|e| Error::new(e.kind(), format!("{}: {}", target.display(), e.message())))?,
+    );
     *slot = Some(c.clone());
     Ok(c)
 }
@@ -143,7 +175,9 @@ fn build(cfg: &ChannelConfig) -> Result<ClientConfig, Error> {
         .with_safe_default_protocol_versions()
         .map_err(|e| tls_error(format!("TLS setup failed: {e}")))?;
     let builder = if cfg.tls_insecure_skip_verify {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
     } else {
         builder.with_root_certificates(roots(cfg)?)
     };
@@ -151,9 +185,11 @@ fn build(cfg: &ChannelConfig) -> Result<ClientConfig, Error> {
         (Some(cert), Some(key)) => {
             let chain = read_certs("tls_client_cert", cert)?;
             let key = read_key("tls_client_key", key)?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| tls_error(format!("the client certificate (tls_client_cert, tls_client_key) is not usable: {e}")))?
+            builder.with_client_auth_cert(chain, key).map_err(|e| {
+                tls_error(format!(
+                    "the client certificate (tls_client_cert, tls_client_key) is not usable: {e}"
+                ))
+            })?
         }
         _ => builder.with_no_client_auth(),
     };
@@ -203,7 +239,10 @@ struct SystemRoots {
 /// The operating system's trust store, and what went wrong reading it (for a message).
 fn system_roots() -> (RootCertStore, String) {
     static CACHE: Mutex<Option<SystemRoots>> = Mutex::new(None);
-    let env = (std::env::var_os("SSL_CERT_FILE"), std::env::var_os("SSL_CERT_DIR"));
+    let env = (
+        std::env::var_os("SSL_CERT_FILE"),
+        std::env::var_os("SSL_CERT_DIR"),
+    );
     let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(c) = cache.as_ref() {
         if c.env == env && c.read_at.elapsed() < SYSTEM_ROOTS_TTL {
@@ -219,24 +258,41 @@ fn system_roots() -> (RootCertStore, String) {
     } else {
         String::new()
     };
-    *cache = Some(SystemRoots { env, read_at: Instant::now(), roots: roots.clone(), problems: problems.clone() });
+    *cache = Some(SystemRoots {
+        env,
+        read_at: Instant::now(),
+        roots: roots.clone(),
+        problems: problems.clone(),
+    });
     (roots, problems)
 }
 
 fn read_certs(key: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let bad = |why: String| Error::new(ErrorKind::InvalidArgument, format!("{key} '{}': {why}", path.display()));
+    let bad = |why: String| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{key} '{}': {why}", path.display()),
+        )
+    };
     let file = File::open(path).map_err(|e| bad(format!("cannot be read: {e}")))?;
     let certs = CertificateDer::pem_reader_iter(BufReader::new(file))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| bad(format!("is not a valid PEM file: {e}")))?;
     if certs.is_empty() {
-        return Err(bad("contains no PEM certificate (-----BEGIN CERTIFICATE-----)".to_string()));
+        return Err(bad(
+            "contains no PEM certificate (-----BEGIN CERTIFICATE-----)".to_string(),
+        ));
     }
     Ok(certs)
 }
 
 fn read_key(key: &str, path: &Path) -> Result<PrivateKeyDer<'static>, Error> {
-    let bad = |why: String| Error::new(ErrorKind::InvalidArgument, format!("{key} '{}': {why}", path.display()));
+    let bad = |why: String| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{key} '{}': {why}", path.display()),
+        )
+    };
     let file = File::open(path).map_err(|e| bad(format!("cannot be read: {e}")))?;
     // The error of the PEM reader never contains key material, only its position and kind.
     PrivateKeyDer::from_pem_reader(BufReader::new(file)).map_err(|e| match e {
@@ -275,13 +331,19 @@ fn handshake_error(target: &Target, e: std::io::Error) -> Error {
 
 /// The TLS error inside an I/O error of a TLS stream, if that is what it is.
 pub fn rustls_error(e: &std::io::Error) -> Option<&rustls::Error> {
-    e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
 }
 
 /// A TLS failure after the handshake (TLS 1.3 reports a refused client certificate then):
 /// `ErrorKind::Tls` with the reason, for an I/O error that carries one.
 pub fn io_failure(e: &std::io::Error, what: &str) -> Option<Error> {
-    rustls_error(e).map(|tls| tls_error(format!("TLS failure {what}: {}", describe(tls, "the server"))))
+    rustls_error(e).map(|tls| {
+        tls_error(format!(
+            "TLS failure {what}: {}",
+            describe(tls, "the server")
+        ))
+    })
 }
 
 /// The reason of a TLS failure in words; `host` is the name the certificate was checked for.
@@ -348,7 +410,12 @@ impl ServerCertVerifier for NoVerification {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -357,7 +424,12 @@ impl ServerCertVerifier for NoVerification {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -28,7 +28,11 @@ pub fn drain(ch: &Channel) -> (Vec<Message>, ErrorKind) {
         match ch.poll_next(Some(SOON)) {
             Ok(m) => out.push(m),
             Err(e) => {
-                assert_ne!(e.kind(), ErrorKind::Timeout, "the channel did not end within {SOON:?}");
+                assert_ne!(
+                    e.kind(),
+                    ErrorKind::Timeout,
+                    "the channel did not end within {SOON:?}"
+                );
                 return (out, e.kind());
             }
         }
@@ -37,7 +41,12 @@ pub fn drain(ch: &Channel) -> (Vec<Message>, ErrorKind) {
 
 /// Poll until `n` messages arrived (panics after SOON without progress).
 pub fn take(ch: &Channel, n: usize) -> Vec<Message> {
-    (0..n).map(|i| ch.poll_next(Some(SOON)).unwrap_or_else(|e| panic!("message {i}: {e} ({:?})", e.kind()))).collect()
+    (0..n)
+        .map(|i| {
+            ch.poll_next(Some(SOON))
+                .unwrap_or_else(|e| panic!("message {i}: {e} ({:?})", e.kind()))
+        })
+        .collect()
 }
 
 pub fn wait_until(timeout: Duration, mut pred: impl FnMut() -> bool) -> bool {

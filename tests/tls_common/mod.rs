@@ -61,7 +61,10 @@ impl Pki {
 
     /// Write a certificate and key; returns (cert path, key path).
     pub fn write_pair(&self, name: &str, c: &CertAndKey) -> (String, String) {
-        (self.dir.write(&format!("{name}.pem"), &c.cert_pem), self.dir.write(&format!("{name}-key.pem"), &c.key_pem))
+        (
+            self.dir.write(&format!("{name}.pem"), &c.cert_pem),
+            self.dir.write(&format!("{name}-key.pem"), &c.key_pem),
+        )
     }
 }
 

@@ -32,20 +32,47 @@ fn usage() -> ! {
 }
 
 fn arg<T: std::str::FromStr>(args: &[String], i: usize) -> T {
-    args.get(i).and_then(|s| s.parse().ok()).unwrap_or_else(|| usage())
+    args.get(i)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| usage())
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cmd = args.first().map(String::as_str).unwrap_or_else(|| usage());
     let r = match cmd {
-        "frames" => current(frames(args.get(1).cloned().unwrap_or_else(|| usage()), arg(&args, 2))),
-        "discard" => current(reader(args.get(1).cloned().unwrap_or_else(|| usage()), arg(&args, 2), false)),
-        "value" => current(reader(args.get(1).cloned().unwrap_or_else(|| usage()), arg(&args, 2), true)),
-        "latency" => current(latency(args.get(1).cloned().unwrap_or_else(|| usage()), arg(&args, 2), arg(&args, 3))),
-        "scale" => multi(scale(args.get(1).cloned().unwrap_or_else(|| usage()), arg(&args, 2), arg(&args, 3))),
-        "capture" => current(capture(args.get(1).cloned().unwrap_or_else(|| usage()), args.get(2).cloned().unwrap_or_else(|| usage()))),
-        "parse" => parse(args.get(1).cloned().unwrap_or_else(|| usage()), arg(&args, 2)),
+        "frames" => current(frames(
+            args.get(1).cloned().unwrap_or_else(|| usage()),
+            arg(&args, 2),
+        )),
+        "discard" => current(reader(
+            args.get(1).cloned().unwrap_or_else(|| usage()),
+            arg(&args, 2),
+            false,
+        )),
+        "value" => current(reader(
+            args.get(1).cloned().unwrap_or_else(|| usage()),
+            arg(&args, 2),
+            true,
+        )),
+        "latency" => current(latency(
+            args.get(1).cloned().unwrap_or_else(|| usage()),
+            arg(&args, 2),
+            arg(&args, 3),
+        )),
+        "scale" => multi(scale(
+            args.get(1).cloned().unwrap_or_else(|| usage()),
+            arg(&args, 2),
+            arg(&args, 3),
+        )),
+        "capture" => current(capture(
+            args.get(1).cloned().unwrap_or_else(|| usage()),
+            args.get(2).cloned().unwrap_or_else(|| usage()),
+        )),
+        "parse" => parse(
+            args.get(1).cloned().unwrap_or_else(|| usage()),
+            arg(&args, 2),
+        ),
         _ => usage(),
     };
     if let Err(e) = r {
@@ -55,12 +82,19 @@ fn main() {
 }
 
 fn current(f: impl std::future::Future<Output = R<()>>) -> R<()> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(f)
 }
 
 /// Two workers, like the library's runtime.
 fn multi(f: impl std::future::Future<Output = R<()>>) -> R<()> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?.block_on(f)
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(f)
 }
 
 /// tungstenite's defaults (as the library uses them: 64 MiB message limit, 128 KiB read
@@ -68,7 +102,10 @@ fn multi(f: impl std::future::Future<Output = R<()>>) -> R<()> {
 /// it costs per idle connection).
 fn ws_config() -> WebSocketConfig {
     let mut c = WebSocketConfig::default();
-    if let Some(n) = std::env::var("PWA_BENCH_READ_BUFFER").ok().and_then(|v| v.parse().ok()) {
+    if let Some(n) = std::env::var("PWA_BENCH_READ_BUFFER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         c = c.read_buffer_size(n);
     }
     c
@@ -90,7 +127,11 @@ fn report(kind: &str, n: u64, first: Option<Instant>, last: Option<Instant>, byt
         (Some(a), Some(b)) => (b - a).as_secs_f64(),
         _ => 0.0,
     };
-    let rate = if secs > 0.0 { (n.saturating_sub(1)) as f64 / secs } else { 0.0 };
+    let rate = if secs > 0.0 {
+        (n.saturating_sub(1)) as f64 / secs
+    } else {
+        0.0
+    };
     println!(
         "{{\"kind\":\"{kind}\",\"messages\":{n},\"bytes\":{bytes},\"secs\":{secs:.6},\"msg_per_s\":{rate:.1},\"avg_bytes\":{}}}",
         bytes.checked_div(n).unwrap_or(0)
@@ -123,14 +164,23 @@ async fn reader(url: String, n: u64, parse: bool) -> R<()> {
         }
     }
     std::hint::black_box(sink);
-    report(if parse { "value" } else { "discard" }, count, first, last, bytes);
+    report(
+        if parse { "value" } else { "discard" },
+        count,
+        first,
+        last,
+        bytes,
+    );
     Ok(())
 }
 
 /// Raw TCP after a hand-made upgrade; frame headers are parsed, payloads skipped unread.
 async fn frames(url: String, n: u64) -> R<()> {
     let u = url.strip_prefix("ws://").ok_or("only ws:// URLs")?;
-    let (authority, path) = u.split_once('/').map(|(a, p)| (a, format!("/{p}"))).unwrap_or((u, "/".into()));
+    let (authority, path) = u
+        .split_once('/')
+        .map(|(a, p)| (a, format!("/{p}")))
+        .unwrap_or((u, "/".into()));
     let mut tcp = TcpStream::connect(authority).await?;
     tcp.set_nodelay(true)?;
     let req = format!(
@@ -176,7 +226,9 @@ async fn frames(url: String, n: u64) -> R<()> {
             let len7 = (avail[1] & 0x7f) as u64;
             let (hlen, plen) = match len7 {
                 126 if avail.len() >= 4 => (4, u16::from_be_bytes([avail[2], avail[3]]) as u64),
-                127 if avail.len() >= 10 => (10, u64::from_be_bytes(avail[2..10].try_into().unwrap())),
+                127 if avail.len() >= 10 => {
+                    (10, u64::from_be_bytes(avail[2..10].try_into().unwrap()))
+                }
                 126 | 127 => break,
                 l => (2, l),
             };
@@ -211,7 +263,10 @@ async fn frames(url: String, n: u64) -> R<()> {
 }
 
 fn now_ns() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
 }
 
 /// Percentiles (nearest rank) of latencies in ns, printed as JSON fields in µs.
@@ -252,7 +307,8 @@ async fn latency(url: String, n: u64, skip: u64) -> R<()> {
                 let key = "\"Timestamp\":\"";
                 let at = s.find(key).ok_or("no Timestamp")? + key.len();
                 let end = s[at..].find('"').ok_or("bad Timestamp")? + at;
-                let ts = piwebasync::model::parse_timestamp(&s[at..end]).map_err(|e| format!("{e:?}"))?;
+                let ts = piwebasync::model::parse_timestamp(&s[at..end])
+                    .map_err(|e| format!("{e:?}"))?;
                 lat.push(now - ts);
             }
             Some(Ok(Message::Close(_))) | None => break,
@@ -333,7 +389,9 @@ async fn capture(url: String, file: String) -> R<()> {
 /// about SECS seconds.
 fn parse(file: String, secs: f64) -> R<()> {
     let text = std::fs::read_to_string(&file)?;
-    let values_per_msg = piwebasync::Message::from_json(&text).content().value_count();
+    let values_per_msg = piwebasync::Message::from_json(&text)
+        .content()
+        .value_count();
     if values_per_msg == 0 {
         return Err("no values in the message".into());
     }
@@ -358,7 +416,10 @@ fn parse(file: String, secs: f64) -> R<()> {
             if let piwebasync::model::Timestamp::Valid(ns) = v.value.timestamp {
                 acc = acc.wrapping_add(ns as usize);
             }
-            acc = acc.wrapping_add(matches!(v.value.value, piwebasync::model::Value::Double(_)) as usize);
+            acc =
+                acc.wrapping_add(
+                    matches!(v.value.value, piwebasync::model::Value::Double(_)) as usize
+                );
         }
         acc
     });

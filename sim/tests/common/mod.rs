@@ -19,7 +19,8 @@ pub type Ws = WebSocketStream<TcpStream>;
 pub async fn connect_auth(url: &str, auth: Option<&str>) -> Result<Ws, WsError> {
     let mut req = url.into_client_request()?;
     if let Some(a) = auth {
-        req.headers_mut().insert("Authorization", HeaderValue::from_str(a).unwrap());
+        req.headers_mut()
+            .insert("Authorization", HeaderValue::from_str(a).unwrap());
     }
     let host = req.uri().authority().unwrap().as_str().to_string();
     let tcp = TcpStream::connect(host).await.map_err(WsError::Io)?;
@@ -29,7 +30,9 @@ pub async fn connect_auth(url: &str, auth: Option<&str>) -> Result<Ws, WsError> 
 }
 
 pub async fn connect(url: &str) -> Ws {
-    connect_auth(url, None).await.unwrap_or_else(|e| panic!("connect {}: {e}", &url[..url.len().min(200)]))
+    connect_auth(url, None)
+        .await
+        .unwrap_or_else(|e| panic!("connect {}: {e}", &url[..url.len().min(200)]))
 }
 
 /// The HTTP status of a failed upgrade.
@@ -101,7 +104,10 @@ pub fn check_message(v: &Value) -> Vec<Value> {
         for tv in vals {
             let ts = tv["Timestamp"].as_str().unwrap();
             assert_eq!(ts.len(), 28, "{ts}");
-            assert!(ts.ends_with('Z') && &ts[19..20] == "." && &ts[10..11] == "T", "{ts}");
+            assert!(
+                ts.ends_with('Z') && &ts[19..20] == "." && &ts[10..11] == "T",
+                "{ts}"
+            );
             assert!(ts[20..27].bytes().all(|b| b.is_ascii_digit()), "{ts}");
             for k in ["Good", "Questionable", "Substituted", "Annotated"] {
                 assert!(tv[k].is_boolean(), "{k} in {tv}");
@@ -128,11 +134,18 @@ pub fn timestamps(v: &Value) -> Vec<String> {
 pub fn http_get(sim: &Simulator, path: &str) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(sim.addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut buf = String::new();
     s.read_to_string(&mut buf).unwrap();
     let status = buf[9..12].parse().unwrap();
-    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
