@@ -185,9 +185,36 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A key: only escape-free keys (others give up).
+    /// A key: only escape-free keys (others give up). The keys of the model are recognised
+    /// by comparing bytes, without scanning for the closing quote.
     #[inline]
     fn key(&mut self) -> Option<&'a [u8]> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let rest = &self.b[self.i + 1..];
+        let known: &'static [u8] = match rest.first()? {
+            b'T' => b"Timestamp",
+            b'V' => b"Value",
+            b'U' => b"UnitsAbbreviation",
+            b'G' => b"Good",
+            b'Q' => b"Questionable",
+            b'S' => b"Substituted",
+            b'A' => b"Annotated",
+            b'I' => b"Items",
+            b'N' => b"Name",
+            b'P' => b"Path",
+            b'L' => b"Links",
+            b'W' if rest.get(3) == Some(&b'I') => b"WebId",
+            b'W' => b"WebException",
+            _ => b"",
+        };
+        let n = known.len();
+        if n > 0 && rest.get(..n) == Some(known) && rest.get(n) == Some(&b'"') {
+            self.i += n + 2;
+            self.eat(b':')?;
+            return Some(known);
+        }
         match self.string()? {
             Str::Borrowed(s) => {
                 self.eat(b':')?;
