@@ -8,7 +8,7 @@
 //!   pwa-bench latency URL N SKIP     ... that reads the first value's Timestamp of each frame
 //!   pwa-bench scale   URL N IDLE_S   N idle WebSocket connections: open time, RSS, idle CPU
 //! Tools:
-//!   pwa-bench capture URL FILE       write the first data frame of a channel to FILE
+//!   pwa-bench capture URL FILE       write a data frame of a channel to FILE (one with Errors if seen)
 //!   pwa-bench parse   FILE SECS      piwebasync::Message::from_json + content() + every value,
 //!                                    and serde_json::Value, on the message in FILE
 //!
@@ -369,20 +369,32 @@ async fn drain(mut ws: Ws) {
     while let Some(Ok(_)) = ws.next().await {}
 }
 
-/// The first data frame (one with a value) of a channel.
+/// A data frame (one with values) of a channel, preferably one with value errors.
 async fn capture(url: String, file: String) -> R<()> {
     let mut ws = connect(&url).await?;
-    loop {
+    // The simulator's mix: most messages carry a few values with `Errors` (and digital
+    // states); take the first such one seen within 16 data frames, else the first data frame.
+    let mut first: Option<String> = None;
+    let mut seen = 0;
+    let chosen = loop {
         match ws.next().await {
             Some(Ok(Message::Text(t))) if t.as_str().contains("\"Timestamp\"") => {
-                std::fs::write(&file, t.as_str())?;
-                println!("{{\"kind\":\"capture\",\"bytes\":{}}}", t.len());
-                return Ok(());
+                seen += 1;
+                if t.as_str().contains("\"Errors\"") {
+                    break t.as_str().to_string();
+                }
+                let first = first.get_or_insert_with(|| t.as_str().to_string());
+                if seen == 16 {
+                    break first.clone();
+                }
             }
             Some(Ok(_)) => {}
-            _ => return Err("channel ended before a data frame".into()),
+            _ => break first.ok_or("channel ended before a data frame")?,
         }
-    }
+    };
+    std::fs::write(&file, &chosen)?;
+    println!("{{\"kind\":\"capture\",\"bytes\":{}}}", chosen.len());
+    Ok(())
 }
 
 /// Typed parsing with the Rust API, and serde_json::Value, of the message in FILE, each for
