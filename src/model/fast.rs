@@ -10,6 +10,7 @@
 use super::errors::{FieldError, WebException};
 use super::parse::build_value;
 use super::stream::Stream;
+use super::timestamp::TimestampCache;
 use super::value::{DigitalState, TimedValue, Value};
 
 type Out = (Vec<Stream>, Option<WebException>);
@@ -21,6 +22,7 @@ pub(super) fn parse(text: &str) -> Option<Out> {
         i: 0,
         text,
         previous_count: 0,
+        timestamps: TimestampCache::default(),
     };
     let out = r.message()?;
     r.ws();
@@ -36,6 +38,8 @@ struct Reader<'a> {
     text: &'a str,
     /// How many values the previous stream's `Items` held.
     previous_count: usize,
+    /// For the values of this message.
+    timestamps: TimestampCache,
 }
 
 /// A string field that was read: borrowed when it had no escape.
@@ -557,6 +561,7 @@ impl<'a> Reader<'a> {
         let units = units.flatten().map(Str::into_string);
         let [g, q, s, a] = flags.map(Option::flatten);
         Some(build_value(
+            &mut self.timestamps,
             timestamp,
             value.unwrap_or(Value::Null),
             units,

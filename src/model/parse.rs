@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 
 use super::errors::{FieldError, WebException};
 use super::stream::Stream;
-use super::timestamp::parse_timestamp;
+use super::timestamp::TimestampCache;
 use super::value::{DigitalState, TimedValue, Timestamp, Value};
 
 /// The streams and message-level WebException of `text`, or why it is not a message.
@@ -36,11 +36,12 @@ pub(super) fn parse_with(
         return Ok(out);
     }
     let raw: RawMessage<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let mut timestamps = TimestampCache::default();
     let streams = raw
         .items
         .unwrap_or_default()
         .into_iter()
-        .map(RawStream::into_stream)
+        .map(|s| s.into_stream(&mut timestamps))
         .collect();
     Ok((streams, raw.web_exception.map(RawWebException::into_model)))
 }
@@ -72,15 +73,15 @@ struct RawStream<'a> {
 }
 
 impl RawStream<'_> {
-    fn into_stream(self) -> Stream {
+    fn into_stream(self, timestamps: &mut TimestampCache) -> Stream {
         let mut values: Vec<TimedValue> = self
             .items
             .unwrap_or_default()
             .into_iter()
-            .map(RawTimedValue::into_value)
+            .map(|v| v.into_value(timestamps))
             .collect();
         if let Some(v) = self.value {
-            values.push(v.into_value());
+            values.push(v.into_value(timestamps));
         }
         Stream {
             web_id: self.web_id.unwrap_or_default(),
@@ -116,7 +117,7 @@ struct RawTimedValue<'a> {
 }
 
 impl RawTimedValue<'_> {
-    fn into_value(self) -> TimedValue {
+    fn into_value(self, timestamps: &mut TimestampCache) -> TimedValue {
         let errors: Vec<FieldError> = self
             .errors
             .unwrap_or_default()
@@ -124,6 +125,7 @@ impl RawTimedValue<'_> {
             .map(|e| e.0)
             .collect();
         build_value(
+            timestamps,
             self.timestamp,
             self.value.map_or(Value::Null, typed_value),
             self.units,
@@ -139,8 +141,10 @@ impl RawTimedValue<'_> {
     }
 }
 
-/// A value from its fields as read (flags: Good, Questionable, Substituted, Annotated).
+/// A value from its fields as read (flags: Good, Questionable, Substituted, Annotated);
+/// `timestamps` is the message's cache (see `TimestampCache`).
 pub(super) fn build_value(
+    timestamps: &mut TimestampCache,
     timestamp: Option<String>,
     value: Value,
     units: Option<String>,
@@ -152,7 +156,7 @@ pub(super) fn build_value(
     let timestamp = if timestamp_text.is_empty() {
         Timestamp::Missing
     } else {
-        match parse_timestamp(&timestamp_text) {
+        match timestamps.parse(&timestamp_text) {
             Ok(ns) => Timestamp::Valid(ns),
             Err(e) => {
                 errors.push(FieldError {
