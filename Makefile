@@ -14,7 +14,7 @@ LDLIBS    := -L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR) -lpiwebasync -lpthread
 C_TESTS   := $(patsubst tests/c/%.c,$(BUILD)/%,$(wildcard tests/c/test_*.c))
 EXAMPLES  := $(patsubst examples-c/%.c,$(BUILD)/%,$(wildcard examples-c/*.c))
 
-.PHONY: all build deps demo test test-rust test-c check-header header bench clean
+.PHONY: all build deps demo test test-rust test-c test-install check-header header bench install clean
 
 all: build
 
@@ -36,8 +36,8 @@ $(BUILD)/test_%: tests/c/test_%.c tests/c/check.h include/piwebasync.h build
 demo: deps build $(EXAMPLES)
 	scripts/demo.sh
 
-## test: Rust tests, header check, C tests against the simulator.
-test: deps build check-header test-rust test-c
+## test: Rust tests, header check, C tests against the simulator, the installed library.
+test: deps build check-header test-rust test-c test-install
 
 test-rust:
 	$(CARGO) test --workspace
@@ -53,6 +53,17 @@ check-header: build
 
 test-c: build $(C_TESTS) $(EXAMPLES)
 	scripts/run-c-tests.sh $(C_TESTS)
+
+# make install into build/stage; examples-c/stream.c built from it (pkg-config, shared and
+# static) streams from the simulator.
+test-install: build
+	scripts/test-install.sh
+
+## install: release library (SONAME libpiwebasync.so.0.1), header and pkg-config file under
+## $(DESTDIR)$(PREFIX) (default /usr/local). See scripts/install.sh.
+PREFIX ?= /usr/local
+install:
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) CARGO=$(CARGO) scripts/install.sh
 
 ## header: regenerate include/piwebasync.h from src/ffi.
 header:
