@@ -14,7 +14,7 @@ LDLIBS    := -L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR) -lpiwebasync -lpthread
 C_TESTS   := $(patsubst tests/c/%.c,$(BUILD)/%,$(wildcard tests/c/test_*.c))
 EXAMPLES  := $(patsubst examples-c/%.c,$(BUILD)/%,$(wildcard examples-c/*.c))
 
-.PHONY: all build deps demo test test-rust test-c test-install check-header header bench install clean
+.PHONY: all build deps demo test test-rust test-c test-install test-bindings check-header header bench install clean
 
 all: build
 
@@ -36,8 +36,9 @@ $(BUILD)/test_%: tests/c/test_%.c tests/c/check.h include/piwebasync.h build
 demo: deps build $(EXAMPLES)
 	scripts/demo.sh
 
-## test: Rust tests, header check, C tests against the simulator, the installed library.
-test: deps build check-header test-rust test-c test-install
+## test: Rust tests, header check, C tests against the simulator, the installed library, the
+## C++ and Python bindings.
+test: deps build check-header test-rust test-c test-install test-bindings
 
 test-rust:
 	$(CARGO) test --workspace
@@ -58,6 +59,10 @@ test-c: build $(C_TESTS) $(EXAMPLES)
 # static) streams from the simulator.
 test-install: build
 	scripts/test-install.sh
+
+# bindings/cpp (header-only RAII) and bindings/python (ctypes), each tested against simulators.
+test-bindings: build
+	scripts/test-cpp.sh
 
 ## install: release library (SONAME libpiwebasync.so.0.1), header and pkg-config file under
 ## $(DESTDIR)$(PREFIX) (default /usr/local). See scripts/install.sh.
