@@ -62,7 +62,8 @@ pub(crate) unsafe fn copy_out(
 /// `*needed` (may be NULL) receives the full size including the NUL. Pass `buf` NULL and `cap` 0
 /// to query the size. Returns `PWA_OK`, or `PWA_ERR_BUFFER_TOO_SMALL` when truncated.
 /// Use it for failures before a handle exists (`pwa_channel_open`, `pwa_config_set`); a
-/// channel's own errors are in `pwa_channel_last_error`. Thread-safe.
+/// channel's own errors are in `pwa_channel_last_error`. Thread-safe. Like `errno`, a
+/// successful call leaves it as it was: read it when a call has just returned a failure.
 ///
 /// # Safety
 /// `buf` must be NULL or point to `cap` writable bytes; `needed` must be NULL or valid.
