@@ -144,8 +144,11 @@ typedef struct {
 } pwa_state_event;
 
 /**
- * Called with each state event, on the channel's callback thread, in order with the
- * messages. The event and its strings are valid only until the callback returns.
+ * Called with each state event, on the channel's callback thread. With `on_message` set,
+ * events and messages come in the order they happened; when messages are polled instead,
+ * events are delivered as they happen, not synchronised with the polls (a `CONNECTED` event
+ * may run after the first messages were polled). `CLOSED` comes exactly once and last. The
+ * event and its strings are valid only until the callback returns.
  */
 typedef void (*pwa_state_cb)(void *user_data, pwa_channel_t channel, const pwa_state_event *event);
 
@@ -831,8 +834,9 @@ pwa_status pwa_channel_free(pwa_channel_t h);
 
 /**
  * Copy the last error of channel `h` — the cause of its terminal status, or the last
- * connection error while reconnecting — into `buf` (capacity `cap`), NUL-terminated, as
- * `pwa_last_error` does. An empty string if there was none. `*needed` (may be NULL) receives
+ * connection error while reconnecting (cleared when a reconnect succeeds), or why an update
+ * was rolled back — into `buf` (capacity `cap`), NUL-terminated, as `pwa_last_error` does.
+ * An empty string if there was none. `*needed` (may be NULL) receives
  * the full size including the NUL. Returns `PWA_OK`, `PWA_ERR_BUFFER_TOO_SMALL` (truncated),
  * or `PWA_ERR_INVALID_HANDLE`. Never contains a password or token.
  *

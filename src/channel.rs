@@ -203,7 +203,9 @@ impl Channel {
         self.auth.set_bearer_token(token)
     }
 
-    /// The last error this channel met (the cause of a terminal outcome), if any.
+    /// The last error this channel met: the cause of its terminal outcome, or the last
+    /// connection error while it reconnects (cleared when a reconnect succeeds), or why an
+    /// update was rolled back. `None` if there was none.
     pub fn last_error(&self) -> Option<String> {
         self.shared.last_error()
     }

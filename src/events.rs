@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use crate::error::Error;
 
-/// One change of a channel's connection. Delivered in order with the channel's messages;
+/// One change of a channel's connection. Delivered in order with the channel's messages when
+/// they go to a message callback (when they are polled, events come as they happen);
 /// `Closed` comes exactly once and last.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateEvent {

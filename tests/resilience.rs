@@ -142,9 +142,16 @@ fn a_stalled_server_is_detected_by_ping_timeout_and_left() {
     sim.stall(false);
     assert!(wait_until(SOON, || ch.state() == ChannelState::Open
         && ch.stats().reconnects >= 1));
+    // Healthy again: the reconnect's errors are not reported as the channel's last error.
+    assert_eq!(ch.last_error(), None);
     // Drain what is buffered, then fresh data flows.
     while ch.poll_next(Some(Duration::ZERO)).is_ok() {}
     take(&ch, 3);
+    // Closed by us: the cause of the terminal status is the close, not the old fault.
+    ch.close();
+    assert_eq!(drain(&ch).1, ErrorKind::Closed);
+    let why = ch.last_error().unwrap_or_default();
+    assert!(!why.contains("half-open") && !why.contains("open_timeout"), "{why}");
 }
 
 #[test]

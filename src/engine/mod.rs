@@ -41,6 +41,10 @@ impl Shared {
         self.queue.push_event(event);
     }
 
+    pub fn clear_last_error(&self) {
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     pub fn set_last_error(&self, msg: &str) {
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(msg.to_string());
     }

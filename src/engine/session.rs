@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{interval_at, sleep_until, Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 
 use super::command::Command;
@@ -279,6 +280,10 @@ impl Session<'_> {
         match e {
             WsError::Io(io) => self.net(&format!("connection lost: {io}")),
             WsError::Capacity(c) => self.protocol(&format!("{c} (max_message_size)")),
+            // A TCP reset reaches tungstenite as a "protocol" error; it is the network.
+            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+                self.net("connection lost: reset by the peer without a closing handshake")
+            }
             WsError::Protocol(p) => self.protocol(&p.to_string()),
             WsError::Utf8(_) => self.protocol("a text frame that is not valid UTF-8"),
             other => self.net(&other.to_string()),

@@ -290,6 +290,9 @@ impl ChannelTask {
             };
             match result {
                 Ok(ws) => {
+                    // Healthy again: the errors met while reconnecting are history (the
+                    // Disconnected / Reconnecting events told them).
+                    self.shared.clear_last_error();
                     self.shared.counters.reconnected();
                     self.shared.emit(StateEvent::Reconnected {
                         url: self.url.to_string(),
@@ -354,9 +357,7 @@ impl ChannelTask {
 
     /// Leave the terminal outcome for the consumer: after everything buffered.
     fn end(&self, outcome: Error) {
-        if outcome.kind() != ErrorKind::Closed || self.shared.last_error().is_none() {
-            self.shared.set_last_error(outcome.message());
-        }
+        self.shared.set_last_error(outcome.message());
         self.shared.counters.set_state(ChannelState::Closed);
         // The queue adds the Closed event itself (exactly once); log it here.
         crate::logging::log_event(&StateEvent::Closed {

@@ -21,8 +21,11 @@ pub type pwa_message_cb = Option<
     ),
 >;
 
-/// Called with each state event, on the channel's callback thread, in order with the
-/// messages. The event and its strings are valid only until the callback returns.
+/// Called with each state event, on the channel's callback thread. With `on_message` set,
+/// events and messages come in the order they happened; when messages are polled instead,
+/// events are delivered as they happen, not synchronised with the polls (a `CONNECTED` event
+/// may run after the first messages were polled). `CLOSED` comes exactly once and last. The
+/// event and its strings are valid only until the callback returns.
 pub type pwa_state_cb = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,

@@ -243,8 +243,9 @@ pub extern "C" fn pwa_channel_free(h: pwa_channel_t) -> pwa_status {
 }
 
 /// Copy the last error of channel `h` — the cause of its terminal status, or the last
-/// connection error while reconnecting — into `buf` (capacity `cap`), NUL-terminated, as
-/// `pwa_last_error` does. An empty string if there was none. `*needed` (may be NULL) receives
+/// connection error while reconnecting (cleared when a reconnect succeeds), or why an update
+/// was rolled back — into `buf` (capacity `cap`), NUL-terminated, as `pwa_last_error` does.
+/// An empty string if there was none. `*needed` (may be NULL) receives
 /// the full size including the NUL. Returns `PWA_OK`, `PWA_ERR_BUFFER_TOO_SMALL` (truncated),
 /// or `PWA_ERR_INVALID_HANDLE`. Never contains a password or token.
 ///
