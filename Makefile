@@ -54,6 +54,7 @@ check-header: build
 
 test-c: build $(C_TESTS) $(EXAMPLES)
 	scripts/run-c-tests.sh $(C_TESTS)
+	scripts/test-examples.sh
 
 # make install into build/stage; examples-c/stream.c built from it (pkg-config, shared and
 # static) streams from the simulator.
