@@ -435,7 +435,7 @@ impl<'a> Reader<'a> {
                         // Streams of one message usually bring alike counts: room for as many
                         // as the previous one had (a guess from the bytes left would reserve
                         // the whole message's worth for each stream).
-                        let mut v = Vec::with_capacity(self.previous_count);
+                        let mut v = Vec::with_capacity(self.previous_count.max(1));
                         if !self.null()? && self.open(b'[', b']')? {
                             loop {
                                 v.push(self.value()?);
