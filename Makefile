@@ -64,6 +64,7 @@ test-install: build
 # bindings/cpp (header-only RAII) and bindings/python (ctypes), each tested against simulators.
 test-bindings: build
 	scripts/test-cpp.sh
+	scripts/test-python.sh
 
 ## install: release library (SONAME libpiwebasync.so.0.1), header and pkg-config file under
 ## $(DESTDIR)$(PREFIX) (default /usr/local). See scripts/install.sh.

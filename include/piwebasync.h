@@ -153,7 +153,9 @@ typedef struct {
 typedef void (*pwa_state_cb)(void *user_data, pwa_channel_t channel, const pwa_state_event *event);
 
 /**
- * Callbacks of a channel, given to `pwa_channel_open` (copied; may be freed after).
+ * Callbacks of a channel, given to `pwa_channel_open`. The struct is copied (it may be freed
+ * after the call); the functions and `user_data` it names must stay valid until
+ * `pwa_channel_free` returns.
  * `on_message` NULL: messages are polled with `pwa_channel_poll_next`. `on_state` NULL: no
  * state events. `user_data` is passed to both, unchanged, from the callback thread.
  *
@@ -779,11 +781,13 @@ pwa_status pwa_channel_open(const char *url,
  * status once the channel ended and its buffer is drained: `PWA_CLOSED` (our close, or a
  * server close 1000 with reconnect off), `PWA_CLOSED_ERROR` (connection dropped or protocol
  * error), `PWA_WATCHDOG_TIMEOUT`, `PWA_UPDATE_FAILED`, or the failure that ended it (e.g.
- * `PWA_ERR_AUTH`, `PWA_ERR_SHUTDOWN`); `pwa_channel_last_error` tells why. Misuse:
- * `PWA_ERR_INVALID_HANDLE`, `PWA_ERR_INVALID_ARGUMENT` (msg NULL), `PWA_ERR_BUSY` (another
- * thread is polling this channel, or the handle was freed meanwhile: `PWA_ERR_INVALID_HANDLE`),
- * `PWA_ERR_RECURSIVE_CALL` (a timeout other than 0 inside a callback), `PWA_ERR_INVALID_ARGUMENT`
- * also when the channel delivers messages to `on_message`. `*msg` is NULL unless `PWA_OK`.
+ * `PWA_ERR_AUTH`, `PWA_ERR_SHUTDOWN`); `pwa_channel_last_error` tells why. So a negative
+ * status is either the channel's end or one of these misuses of the call:
+ * `PWA_ERR_INVALID_HANDLE` (also when another thread freed the handle while this poll
+ * waited), `PWA_ERR_INVALID_ARGUMENT` (msg NULL, or the channel delivers messages to
+ * `on_message`), `PWA_ERR_BUSY` (another thread is polling this channel),
+ * `PWA_ERR_RECURSIVE_CALL` (a timeout other than 0 inside a callback). `*msg` is NULL unless
+ * `PWA_OK`.
  *
  * # Safety
  * `msg` must be NULL or a valid pointer.

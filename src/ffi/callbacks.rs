@@ -34,7 +34,9 @@ pub type pwa_state_cb = Option<
     ),
 >;
 
-/// Callbacks of a channel, given to `pwa_channel_open` (copied; may be freed after).
+/// Callbacks of a channel, given to `pwa_channel_open`. The struct is copied (it may be freed
+/// after the call); the functions and `user_data` it names must stay valid until
+/// `pwa_channel_free` returns.
 /// `on_message` NULL: messages are polled with `pwa_channel_poll_next`. `on_state` NULL: no
 /// state events. `user_data` is passed to both, unchanged, from the callback thread.
 ///

@@ -142,11 +142,13 @@ pub unsafe extern "C" fn pwa_channel_open(
 /// status once the channel ended and its buffer is drained: `PWA_CLOSED` (our close, or a
 /// server close 1000 with reconnect off), `PWA_CLOSED_ERROR` (connection dropped or protocol
 /// error), `PWA_WATCHDOG_TIMEOUT`, `PWA_UPDATE_FAILED`, or the failure that ended it (e.g.
-/// `PWA_ERR_AUTH`, `PWA_ERR_SHUTDOWN`); `pwa_channel_last_error` tells why. Misuse:
-/// `PWA_ERR_INVALID_HANDLE`, `PWA_ERR_INVALID_ARGUMENT` (msg NULL), `PWA_ERR_BUSY` (another
-/// thread is polling this channel, or the handle was freed meanwhile: `PWA_ERR_INVALID_HANDLE`),
-/// `PWA_ERR_RECURSIVE_CALL` (a timeout other than 0 inside a callback), `PWA_ERR_INVALID_ARGUMENT`
-/// also when the channel delivers messages to `on_message`. `*msg` is NULL unless `PWA_OK`.
+/// `PWA_ERR_AUTH`, `PWA_ERR_SHUTDOWN`); `pwa_channel_last_error` tells why. So a negative
+/// status is either the channel's end or one of these misuses of the call:
+/// `PWA_ERR_INVALID_HANDLE` (also when another thread freed the handle while this poll
+/// waited), `PWA_ERR_INVALID_ARGUMENT` (msg NULL, or the channel delivers messages to
+/// `on_message`), `PWA_ERR_BUSY` (another thread is polling this channel),
+/// `PWA_ERR_RECURSIVE_CALL` (a timeout other than 0 inside a callback). `*msg` is NULL unless
+/// `PWA_OK`.
 ///
 /// # Safety
 /// `msg` must be NULL or a valid pointer.
