@@ -37,7 +37,7 @@ demo: deps build $(EXAMPLES)
 	scripts/demo.sh
 
 ## test: Rust tests, header check, C tests against the simulator, the installed library, the
-## C++ and Python bindings.
+## C++, Python and .NET bindings.
 test: deps build check-header test-rust test-c test-install test-bindings
 
 test-rust:
@@ -61,10 +61,12 @@ test-c: build $(C_TESTS) $(EXAMPLES)
 test-install: build
 	scripts/test-install.sh
 
-# bindings/cpp (header-only RAII) and bindings/python (ctypes), each tested against simulators.
+# bindings/cpp (header-only RAII), bindings/python (ctypes) and bindings/dotnet (P/Invoke, built
+# with Mono), each tested against simulators.
 test-bindings: build
 	scripts/test-cpp.sh
 	scripts/test-python.sh
+	scripts/test-dotnet.sh
 
 ## install: release library (SONAME libpiwebasync.so.0.1), header and pkg-config file under
 ## $(DESTDIR)$(PREFIX) (default /usr/local). See scripts/install.sh.

@@ -11,6 +11,9 @@ command -v python3 >/dev/null || need+=(python3)
 # installs it in /usr/sbin (not on every user's PATH); the test starts its own instance.
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v valgrind >/dev/null || need+=(valgrind)
+# bindings/dotnet is compiled and tested with Mono's C# compiler (no .NET SDK on Debian).
+command -v mcs >/dev/null || need+=(mono-mcs)
+command -v mono >/dev/null || need+=(mono-runtime)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}"
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -1,0 +1,419 @@
+// P/Invoke declarations mirroring include/piwebasync.h, one to one.
+//
+// Mapping rules:
+// - pwa_status (int32_t) -> int; pwa_channel_t (uint64_t) -> ulong (a generational id, not a
+//   pointer: never IntPtr, which is 32 bits in a 32-bit process).
+// - size_t -> UIntPtr; pointers to opaque objects -> IntPtr (pwa_config* -> ConfigHandle, a
+//   SafeHandle, where it is passed in).
+// - Strings in: NUL-terminated UTF-8 byte[] made by Utf8.Encode (never the platform's default
+//   ANSI marshalling). Strings out: IntPtr read by Utf8.Decode (finds the NUL, decodes UTF-8).
+// - Structs: LayoutKind.Sequential, fields in header order, natural alignment (as the C
+//   compiler lays them out; pwa_state_event has 4 bytes of padding before delay_ms, which
+//   Sequential reproduces).
+// Stays within C# 7 (Mono's mcs) and compiles unchanged for netstandard2.0 / .NET 6+.
+using System;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace PiWebAsync
+{
+    /// <summary>Owns a pwa_config*; ReleaseHandle calls pwa_config_free.</summary>
+    internal sealed class ConfigHandle : SafeHandle
+    {
+        public ConfigHandle() : base(IntPtr.Zero, true) { }
+
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+
+        protected override bool ReleaseHandle()
+        {
+            Native.pwa_config_free(handle);
+            return true;
+        }
+    }
+
+    internal static class Native
+    {
+        internal const string Lib = "piwebasync";
+
+        // ---- constants (#define in the header) ----
+        internal const int PWA_LOG_OFF = 0;
+        internal const int PWA_LOG_ERROR = 1;
+        internal const int PWA_LOG_WARN = 2;
+        internal const int PWA_LOG_INFO = 3;
+        internal const int PWA_LOG_DEBUG = 4;
+        internal const int PWA_LOG_TRACE = 5;
+        internal const int PWA_URL_DEFAULT_MAX_LEN = 4096;
+        internal const int PWA_VERSION_MAJOR = 0;
+        internal const int PWA_VERSION_MINOR = 1;
+        internal const int PWA_VERSION_PATCH = 0;
+
+        internal const int PWA_EVENT_CONNECTED = 1;
+        internal const int PWA_EVENT_DISCONNECTED = 2;
+        internal const int PWA_EVENT_RECONNECTING = 3;
+        internal const int PWA_EVENT_RECONNECTED = 4;
+        internal const int PWA_EVENT_UPDATED = 5;
+        internal const int PWA_EVENT_ROLLED_BACK = 6;
+        internal const int PWA_EVENT_CLOSED = 7;
+
+        internal const int PWA_STATE_CONNECTING = 0;
+        internal const int PWA_STATE_OPEN = 1;
+        internal const int PWA_STATE_RECONNECTING = 2;
+        internal const int PWA_STATE_CLOSING = 3;
+        internal const int PWA_STATE_CLOSED = 4;
+
+        internal const int PWA_OK = 0;
+        internal const int PWA_TIMEOUT = 1;
+        internal const int PWA_CLOSED = 2;
+        internal const int PWA_CLOSED_ERROR = 3;
+        internal const int PWA_WATCHDOG_TIMEOUT = 4;
+        internal const int PWA_UPDATE_FAILED = 5;
+        internal const int PWA_ROLLED_BACK = 6;
+        internal const int PWA_ERR_INVALID_ARGUMENT = -1;
+        internal const int PWA_ERR_INVALID_HANDLE = -2;
+        internal const int PWA_ERR_BUFFER_TOO_SMALL = -3;
+        internal const int PWA_ERR_CONNECT = -10;
+        internal const int PWA_ERR_TLS = -11;
+        internal const int PWA_ERR_AUTH = -12;
+        internal const int PWA_ERR_HTTP_STATUS = -13;
+        internal const int PWA_ERR_OPEN_TIMEOUT = -14;
+        internal const int PWA_ERR_PROTOCOL = -15;
+        internal const int PWA_ERR_RECURSIVE_CALL = -20;
+        internal const int PWA_ERR_BUSY = -21;
+        internal const int PWA_ERR_SHUTDOWN = -30;
+        internal const int PWA_ERR_PANIC = -31;
+        internal const int PWA_ERR_INTERNAL = -32;
+
+        internal const int PWA_WEBID_TYPE_DEFAULT = 0;
+        internal const int PWA_WEBID_TYPE_FULL = 1;
+        internal const int PWA_WEBID_TYPE_ID_ONLY = 2;
+        internal const int PWA_WEBID_TYPE_PATH_ONLY = 3;
+        internal const int PWA_WEBID_TYPE_LOCAL_ID_ONLY = 4;
+        internal const int PWA_WEBID_TYPE_DEFAULT_ID_ONLY = 5;
+
+        internal const int PWA_VALUE_NULL = 0;
+        internal const int PWA_VALUE_DOUBLE = 1;
+        internal const int PWA_VALUE_INT64 = 2;
+        internal const int PWA_VALUE_STRING = 3;
+        internal const int PWA_VALUE_BOOL = 4;
+        internal const int PWA_VALUE_DIGITAL = 5;
+        internal const int PWA_VALUE_OTHER = 6;
+
+        internal const int PWA_FIELD_PARSE_ERROR = 0;
+        internal const int PWA_FIELD_MESSAGE_WEB_EXCEPTION = 1;
+        internal const int PWA_FIELD_STREAM_WEB_ID = 10;
+        internal const int PWA_FIELD_STREAM_NAME = 11;
+        internal const int PWA_FIELD_STREAM_PATH = 12;
+        internal const int PWA_FIELD_STREAM_UNITS = 13;
+        internal const int PWA_FIELD_STREAM_WEB_EXCEPTION = 14;
+        internal const int PWA_FIELD_VALUE_TEXT = 20;
+        internal const int PWA_FIELD_VALUE_UNITS = 21;
+        internal const int PWA_FIELD_VALUE_TIMESTAMP = 22;
+        internal const int PWA_FIELD_VALUE_ERRORS = 23;
+        internal const int PWA_FIELD_VALUE_WEB_EXCEPTION = 24;
+
+        /// <summary>(size_t)-1: pwa_message_from_json's "the text is NUL-terminated".</summary>
+        internal static readonly UIntPtr SIZE_MAX = UIntPtr.Size == 8
+            ? new UIntPtr(ulong.MaxValue) : new UIntPtr(uint.MaxValue);
+
+        // ---- structs, field by field in header order ----
+
+        /// <summary>pwa_state_event</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct pwa_state_event
+        {
+            public int kind;            // pwa_event_kind
+            public int status;          // pwa_status
+            public uint attempt;        // uint32_t
+            public ulong delay_ms;      // uint64_t (4 bytes of padding before it)
+            public IntPtr url;          // const char*
+            public IntPtr message;      // const char*
+        }
+
+        /// <summary>pwa_callbacks</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct pwa_callbacks
+        {
+            public IntPtr on_message;   // pwa_message_cb
+            public IntPtr on_state;     // pwa_state_cb
+            public IntPtr user_data;    // void*
+        }
+
+        /// <summary>pwa_stats</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct pwa_stats
+        {
+            public ulong messages;
+            public ulong bytes;
+            public ulong reconnects;
+            public ulong updates;
+            public ulong queue_depth;
+            public long last_message_unix_ns;
+        }
+
+        /// <summary>pwa_url_options</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct pwa_url_options
+        {
+            public IntPtr name_filter;      // const char*
+            public IntPtr category_name;    // const char*
+            public IntPtr template_name;    // const char*
+            public int include_initial_values;
+            public int heartbeat_rate;
+            public int web_id_type;         // pwa_webid_type
+            public int search_full_hierarchy;
+            public int show_excluded;
+            public int show_hidden;
+        }
+
+        /// <summary>pwa_message_info</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct pwa_message_info
+        {
+            public IntPtr parse_error;
+            public IntPtr web_exception_errors;
+            public UIntPtr stream_count;
+            public UIntPtr value_count;
+            public int is_heartbeat;
+            public int is_unparsable;
+            public int has_web_exception;
+            public int web_exception_status;
+        }
+
+        /// <summary>pwa_stream_info</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct pwa_stream_info
+        {
+            public IntPtr web_id;
+            public IntPtr name;
+            public IntPtr path;
+            public IntPtr units;
+            public IntPtr web_exception_errors;
+            public UIntPtr first_value;
+            public UIntPtr value_count;
+            public int has_web_exception;
+            public int web_exception_status;
+        }
+
+        /// <summary>pwa_value</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct pwa_value
+        {
+            public long timestamp_ns;
+            public double number;
+            public long integer;
+            public IntPtr text;
+            public IntPtr units;
+            public IntPtr timestamp_text;
+            public IntPtr errors;
+            public IntPtr web_exception_errors;
+            public UIntPtr stream_index;
+            public int kind;                // pwa_value_kind
+            public int timestamp_valid;
+            public int good;
+            public int questionable;
+            public int substituted;
+            public int annotated;
+            public int is_system;
+            public int error_count;
+            public int has_web_exception;
+            public int web_exception_status;
+        }
+
+        // ---- callback types ----
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void pwa_message_cb(IntPtr user_data, ulong channel, IntPtr message);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void pwa_state_cb(IntPtr user_data, ulong channel, IntPtr evt);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void pwa_log_cb(IntPtr user_data, int level, IntPtr line);
+
+        // ---- functions, in header order ----
+
+        // cfg is IntPtr (NULL allowed: the defaults); the caller keeps its ConfigHandle alive
+        // (DangerousAddRef) around the call.
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_channel_open(byte[] url, IntPtr cfg,
+            ref pwa_callbacks callbacks, out ulong handle);
+
+        /// <summary>pwa_channel_open with callbacks NULL (poll mode, no state events).</summary>
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, EntryPoint = "pwa_channel_open")]
+        internal static extern int pwa_channel_open_nocb(byte[] url, IntPtr cfg, IntPtr callbacks,
+            out ulong handle);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_channel_poll_next(ulong h, int timeout_ms, out IntPtr msg);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_channel_update(ulong h, byte[] url, int rollback);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_channel_close(ulong h);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_channel_free(ulong h);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_channel_last_error(ulong h, [Out] byte[] buf, UIntPtr cap,
+            out UIntPtr needed);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_channel_state(ulong h, out int state);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_channel_stats(ulong h, out pwa_stats stats);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ConfigHandle pwa_config_new();
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_config_set(ConfigHandle cfg, byte[] key, byte[] value);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void pwa_config_free(IntPtr cfg);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_channel_set_bearer_token(ulong h, byte[] token);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_channel_set_password(ulong h, byte[] password);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_last_error([Out] byte[] buf, UIntPtr cap, out UIntPtr needed);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_set_log_callback(int level, pwa_log_cb cb, IntPtr user_data);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_message_from_json(byte[] json, UIntPtr len, out IntPtr msg);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr pwa_message_json(IntPtr msg, out UIntPtr len);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr pwa_message_url(IntPtr msg);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void pwa_message_free(IntPtr msg);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_channel_poll_json(ulong h, int timeout_ms, [Out] byte[] buf,
+            UIntPtr cap, out UIntPtr needed);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_runtime_configure(uint worker_threads);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_shutdown(int timeout_ms);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr pwa_status_str(int code);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr pwa_status_name(int code);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_url_stream(byte[] base_url, byte[] web_id,
+            ref pwa_url_options opts, [Out] byte[] buf, UIntPtr cap, out UIntPtr needed);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_url_streamset(byte[] base_url, byte[] web_id,
+            ref pwa_url_options opts, [Out] byte[] buf, UIntPtr cap, out UIntPtr needed);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_url_adhoc(byte[] base_url, byte[] web_ids,
+            ref pwa_url_options opts, [Out] byte[] buf, UIntPtr cap, out UIntPtr needed);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_url_adhoc_split(byte[] base_url, byte[] web_ids,
+            ref pwa_url_options opts, UIntPtr max_url_len, [Out] byte[] buf, UIntPtr cap,
+            out UIntPtr needed, out UIntPtr url_count);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_message_get_info(IntPtr msg, out pwa_message_info info);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_message_is_heartbeat(IntPtr msg, out int result);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_message_is_unparsable(IntPtr msg, out int result);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_message_stream_count(IntPtr msg, out UIntPtr count);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_message_value_count(IntPtr msg, out UIntPtr count);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_message_stream(IntPtr msg, UIntPtr i, out pwa_stream_info info);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_message_value(IntPtr msg, UIntPtr k, out pwa_value value);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_message_copy_string(IntPtr msg, int field, UIntPtr index,
+            [Out] byte[] buf, UIntPtr cap, out UIntPtr needed);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr pwa_value_kind_name(int kind);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern IntPtr pwa_version();
+    }
+
+    /// <summary>UTF-8 in both directions, independent of the platform's ANSI code page.</summary>
+    internal static class Utf8
+    {
+        // Throws on invalid input instead of substituting silently; the library only hands out
+        // valid UTF-8 and refuses invalid UTF-8 coming in.
+        private static readonly UTF8Encoding Strict = new UTF8Encoding(false, true);
+
+        /// <summary>NUL-terminated UTF-8 bytes of s; null stays null (the C side sees NULL).
+        /// A string holding U+0000 is refused: C would silently cut it there.</summary>
+        internal static byte[] Encode(string s)
+        {
+            if (s == null) return null;
+            if (s.IndexOf('\0') >= 0)
+                throw new ArgumentException("string contains a NUL character");
+            int n = Strict.GetByteCount(s);
+            byte[] b = new byte[n + 1];
+            Strict.GetBytes(s, 0, s.Length, b, 0);
+            return b; // b[n] == 0
+        }
+
+        /// <summary>UTF-8 bytes without a NUL (for pwa_message_from_json with its length).</summary>
+        internal static byte[] EncodeNoNul(string s)
+        {
+            return Strict.GetBytes(s);
+        }
+
+        /// <summary>Reads the NUL-terminated UTF-8 string at p; IntPtr.Zero gives null.</summary>
+        internal static string Decode(IntPtr p)
+        {
+            if (p == IntPtr.Zero) return null;
+            int n = 0;
+            while (Marshal.ReadByte(p, n) != 0) n++;
+            return Decode(p, n);
+        }
+
+        /// <summary>Reads len bytes of UTF-8 at p.</summary>
+        internal static string Decode(IntPtr p, int len)
+        {
+            if (p == IntPtr.Zero) return null;
+            if (len == 0) return string.Empty;
+            byte[] b = new byte[len];
+            Marshal.Copy(p, b, 0, len);
+            return Strict.GetString(b);
+        }
+
+        /// <summary>The string in buf up to its first NUL (or all of it).</summary>
+        internal static string FromBuffer(byte[] buf)
+        {
+            int n = Array.IndexOf(buf, (byte)0);
+            if (n < 0) n = buf.Length;
+            return Strict.GetString(buf, 0, n);
+        }
+    }
+}

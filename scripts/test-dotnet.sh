@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Build and run the .NET binding's test (tests/dotnet/TestBinding.cs over bindings/dotnet/*.cs)
+# with Mono against simulators started here and stopped at exit. Needs Debian's mono-mcs (the
+# C# compiler, which brings the mono runtime; scripts/install-deps.sh installs it). Assumes
+# `cargo build --workspace` was run (target/debug/libpiwebasync.so and target/debug/piwebasync-sim).
+# Prints "dotnet-binding: PASS", or fails with a non-zero exit.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+# Our own directory for the simulators' output (the other binding tests use build/sim*).
+SIM_DIR=${SIM_DIR:-build/sim-dotnet}
+source scripts/sim-lib.sh
+
+for f in target/debug/libpiwebasync.so "$SIM_BIN"; do
+    [ -e "$f" ] || { echo "dotnet-binding: $f is missing: run cargo build --workspace first" >&2; exit 1; }
+done
+
+if ! command -v mcs >/dev/null || ! command -v mono >/dev/null; then
+    echo "dotnet-binding: mcs/mono not found: scripts/install-deps.sh installs them (Debian: mono-mcs)" >&2
+    exit 1
+fi
+
+mkdir -p build
+# C# 7 only (what Debian's mcs supports); no unsafe code. Warnings are errors.
+if ! mcs -langversion:7 -unsafe- -warnaserror+ -nologo -out:build/TestBinding.exe \
+        bindings/dotnet/*.cs tests/dotnet/TestBinding.cs; then
+    echo "dotnet-binding: FAIL (compile)" >&2
+    exit 1
+fi
+
+# Struct sizes and offsets as the C compiler lays them out, for the test to compare.
+layout=
+if command -v cc >/dev/null && cc -std=c11 -Wall -Wextra -Werror -Iinclude tests/dotnet/layout.c \
+        -o build/dotnet-layout && build/dotnet-layout > build/dotnet-layout.txt; then
+    layout=$PWD/build/dotnet-layout.txt
+else
+    echo "dotnet-binding: no C compiler: the struct layout check is skipped" >&2
+fi
+
+start_sim SIM --interval-ms 20 || { echo "dotnet-binding: FAIL (simulator A)" >&2; exit 1; }
+start_sim SIM2 --interval-ms 20 || { echo "dotnet-binding: FAIL (simulator B)" >&2; exit 1; }
+# A third one only for fault injection (reset, 401 refusals), so A and B stay undisturbed.
+start_sim SIM3 --interval-ms 20 || { echo "dotnet-binding: FAIL (simulator C)" >&2; exit 1; }
+
+# Mono resolves [DllImport("piwebasync")] to libpiwebasync.so through LD_LIBRARY_PATH.
+PWA_LAYOUT=$layout LD_LIBRARY_PATH="$PWD/target/debug${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    timeout 300 mono --debug build/TestBinding.exe "$SIM_ADHOC" "$SIM2_ADHOC" "$SIM_BASE" "$SIM3_BASE"
+rc=$?
+if [ "$rc" -ne 0 ]; then
+    echo "dotnet-binding: FAIL (exit $rc)" >&2
+    exit "$rc"
+fi
+echo "dotnet-binding: PASS"
