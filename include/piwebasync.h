@@ -858,6 +858,20 @@ pwa_status pwa_channel_last_error(pwa_channel_t h, char *buf, size_t cap, size_t
 pwa_status pwa_channel_state(pwa_channel_t h, pwa_state *state);
 
 /**
+ * How channel `h` ended, into `*status`: its terminal status (`PWA_CLOSED`,
+ * `PWA_CLOSED_ERROR`, `PWA_WATCHDOG_TIMEOUT`, `PWA_UPDATE_FAILED`, or the failure that ended
+ * it, as a poll would return it after the buffer) as soon as it has ended — also while it
+ * still holds buffered messages, and in callback mode, where polls are refused — or `PWA_OK`
+ * (0) while it runs. Does not wait and takes nothing from the queue; `pwa_channel_last_error`
+ * says why. Returns `PWA_OK`, `PWA_ERR_INVALID_HANDLE`, or `PWA_ERR_INVALID_ARGUMENT`
+ * (`status` NULL).
+ *
+ * # Safety
+ * `status` must be NULL or valid.
+ */
+pwa_status pwa_channel_outcome(pwa_channel_t h, pwa_status *status);
+
+/**
  * The channel's counters into `*stats`.
  *
  * # Safety

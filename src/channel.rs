@@ -185,6 +185,12 @@ impl Channel {
         self.shared.counters.state()
     }
 
+    /// How the channel ended, as soon as it has — also while messages it buffered are still
+    /// to be polled (a poll hands them out first, then this outcome). `None` while it runs.
+    pub fn outcome(&self) -> Option<Error> {
+        self.shared.queue.end()
+    }
+
     pub fn stats(&self) -> Stats {
         self.shared.counters.snapshot(self.shared.queue.len())
     }

@@ -151,7 +151,10 @@ fn a_stalled_server_is_detected_by_ping_timeout_and_left() {
     ch.close();
     assert_eq!(drain(&ch).1, ErrorKind::Closed);
     let why = ch.last_error().unwrap_or_default();
-    assert!(!why.contains("half-open") && !why.contains("open_timeout"), "{why}");
+    assert!(
+        !why.contains("half-open") && !why.contains("open_timeout"),
+        "{why}"
+    );
 }
 
 #[test]

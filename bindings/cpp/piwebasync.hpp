@@ -697,6 +697,15 @@ public:
         return st;
     }
 
+    /// How the channel ended (its terminal status) as soon as it has — also while buffered
+    /// messages are still to be polled, and in callback mode — or PWA_OK while it runs.
+    pwa_status outcome() const {
+        pwa_status out = PWA_OK;
+        pwa_status s = pwa_channel_outcome(h_, &out);
+        if (s != PWA_OK) detail::fail_channel(s, h_);
+        return out;
+    }
+
     /// The channel's counters.
     pwa_stats stats() const {
         pwa_stats st;

@@ -263,6 +263,9 @@ namespace PiWebAsync
         internal static extern int pwa_channel_state(ulong h, out int state);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_channel_outcome(ulong h, out int status);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int pwa_channel_stats(ulong h, out pwa_stats stats);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]

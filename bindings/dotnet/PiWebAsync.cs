@@ -685,7 +685,7 @@ namespace PiWebAsync
                 finally { Native.pwa_message_free(p); }
                 return Status.Ok;
             }
-            return Outcome(h, st);
+            return StatusOrThrow(h, st);
         }
 
         /// <summary>
@@ -700,7 +700,7 @@ namespace PiWebAsync
             ulong h = Live();
             int st = Native.pwa_channel_update(h, Utf8.Encode(url), rollback ? 1 : 0);
             if (st == Native.PWA_OK) return Status.Ok;
-            return Outcome(h, st);
+            return StatusOrThrow(h, st);
         }
 
         /// <summary>Asks for a graceful close and returns at once; Poll then drains what was
@@ -721,6 +721,21 @@ namespace PiWebAsync
                 int st = Native.pwa_channel_state(h, out s);
                 if (st != Native.PWA_OK) throw Failure(h, st);
                 return (ChannelState)s;
+            }
+        }
+
+        /// <summary>How the channel ended (its terminal status) as soon as it has — also while
+        /// buffered messages are still to be polled, and in callback mode — or null while it
+        /// runs (pwa_channel_outcome). Takes nothing from the queue.</summary>
+        public Status? Outcome
+        {
+            get
+            {
+                ulong h = Live();
+                int s;
+                int st = Native.pwa_channel_outcome(h, out s);
+                if (st != Native.PWA_OK) throw Failure(h, st);
+                return s == Native.PWA_OK ? (Status?)null : (Status)s;
             }
         }
 
@@ -852,15 +867,15 @@ namespace PiWebAsync
 
         /// <summary>A non-OK status of Poll or Update: returned when it is not a failure of the
         /// call (positive, or the negative terminal status of an ended channel), else thrown.</summary>
-        private Status Outcome(ulong h, int st)
+        private Status StatusOrThrow(ulong h, int st)
         {
             if (st > 0) return (Status)st;
             if (!IsMisuse(st))
             {
-                // A negative code is the channel's terminal status when the channel has ended;
-                // otherwise (e.g. ErrPanic of the call itself) it is a failure of the call.
-                int s;
-                if (Native.pwa_channel_state(h, out s) == Native.PWA_OK && s == Native.PWA_STATE_CLOSED)
+                // A negative code is the channel's terminal status when it is the channel's
+                // outcome; otherwise (e.g. ErrPanic of the call itself) a failure of the call.
+                int outcome;
+                if (Native.pwa_channel_outcome(h, out outcome) == Native.PWA_OK && outcome == st)
                     return (Status)st;
             }
             throw Failure(h, st);

@@ -285,6 +285,31 @@ pub unsafe extern "C" fn pwa_channel_state(h: pwa_channel_t, state: *mut pwa_sta
     })
 }
 
+/// How channel `h` ended, into `*status`: its terminal status (`PWA_CLOSED`,
+/// `PWA_CLOSED_ERROR`, `PWA_WATCHDOG_TIMEOUT`, `PWA_UPDATE_FAILED`, or the failure that ended
+/// it, as a poll would return it after the buffer) as soon as it has ended — also while it
+/// still holds buffered messages, and in callback mode, where polls are refused — or `PWA_OK`
+/// (0) while it runs. Does not wait and takes nothing from the queue; `pwa_channel_last_error`
+/// says why. Returns `PWA_OK`, `PWA_ERR_INVALID_HANDLE`, or `PWA_ERR_INVALID_ARGUMENT`
+/// (`status` NULL).
+///
+/// # Safety
+/// `status` must be NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn pwa_channel_outcome(
+    h: pwa_channel_t,
+    status: *mut pwa_status,
+) -> pwa_status {
+    guard(|| {
+        let status = out_arg(status, "status")?;
+        *status = lookup(h)?
+            .channel
+            .outcome()
+            .map_or(PWA_OK, |e| status_of(e.kind()));
+        Ok(PWA_OK)
+    })
+}
+
 /// The channel's counters into `*stats`.
 ///
 /// # Safety

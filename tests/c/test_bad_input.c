@@ -21,6 +21,8 @@ static void handles(void) {
     CHECK_STATUS(pwa_channel_free(h), PWA_ERR_INVALID_HANDLE);
     char buf[64];
     CHECK_STATUS(pwa_channel_last_error(h, buf, sizeof buf, NULL), PWA_ERR_INVALID_HANDLE);
+    pwa_status outcome;
+    CHECK_STATUS(pwa_channel_outcome(h, &outcome), PWA_ERR_INVALID_HANDLE);
 }
 
 static void null_pointers_and_utf8(void) {
@@ -40,6 +42,7 @@ static void null_pointers_and_utf8(void) {
 
     CHECK_STATUS(pwa_channel_poll_next(1, 0, NULL), PWA_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(pwa_channel_state(1, NULL), PWA_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(pwa_channel_outcome(1, NULL), PWA_ERR_INVALID_ARGUMENT);
     CHECK_STATUS(pwa_channel_stats(1, NULL), PWA_ERR_INVALID_ARGUMENT);
     CHECK(pwa_message_json(NULL, NULL) == NULL);
     CHECK(pwa_message_url(NULL) == NULL);

@@ -78,6 +78,10 @@ static void close_from_callback(void) {
     CHECK_STATUS(s.shutdown_in_cb, PWA_ERR_RECURSIVE_CALL);
     CHECK_STATUS(s.close_in_cb, PWA_OK);
     CHECK_STATUS(s.terminal, PWA_CLOSED);
+    /* A callback channel cannot be polled; its outcome can be asked. */
+    pwa_status outcome = PWA_OK;
+    CHECK_STATUS(pwa_channel_outcome(h, &outcome), PWA_OK);
+    CHECK_STATUS(outcome, s.terminal);
     CHECK_STATUS(pwa_channel_free(h), PWA_OK);
     sleep_ms(100);
     CHECK(s.closed == 1);

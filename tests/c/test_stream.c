@@ -77,12 +77,25 @@ static void drain_after_close(void) {
         if (stats.messages >= 10) break;
         sleep_ms(50);
     }
+    pwa_status outcome = -1;
+    CHECK_STATUS(pwa_channel_outcome(h, &outcome), PWA_OK);
+    CHECK_STATUS(outcome, PWA_OK); /* still running */
     CHECK_STATUS(pwa_channel_close(h), PWA_OK);
+    /* The outcome is known once the channel ended, before its buffer is drained. */
+    for (int i = 0; i < 200 && outcome == PWA_OK; i++) {
+        pwa_channel_outcome(h, &outcome);
+        if (outcome == PWA_OK) sleep_ms(50);
+    }
+    CHECK_STATUS(outcome, PWA_CLOSED);
+    pwa_channel_stats(h, &stats);
+    CHECK(stats.queue_depth >= 10); /* nothing was taken by asking */
     unsigned long long polled = 0;
     pwa_status st;
     while ((st = next(h, 10000, NULL, 0)) == PWA_OK) polled++;
     CHECK_STATUS(st, PWA_CLOSED);
     CHECK_STATUS(next(h, 0, NULL, 0), PWA_CLOSED);
+    CHECK_STATUS(pwa_channel_outcome(h, &outcome), PWA_OK);
+    CHECK_STATUS(outcome, PWA_CLOSED);
     pwa_channel_stats(h, &stats);
     CHECK(polled >= 10);
     CHECK(polled == stats.messages); /* every message received was handed over */
@@ -109,6 +122,9 @@ static void server_side_endings(void) {
     }
     CHECK_STATUS(st, PWA_CLOSED_ERROR);
     CHECK_STATUS(next(h, 0, NULL, 0), PWA_CLOSED_ERROR);
+    pwa_status outcome = PWA_OK;
+    CHECK_STATUS(pwa_channel_outcome(h, &outcome), PWA_OK);
+    CHECK_STATUS(outcome, PWA_CLOSED_ERROR);
     char why[512];
     pwa_channel_last_error(h, why, sizeof why, NULL);
     CHECK(strlen(why) > 0);

@@ -489,8 +489,11 @@ static void poll_after_close() {
     pwa::Channel ch = pwa::Channel::open(URL_A);
     (void)next(ch);
     CHECK(wait_for([&] { return ch.stats().queue_depth >= 5; }));
+    CHECK(ch.outcome() == PWA_OK);  // still running
     ch.close();
     ch.close();  // idempotent
+    CHECK(wait_for([&] { return ch.outcome() != PWA_OK; }));
+    CHECK(ch.outcome() == PWA_CLOSED);  // known before the drain
     int drained = 0;
     pwa::PollResult r;
     for (;;) {

@@ -668,8 +668,12 @@ internal static class TestBinding
         {
             NextData(ch, 5000);
             Thread.Sleep(300); // ~15 messages at 20 ms queue up unread
+            Check(ch.Outcome == null, "an outcome while running");
             ch.Close();
             ch.Close(); // idempotent
+            Stopwatch until = Stopwatch.StartNew();
+            while (ch.Outcome == null && until.ElapsedMilliseconds < 10000) Thread.Sleep(20);
+            CheckEq(Status.Closed, ch.Outcome.GetValueOrDefault(Status.Ok), "outcome before the drain");
             int drained = 0;
             Status st;
             Message m;

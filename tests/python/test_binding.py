@@ -364,7 +364,12 @@ class TestPolling(unittest.TestCase):
         ch = pwa.Channel.open(sim("PWA_SIM_STREAM"))
         try:
             poll_data(ch, 3)
+            self.assertIsNone(ch.outcome())  # still running
             ch.request_close()
+            deadline = time.monotonic() + 10
+            while ch.outcome() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            self.assertEqual(ch.outcome(), pwa.Status.CLOSED)  # known before the drain
             closed = drain_until_closed(ch)
             self.assertEqual(closed.status, pwa.Status.CLOSED)
             self.assertEqual(ch.state(), pwa.State.CLOSED)  # the handle is still valid

@@ -327,6 +327,7 @@ pwa_channel_free = _proto("pwa_channel_free", pwa_status, pwa_channel_t)
 pwa_channel_last_error = _proto(
     "pwa_channel_last_error", pwa_status, pwa_channel_t, c_char_p, c_size_t, P(c_size_t))
 pwa_channel_state = _proto("pwa_channel_state", pwa_status, pwa_channel_t, P(pwa_state))
+pwa_channel_outcome = _proto("pwa_channel_outcome", pwa_status, pwa_channel_t, P(pwa_status))
 pwa_channel_stats = _proto("pwa_channel_stats", pwa_status, pwa_channel_t, P(pwa_stats))
 pwa_config_new = _proto("pwa_config_new", pwa_config_p)
 pwa_config_set = _proto("pwa_config_set", pwa_status, pwa_config_p, c_char_p, c_char_p)

@@ -417,6 +417,14 @@ class Channel:
         check(_ffi.pwa_channel_state(self._handle, ctypes.byref(st)), self._handle)
         return _enum_or_int(State, st.value)
 
+    def outcome(self):
+        """How the channel ended (a Status such as Status.CLOSED), as soon as it has — also
+        while buffered messages are still to be polled — or None while it runs
+        (pwa_channel_outcome). Takes nothing from the queue."""
+        st = _ffi.pwa_status(0)
+        check(_ffi.pwa_channel_outcome(self._handle, ctypes.byref(st)), self._handle)
+        return None if st.value == _ffi.PWA_OK else as_status(st.value)
+
     def stats(self):
         """The channel's counters as a Stats (pwa_channel_stats)."""
         s = _ffi.pwa_stats()
