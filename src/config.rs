@@ -43,6 +43,20 @@ pub enum CaFileMode {
     Add,
 }
 
+/// Which thread parses a message into its typed content (`parse_on_receive`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseOnReceive {
+    /// The network thread parses a message when the consumer is behind (messages wait in the
+    /// queue); when the consumer keeps up, it parses on its first typed access. Each thread
+    /// takes what the other has no time for.
+    Auto,
+    /// The network thread parses every message as it arrives.
+    Always,
+    /// Never on the network thread: on the first typed access (for callers that only read the
+    /// JSON text, the parse never happens).
+    Never,
+}
+
 /// How a channel connects and behaves. `Default` gives the documented defaults.
 pub struct ChannelConfig {
     /// Reconnect in the background after a dropped connection (default false, as piwebasync).
@@ -73,11 +87,8 @@ pub struct ChannelConfig {
     /// (`reconnect_max_delay`) every time. Default false: a refusal ends the channel, since
     /// repeated failed logins lock Windows accounts.
     pub reconnect_on_auth_failure: bool,
-    /// Parse each message on the library's network thread as it arrives (default true), so
-    /// typed access on the consumer's thread finds it done and the two threads work in
-    /// parallel. False defers parsing to the first typed access: for callers that only read
-    /// the JSON text.
-    pub parse_on_receive: bool,
+    /// Where messages are parsed (default `Auto`); see [`ParseOnReceive`].
+    pub parse_on_receive: ParseOnReceive,
     /// Extra request headers sent with the upgrade (`header.<Name>` keys). Credentials set
     /// this way (`Authorization`, `Proxy-Authorization`, `Cookie`) are not kept here but as
     /// secrets.
@@ -203,7 +214,7 @@ impl Default for ChannelConfig {
             reconnect_initial_delay: Duration::from_millis(500),
             reconnect_max_delay: Duration::from_secs(30),
             reconnect_on_auth_failure: false,
-            parse_on_receive: true,
+            parse_on_receive: ParseOnReceive::Auto,
             headers: Vec::new(),
             origin: None,
             auth: AuthMethod::None,
@@ -234,7 +245,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("reconnect_initial_delay", "0.5"),
     ("reconnect_max_delay", "30"),
     ("reconnect_on_auth_failure", "false"),
-    ("parse_on_receive", "true"),
+    ("parse_on_receive", "auto"),
     ("header.<Name>", "(none)"),
     ("origin", "(none)"),
     ("auth", "none"),
@@ -273,7 +284,15 @@ impl ChannelConfig {
         match key {
             "reconnect" => self.reconnect = parse_bool(key, v)?,
             "reconnect_on_auth_failure" => self.reconnect_on_auth_failure = parse_bool(key, v)?,
-            "parse_on_receive" => self.parse_on_receive = parse_bool(key, v)?,
+            "parse_on_receive" => {
+                self.parse_on_receive = if v.eq_ignore_ascii_case("auto") {
+                    ParseOnReceive::Auto
+                } else if parse_bool(key, v)? {
+                    ParseOnReceive::Always
+                } else {
+                    ParseOnReceive::Never
+                }
+            }
             "dead_channel_timeout" => self.dead_channel_timeout = parse_optional_secs(key, v)?,
             "open_timeout" => self.open_timeout = parse_positive_secs(key, v)?,
             "ping_interval" => self.ping_interval = parse_optional_secs(key, v)?,
@@ -738,12 +757,22 @@ mod tests {
         assert_eq!(c.max_queue, 7);
         c.set("max_message_size", "0").unwrap();
         assert_eq!(c.max_message_size, None);
+        assert_eq!(c.parse_on_receive, ParseOnReceive::Auto);
+        for (v, want) in [
+            ("true", ParseOnReceive::Always),
+            ("off", ParseOnReceive::Never),
+            ("AUTO", ParseOnReceive::Auto),
+        ] {
+            c.set("parse_on_receive", v).unwrap();
+            assert_eq!(c.parse_on_receive, want, "{v}");
+        }
         c.set("header.X-Test", "a b").unwrap();
         c.set("header.x-test", "c").unwrap();
         assert_eq!(c.headers, vec![("x-test".to_string(), "c".to_string())]);
 
         for (k, v) in [
             ("reconnect", "maybe"),
+            ("parse_on_receive", "sometimes"),
             ("open_timeout", "0"),
             ("open_timeout", "-1"),
             ("ping_timeout", "NaN"),

@@ -39,6 +39,12 @@ impl Message {
         self.content.get_or_init(|| Content::parse(&self.json))
     }
 
+    /// True when the content was parsed already (to check where parsing happened).
+    #[doc(hidden)]
+    pub fn is_parsed(&self) -> bool {
+        self.content.get().is_some()
+    }
+
     /// The text and, if it was parsed already, the content.
     pub(crate) fn into_parts(self) -> (String, Option<Content>) {
         (self.json, self.content.into_inner())

@@ -311,3 +311,34 @@ fn an_open_that_never_completes_times_out() {
     assert_eq!(e.kind(), ErrorKind::OpenTimeout);
     assert!(e.message().contains(&url), "{e}");
 }
+
+/// `parse_on_receive`: `true` parses every message on the network thread, `false` none, `auto`
+/// only those that arrive while the consumer is behind (messages wait in the queue).
+#[test]
+fn parse_on_receive_decides_which_thread_parses() {
+    let sim = sim(SimConfig::default().interval(Duration::from_millis(5)));
+    let url = sim.stream_url(&sim.point_web_ids()[0]);
+    let backlog = |policy: &str| -> Vec<bool> {
+        let ch = Channel::open(&url, &config(&[("parse_on_receive", policy)])).unwrap();
+        // Not polling: a backlog builds up.
+        assert!(
+            wait_until(SOON, || ch.stats().queue_depth >= 20),
+            "{policy}: backlog"
+        );
+        let parsed: Vec<bool> = (0..20)
+            .map(|_| ch.poll_next(Some(SOON)).expect("message").is_parsed())
+            .collect();
+        ch.close();
+        parsed
+    };
+    assert!(backlog("true").iter().all(|&p| p), "always");
+    assert!(backlog("false").iter().all(|&p| !p), "never");
+    let auto = backlog("auto");
+    // The first message found an empty queue: left to the consumer. Later ones arrived while
+    // it was behind: parsed on arrival.
+    assert!(!auto[0], "auto, first message: {auto:?}");
+    assert!(
+        auto[19],
+        "auto, a message that arrived behind a backlog: {auto:?}"
+    );
+}

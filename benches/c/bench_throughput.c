@@ -114,9 +114,9 @@ int main(int argc, char **argv) {
     pwa_callbacks cbs = {on_message, on_state, &s};
     pwa_channel_t ch = 0;
     /* Raw-JSON readers tell the library not to parse on receive; typed readers keep the
-     * default (parsed on the network thread, in parallel with this one). */
+     * default (auto: the network thread parses when this one falls behind). */
     pwa_config *cfg = pwa_config_new();
-    pwa_config_set(cfg, "parse_on_receive", s.typed ? "true" : "false");
+    if (!s.typed) pwa_config_set(cfg, "parse_on_receive", "false");
     pwa_status st = pwa_channel_open(url, cfg, cb ? &cbs : NULL, &ch);
     pwa_config_free(cfg);
     if (st != PWA_OK) {

@@ -8,7 +8,7 @@
 //! The `Closed` event is added by `finish` itself: it exists exactly once, after everything.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,8 @@ pub struct Queue {
     space: Notify,
     capacity: usize,
     polling: AtomicBool,
+    /// Messages queued, as of the last change (read without the lock by `has_backlog`).
+    depth: AtomicUsize,
     /// Keep state events (a state callback exists).
     keep_events: bool,
 }
@@ -69,6 +71,7 @@ impl Queue {
             space: Notify::new(),
             capacity: capacity.max(1),
             polling: AtomicBool::new(false),
+            depth: AtomicUsize::new(0),
             keep_events,
         }
     }
@@ -96,6 +99,11 @@ impl Queue {
         };
         inner.waiters -= 1;
         inner
+    }
+
+    /// True when messages wait for the consumer (it is behind): a hint, read without the lock.
+    pub fn has_backlog(&self) -> bool {
+        self.depth.load(Ordering::Relaxed) > 0
     }
 
     pub fn len(&self) -> usize {
@@ -139,6 +147,7 @@ impl Queue {
                 let seq = inner.next_seq();
                 inner.items.push_back((seq, msg));
             }
+            self.depth.store(inner.items.len(), Ordering::Relaxed);
         });
     }
 
@@ -186,6 +195,7 @@ impl Queue {
         let mut inner = self.lock();
         inner.abandoned = true;
         inner.items.clear();
+        self.depth.store(0, Ordering::Relaxed);
         drop(inner);
         self.readable.notify_all();
         self.space.notify_one();
@@ -211,6 +221,7 @@ impl Queue {
             match (msg_seq, ev_seq) {
                 (Some(m), e) if e.is_none_or(|e| m < e) => {
                     let (_, msg) = inner.items.pop_front().expect("front exists");
+                    self.depth.store(inner.items.len(), Ordering::Relaxed);
                     let wake = self.at_low_water(inner.items.len());
                     drop(inner);
                     if wake {
@@ -297,6 +308,7 @@ impl Queue {
                     return Ok(None);
                 }
                 let msg = inner.items.pop_front().map(|(_, m)| m);
+                self.depth.store(inner.items.len(), Ordering::Relaxed);
                 let wake = self.at_low_water(inner.items.len());
                 drop(inner);
                 if wake {

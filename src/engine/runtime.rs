@@ -16,8 +16,11 @@ static RUNTIME: Mutex<Option<Runtime>> = Mutex::new(None);
 /// Set in a child forked after the runtime started (by a `pthread_atfork` handler: a plain
 /// atomic store, safe there). Checked on every call: an atomic load, not a `getpid` syscall.
 static FORKED: AtomicBool = AtomicBool::new(false);
+/// Windows has no fork: nothing to register there.
+#[cfg(unix)]
 static ATFORK: std::sync::Once = std::sync::Once::new();
 
+#[cfg(unix)]
 extern "C" fn mark_forked_child() {
     FORKED.store(true, Ordering::Release);
 }
@@ -63,6 +66,7 @@ pub fn handle() -> Result<Handle, Error> {
         })?;
     let handle = rt.handle().clone();
     *slot = Some(rt);
+    #[cfg(unix)]
     ATFORK.call_once(|| {
         // SAFETY: registers a handler that only stores to an atomic.
         unsafe { libc::pthread_atfork(None, None, Some(mark_forked_child)) };

@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use super::command::Command;
 use super::Shared;
 use crate::config::ChannelConfig;
+use crate::config::ParseOnReceive;
 use crate::error::{Error, ErrorKind};
 use crate::events::StateEvent;
 use crate::message::Message;
@@ -215,8 +216,14 @@ impl Session<'_> {
     fn message(&self, text: &str) -> Message {
         self.shared.counters.message_received(text.len());
         let msg = Message::new(text, self.url.clone());
-        if self.cfg.parse_on_receive {
-            // Parse here, on the network thread, in parallel with the consumer's work.
+        let parse_here = match self.cfg.parse_on_receive {
+            ParseOnReceive::Always => true,
+            ParseOnReceive::Never => false,
+            // The consumer is behind: take the parse off its thread. When it keeps up (it
+            // waits for messages), the parse stays with it, and this thread only reads.
+            ParseOnReceive::Auto => self.shared.queue.has_backlog(),
+        };
+        if parse_here {
             msg.content();
         }
         msg

@@ -43,9 +43,11 @@ pub extern "C" fn pwa_config_new() -> *mut pwa_config {
 /// - `reconnect_on_auth_failure` (false): retry a 401/403 met while reconnecting, at the
 ///   backoff cap every time, instead of ending the channel (repeated failed logins lock
 ///   Windows accounts: enable only where that cannot happen).
-/// - `parse_on_receive` (true): parse each message on the library's network thread as it
-///   arrives, so the typed accessors (`pwa_message_value` ...) find it done; false defers the
-///   parse to the first typed access (for callers that only read the JSON text).
+/// - `parse_on_receive` (auto): which thread parses a message for the typed accessors
+///   (`pwa_message_value` ...). `auto`: the library's network thread when the consumer is
+///   behind (messages wait in its queue), else the consumer on its first typed access — each
+///   takes what the other has no time for. `true`: always the network thread. `false`: only
+///   on the first typed access (for callers that only read the JSON text: never).
 /// - `header.<Name>` (none): an extra request header on the upgrade, e.g. `header.X-Site`.
 ///   `header.Authorization`, `header.Proxy-Authorization` and `header.Cookie` are kept as
 ///   secrets (never shown, wiped when freed) and count as credentials (see
