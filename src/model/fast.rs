@@ -317,16 +317,7 @@ impl<'a> Reader<'a> {
                     }
                 }
             }
-            b'[' => {
-                if self.open(b'[', b']')? {
-                    loop {
-                        self.skip(depth + 1)?;
-                        if !self.next_member(b']')? {
-                            break;
-                        }
-                    }
-                }
-            }
+            b'[' => self.array(|r| r.skip(depth + 1))?,
             b'"' => {
                 self.string()?;
             }
@@ -382,113 +373,43 @@ impl<'a> Reader<'a> {
     }
 
     fn message(&mut self) -> Option<Out> {
-        let mut streams = None;
-        let mut web_exception = None;
-        if self.open(b'{', b'}')? {
-            loop {
-                match self.key()? {
-                    b"Items" => {
-                        if streams.is_some() {
-                            return None;
-                        }
-                        let mut v = Vec::new();
-                        if !self.null()? && self.open(b'[', b']')? {
-                            loop {
-                                v.push(self.stream()?);
-                                if !self.next_member(b']')? {
-                                    break;
-                                }
-                            }
-                        }
-                        streams = Some(v);
-                    }
-                    b"WebException" => once(&mut web_exception, self.web_exception()?)?,
-                    _ => self.skip(0)?,
-                }
-                if !self.next_member(b'}')? {
-                    break;
-                }
+        let (mut streams, mut web_exception) = (None, None);
+        self.object(|r, key| match key {
+            b"Items" => {
+                let v = r.items(0, Self::stream)?;
+                once(&mut streams, v)
             }
-        }
+            b"WebException" => once(&mut web_exception, r.web_exception()?),
+            _ => r.skip(0),
+        })?;
         Some((streams.unwrap_or_default(), web_exception.flatten()))
     }
 
     fn stream(&mut self) -> Option<Stream> {
-        if self.peek()? != b'{' {
-            return None;
-        }
         let (mut web_id, mut name, mut path, mut units) = (None, None, None, None);
         let mut values: Option<Vec<TimedValue>> = None;
         let mut single: Option<Option<TimedValue>> = None;
         let mut web_exception = None;
-        if self.open(b'{', b'}')? {
-            loop {
-                let field = match self.key()? {
-                    b"WebId" => &mut web_id,
-                    b"Name" => &mut name,
-                    b"Path" => &mut path,
-                    b"UnitsAbbreviation" => &mut units,
-                    b"Items" => {
-                        if values.is_some() {
-                            return None;
-                        }
-                        // Streams of one message usually bring alike counts: room for as many
-                        // as the previous one had (a guess from the bytes left would reserve
-                        // the whole message's worth for each stream).
-                        let mut v = Vec::with_capacity(self.previous_count.max(1));
-                        if !self.null()? && self.open(b'[', b']')? {
-                            loop {
-                                v.push(self.value()?);
-                                if !self.next_member(b']')? {
-                                    break;
-                                }
-                            }
-                        }
-                        self.previous_count = v.len();
-                        values = Some(v);
-                        if !self.next_member(b'}')? {
-                            break;
-                        }
-                        continue;
-                    }
-                    b"Value" => {
-                        if single.is_some() {
-                            return None;
-                        }
-                        single = Some(if self.null()? {
-                            None
-                        } else {
-                            Some(self.value()?)
-                        });
-                        if !self.next_member(b'}')? {
-                            break;
-                        }
-                        continue;
-                    }
-                    b"WebException" => {
-                        once(&mut web_exception, self.web_exception()?)?;
-                        if !self.next_member(b'}')? {
-                            break;
-                        }
-                        continue;
-                    }
-                    _ => {
-                        self.skip(0)?;
-                        if !self.next_member(b'}')? {
-                            break;
-                        }
-                        continue;
-                    }
-                };
-                if field.is_some() {
-                    return None;
-                }
-                *field = Some(self.opt_string()?);
-                if !self.next_member(b'}')? {
-                    break;
-                }
+        self.object(|r, key| match key {
+            b"WebId" => once(&mut web_id, r.opt_string()?),
+            b"Name" => once(&mut name, r.opt_string()?),
+            b"Path" => once(&mut path, r.opt_string()?),
+            b"UnitsAbbreviation" => once(&mut units, r.opt_string()?),
+            b"Items" => {
+                // Streams of one message usually bring alike counts: room for as many as the
+                // previous one had (a guess from the bytes left would reserve the whole
+                // message's worth for each stream).
+                let v = r.items(r.previous_count.max(1), Self::value)?;
+                r.previous_count = v.len();
+                once(&mut values, v)
             }
-        }
+            b"Value" => {
+                let v = if r.null()? { None } else { Some(r.value()?) };
+                once(&mut single, v)
+            }
+            b"WebException" => once(&mut web_exception, r.web_exception()?),
+            _ => r.skip(0),
+        })?;
         let mut values = values.unwrap_or_default();
         if let Some(Some(v)) = single {
             values.push(v);
@@ -505,70 +426,47 @@ impl<'a> Reader<'a> {
     }
 
     fn value(&mut self) -> Option<TimedValue> {
-        if self.peek()? != b'{' {
-            return None;
-        }
         let mut timestamp: Option<Option<Str<'a>>> = None;
         let mut value: Option<Value> = None;
         let mut units: Option<Option<Str<'a>>> = None;
         let mut flags: [Option<Option<bool>>; 4] = [None; 4];
         let mut errors = None;
         let mut web_exception = None;
-        if self.open(b'{', b'}')? {
-            loop {
-                let key = self.key()?;
-                match key {
-                    b"Timestamp" => {
-                        if timestamp.is_some() {
-                            return None;
-                        }
-                        timestamp = Some(self.opt_string()?);
-                    }
-                    b"Value" => {
-                        if value.is_some() {
-                            return None;
-                        }
-                        value = Some(self.typed()?);
-                    }
-                    b"UnitsAbbreviation" => {
-                        if units.is_some() {
-                            return None;
-                        }
-                        units = Some(self.opt_string()?);
-                    }
-                    b"Good" | b"Questionable" | b"Substituted" | b"Annotated" => {
-                        let k = match key {
-                            b"Good" => 0,
-                            b"Questionable" => 1,
-                            b"Substituted" => 2,
-                            _ => 3,
-                        };
-                        if flags[k].is_some() {
-                            return None;
-                        }
-                        flags[k] = Some(self.flag()?);
-                    }
-                    b"Errors" => once(&mut errors, self.errors()?)?,
-                    b"WebException" => once(&mut web_exception, self.web_exception()?)?,
-                    _ => self.skip(0)?,
-                }
-                if !self.next_member(b'}')? {
-                    break;
-                }
-            }
-        }
+        self.object(|r, key| match key {
+            b"Timestamp" => once(&mut timestamp, r.opt_string()?),
+            b"Value" => once(&mut value, r.typed()?),
+            b"UnitsAbbreviation" => once(&mut units, r.opt_string()?),
+            b"Good" => once(&mut flags[0], r.flag()?),
+            b"Questionable" => once(&mut flags[1], r.flag()?),
+            b"Substituted" => once(&mut flags[2], r.flag()?),
+            b"Annotated" => once(&mut flags[3], r.flag()?),
+            b"Errors" => once(&mut errors, r.errors()?),
+            b"WebException" => once(&mut web_exception, r.web_exception()?),
+            _ => r.skip(0),
+        })?;
         let timestamp = timestamp.flatten().map(Str::into_string);
         let units = units.flatten().map(Str::into_string);
-        let [g, q, s, a] = flags.map(Option::flatten);
         Some(build_value(
             &mut self.timestamps,
             timestamp,
             value.unwrap_or(Value::Null),
             units,
-            [g, q, s, a],
+            flags.map(Option::flatten),
             errors.unwrap_or_default(),
             web_exception.flatten(),
         ))
+    }
+
+    /// `Items`: null (none) or an array, each element read by `read`.
+    fn items<T>(&mut self, capacity: usize, read: fn(&mut Self) -> Option<T>) -> Option<Vec<T>> {
+        let mut v = Vec::with_capacity(capacity);
+        if !self.null()? {
+            self.array(|r| {
+                v.push(read(r)?);
+                Some(())
+            })?;
+        }
+        Some(v)
     }
 
     /// A `Value`, typed as `parse::typed_value` does.
@@ -605,19 +503,12 @@ impl<'a> Reader<'a> {
     /// is well formed but has no `Name` (so it is `Other`).
     fn digital(&mut self) -> Option<Option<Value>> {
         let (mut name, mut code, mut is_system) = (None, None, None);
-        if self.open(b'{', b'}')? {
-            loop {
-                match self.key()? {
-                    b"Name" => once(&mut name, self.opt_string()?)?,
-                    b"Value" => once(&mut code, self.opt_integer()?)?,
-                    b"IsSystem" => once(&mut is_system, self.flag()?)?,
-                    _ => self.skip(0)?,
-                }
-                if !self.next_member(b'}')? {
-                    break;
-                }
-            }
-        }
+        self.object(|r, key| match key {
+            b"Name" => once(&mut name, r.opt_string()?),
+            b"Value" => once(&mut code, r.opt_integer()?),
+            b"IsSystem" => once(&mut is_system, r.flag()?),
+            _ => r.skip(0),
+        })?;
         Some(name.flatten().map(|name| {
             Value::Digital(DigitalState {
                 name: name.into_string(),
@@ -645,35 +536,25 @@ impl<'a> Reader<'a> {
         if self.null()? {
             return Some(None);
         }
-        if self.peek()? != b'{' {
-            return None;
-        }
         let (mut status, mut errors) = (None, None);
-        if self.open(b'{', b'}')? {
-            loop {
-                match self.key()? {
-                    b"StatusCode" => once(&mut status, self.opt_integer()?)?,
-                    b"Errors" => {
-                        let mut list = Vec::new();
-                        if !self.null()? {
-                            self.array(|r| {
-                                if r.peek()? == b'"' {
-                                    list.push(r.string()?.into_string());
-                                    Some(())
-                                } else {
-                                    r.skip(0)
-                                }
-                            })?;
+        self.object(|r, key| match key {
+            b"StatusCode" => once(&mut status, r.opt_integer()?),
+            b"Errors" => {
+                let mut list = Vec::new();
+                if !r.null()? {
+                    r.array(|r| {
+                        if r.peek()? == b'"' {
+                            list.push(r.string()?.into_string());
+                            Some(())
+                        } else {
+                            r.skip(0)
                         }
-                        once(&mut errors, list)?;
-                    }
-                    _ => self.skip(0)?,
+                    })?;
                 }
-                if !self.next_member(b'}')? {
-                    break;
-                }
+                once(&mut errors, list)
             }
-        }
+            _ => r.skip(0),
+        })?;
         let status_code = status
             .flatten()
             .map_or(0, |c| c.clamp(i32::MIN as i64, i32::MAX as i64) as i32);
@@ -708,35 +589,47 @@ impl<'a> Reader<'a> {
     /// key replaces the earlier one, and `Messages` is read as `Message`.
     fn field_error(&mut self) -> Option<FieldError> {
         let mut e = FieldError::default();
+        self.object(|r, key| {
+            match key {
+                b"FieldName" => {
+                    e.field_name = r.opt_string()?.map_or_else(String::new, Str::into_string)
+                }
+                b"Message" | b"Messages" => {
+                    let mut messages = Vec::new();
+                    match r.peek()? {
+                        b'"' => messages.push(r.string()?.into_string()),
+                        b'n' => r.lit(b"null")?,
+                        b'[' => r.array(|r| {
+                            messages.push(r.opt_string()??.into_string());
+                            Some(())
+                        })?,
+                        _ => return None,
+                    }
+                    e.messages = messages;
+                }
+                _ => r.skip(0)?,
+            }
+            Some(())
+        })?;
+        Some(e)
+    }
+
+    /// An object (the `{` next, after whitespace) whose keys are escape-free (others give
+    /// up), each member's value read by `member` given its key.
+    fn object(&mut self, mut member: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+        if self.peek()? != b'{' {
+            return None;
+        }
         if self.open(b'{', b'}')? {
             loop {
-                match self.key()? {
-                    b"FieldName" => {
-                        e.field_name = self
-                            .opt_string()?
-                            .map_or_else(String::new, Str::into_string)
-                    }
-                    b"Message" | b"Messages" => {
-                        let mut messages = Vec::new();
-                        match self.peek()? {
-                            b'"' => messages.push(self.string()?.into_string()),
-                            b'n' => self.lit(b"null")?,
-                            b'[' => self.array(|r| {
-                                messages.push(r.opt_string()??.into_string());
-                                Some(())
-                            })?,
-                            _ => return None,
-                        }
-                        e.messages = messages;
-                    }
-                    _ => self.skip(0)?,
-                }
+                let key = self.key()?;
+                member(self, key)?;
                 if !self.next_member(b'}')? {
                     break;
                 }
             }
         }
-        Some(e)
+        Some(())
     }
 
     /// An array (the `[` next, after whitespace), each element read by `element`.
