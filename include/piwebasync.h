@@ -207,6 +207,17 @@ typedef struct {
    * Arrival time of the last message, nanoseconds since the Unix epoch; 0 = none yet.
    */
   int64_t last_message_unix_ns;
+  /**
+   * Bytes of message text waiting in the queue now (at most `max_queue_bytes` plus one
+   * message).
+   */
+  uint64_t queue_bytes;
+  /**
+   * Messages the server sent but that were discarded because it did not answer our close
+   * frame within `close_timeout` while the queue was full (the channel's last error says
+   * so). 0 unless a close or an update's switch met such a server.
+   */
+  uint64_t messages_dropped;
 } pwa_stats;
 
 /**
@@ -827,9 +838,11 @@ pwa_status pwa_channel_close(pwa_channel_t h);
 
 /**
  * Release the channel: buffered messages are discarded, a poll blocked on it in another thread
- * returns `PWA_ERR_INVALID_HANDLE` at once, the channel is closed (waiting at most
- * `close_timeout` + 1 s for the close handshake), its `PWA_EVENT_CLOSED` callback runs (if it
- * has `on_state`), and a callback running in another thread is waited for. After this returns
+ * returns `PWA_ERR_INVALID_HANDLE` at once, the channel is closed (the close frame is sent
+ * and the server's answer awaited at most 250 ms; nothing the server sends meanwhile is
+ * parsed or queued), its `PWA_EVENT_CLOSED` callback runs (if it has `on_state`), and a
+ * callback running in another thread is waited for. Returns within about 0.5 s plus the time
+ * a running callback takes. After this returns
  * the handle is invalid and no callback of this channel runs, ever.
  * Returns `PWA_OK`, `PWA_ERR_INVALID_HANDLE` (also for a second free), or
  * `PWA_ERR_RECURSIVE_CALL` from inside a callback (use `pwa_channel_close` there, free later).
@@ -901,6 +914,11 @@ pwa_config *pwa_config_new(void);
  * - `max_message_size` (67108864 = 64 MiB): larger messages are a protocol error; 0 = no limit.
  * - `max_queue` (1024): messages buffered per channel; when full the channel stops reading the
  *   socket (nothing is dropped; the server's send buffer fills instead).
+ * - `max_queue_bytes` (33554432 = 32 MiB): bytes of message text buffered per channel, beside
+ *   `max_queue`: the channel stops reading when either is reached. A single message larger
+ *   than this is still delivered. A channel's memory stays below about 3 x
+ *   (`max_queue_bytes` + one message) + `max_message_size` (text, typed form, the message
+ *   being read; see the README).
  * - `reconnect_initial_delay` (0.5): first reconnect delay; doubles after each failed attempt.
  * - `reconnect_max_delay` (30): cap of the delay; jitter (x0.5 .. x1) is applied after the cap.
  * - `reconnect_on_auth_failure` (false): retry a 401/403 met while reconnecting, at the

@@ -51,7 +51,11 @@ impl Channel {
         // The clone has its own credentials: not shared with `config` or other channels.
         let config_copy = config.clone();
         let auth = config_copy.channel_auth();
-        let shared = Arc::new(Shared::new(config.max_queue, callbacks.on_state.is_some()));
+        let shared = Arc::new(Shared::new(
+            config.max_queue,
+            config.max_queue_bytes,
+            callbacks.on_state.is_some(),
+        ));
         let task = engine::spawn(target, config_copy, shared.clone())?;
         let delivers_messages = callbacks.on_message.is_some();
         let channel = Channel {
@@ -139,19 +143,21 @@ impl Channel {
     }
 
     /// Let go of the channel for good: buffered messages are discarded, a blocked `poll_next`
-    /// returns `InvalidHandle` at once, the channel is closed (waiting at most `close_timeout`
-    /// plus a second for the close handshake), the `Closed` event is delivered, and once this
-    /// returns no callback of this channel runs again. Waits for a callback that is running.
+    /// returns `InvalidHandle` at once, the channel is closed (the close frame is sent; the
+    /// server's answer is awaited at most 250 ms, and nothing it sends meanwhile is parsed or
+    /// queued), the `Closed` event is delivered, and once this returns no callback of this
+    /// channel runs again. Waits for a callback that is running. Returns within about half a
+    /// second plus the time a running callback takes.
     pub fn dispose(&self) -> Result<(), Error> {
         refuse_if_in_callback("freeing a channel")?;
         self.shared.queue.abandon();
         self.task.close();
-        if !self
-            .shared
-            .queue
-            .wait_end(self.close_timeout + Duration::from_secs(1))
-        {
-            // The close handshake overran its own bound; end the channel for its consumers now.
+        // The engine gives the close handshake FREE_GRACE once the queue is abandoned; wait a
+        // little longer, not for a task stuck elsewhere (a ping send to a stalled peer, an
+        // update's open): it ends within its own bounds, discarding what it reads.
+        let bound = engine::FREE_GRACE.min(self.close_timeout) + Duration::from_millis(250);
+        if !self.shared.queue.wait_end(bound) {
+            // The task has not ended yet; end the channel for its consumers now.
             self.shared
                 .queue
                 .finish(Error::new(ErrorKind::Closed, "channel freed"));
@@ -192,7 +198,7 @@ impl Channel {
     }
 
     pub fn stats(&self) -> Stats {
-        self.shared.counters.snapshot(self.shared.queue.len())
+        self.shared.counters.snapshot(self.shared.queue.depth())
     }
 
     /// Replace the Basic password (`auth=basic`): the next connection — a reconnect or an
@@ -218,9 +224,14 @@ impl Channel {
 }
 
 impl Drop for Channel {
-    /// Closes the channel without waiting; its callback thread, if any, delivers `Closed` and
-    /// ends by itself.
+    /// Closes the channel without waiting; its callback thread, if any, delivers the remaining
+    /// messages and `Closed` and ends by itself. Without a message callback, buffered messages
+    /// are discarded (nobody can poll them).
     fn drop(&mut self) {
+        if !self.delivers_messages {
+            // Nobody can poll this channel any more: what it would still read is waste.
+            self.shared.queue.abandon();
+        }
         self.task.close();
     }
 }

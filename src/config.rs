@@ -78,6 +78,10 @@ pub struct ChannelConfig {
     pub max_message_size: Option<usize>,
     /// Messages buffered before the channel stops reading the socket. Default 1024.
     pub max_queue: usize,
+    /// Bytes of message text buffered before the channel stops reading the socket, beside
+    /// `max_queue` (whichever is reached first). A single message larger than this is still
+    /// delivered. Default 32 MiB.
+    pub max_queue_bytes: usize,
     /// First reconnect delay; doubles on each failed attempt. Default 0.5 s.
     pub reconnect_initial_delay: Duration,
     /// Cap of the reconnect delay; jitter (a factor in [0.5, 1]) is applied after the cap.
@@ -134,6 +138,7 @@ impl Clone for ChannelConfig {
             close_timeout: self.close_timeout,
             max_message_size: self.max_message_size,
             max_queue: self.max_queue,
+            max_queue_bytes: self.max_queue_bytes,
             reconnect_initial_delay: self.reconnect_initial_delay,
             reconnect_max_delay: self.reconnect_max_delay,
             reconnect_on_auth_failure: self.reconnect_on_auth_failure,
@@ -173,6 +178,7 @@ impl fmt::Debug for ChannelConfig {
             .field("close_timeout", &self.close_timeout)
             .field("max_message_size", &self.max_message_size)
             .field("max_queue", &self.max_queue)
+            .field("max_queue_bytes", &self.max_queue_bytes)
             .field("reconnect_initial_delay", &self.reconnect_initial_delay)
             .field("reconnect_max_delay", &self.reconnect_max_delay)
             .field("reconnect_on_auth_failure", &self.reconnect_on_auth_failure)
@@ -211,6 +217,7 @@ impl Default for ChannelConfig {
             close_timeout: Duration::from_secs(10),
             max_message_size: Some(64 << 20),
             max_queue: 1024,
+            max_queue_bytes: 32 << 20,
             reconnect_initial_delay: Duration::from_millis(500),
             reconnect_max_delay: Duration::from_secs(30),
             reconnect_on_auth_failure: false,
@@ -242,6 +249,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("close_timeout", "10"),
     ("max_message_size", "67108864"),
     ("max_queue", "1024"),
+    ("max_queue_bytes", "33554432"),
     ("reconnect_initial_delay", "0.5"),
     ("reconnect_max_delay", "30"),
     ("reconnect_on_auth_failure", "false"),
@@ -312,6 +320,13 @@ impl ChannelConfig {
                     return Err(bad(key, value, "must be at least 1"));
                 }
                 self.max_queue = to_usize(key, n)?;
+            }
+            "max_queue_bytes" => {
+                let n = parse_u64(key, v)?;
+                if n == 0 {
+                    return Err(bad(key, value, "must be at least 1"));
+                }
+                self.max_queue_bytes = to_usize(key, n)?;
             }
             "reconnect_initial_delay" => {
                 self.reconnect_initial_delay = parse_positive_secs(key, v)?

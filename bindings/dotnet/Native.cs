@@ -148,6 +148,8 @@ namespace PiWebAsync
             public ulong updates;
             public ulong queue_depth;
             public long last_message_unix_ns;
+            public ulong queue_bytes;
+            public ulong messages_dropped;
         }
 
         /// <summary>pwa_url_options</summary>

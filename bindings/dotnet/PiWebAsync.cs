@@ -239,6 +239,10 @@ namespace PiWebAsync
         public ulong Reconnects { get; internal set; }
         public ulong Updates { get; internal set; }
         public ulong QueueDepth { get; internal set; }
+        /// <summary>Bytes of message text waiting in the queue (bounded by max_queue_bytes).</summary>
+        public ulong QueueBytes { get; internal set; }
+        /// <summary>Messages discarded because the server did not answer a close in time.</summary>
+        public ulong MessagesDropped { get; internal set; }
         /// <summary>Arrival of the last message, ns since the Unix epoch; 0 = none yet.</summary>
         public long LastMessageUnixNs { get; internal set; }
         public DateTime? LastMessageUtc
@@ -754,6 +758,8 @@ namespace PiWebAsync
                 r.Updates = s.updates;
                 r.QueueDepth = s.queue_depth;
                 r.LastMessageUnixNs = s.last_message_unix_ns;
+                r.QueueBytes = s.queue_bytes;
+                r.MessagesDropped = s.messages_dropped;
                 return r;
             }
         }

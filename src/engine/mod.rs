@@ -13,6 +13,7 @@ use std::sync::Mutex;
 
 use crate::events::StateEvent;
 
+pub use session::FREE_GRACE;
 pub use state::{ChannelState, Stats};
 pub use task::{spawn, TaskHandle};
 
@@ -28,9 +29,9 @@ pub struct Shared {
 
 impl Shared {
     /// `keep_events`: record state events for a state callback.
-    pub fn new(max_queue: usize, keep_events: bool) -> Shared {
+    pub fn new(max_queue: usize, max_queue_bytes: usize, keep_events: bool) -> Shared {
         Shared {
-            queue: Queue::new(max_queue, keep_events),
+            queue: Queue::new(max_queue, max_queue_bytes, keep_events),
             counters: Counters::default(),
             last_error: Mutex::new(None),
         }

@@ -1,6 +1,9 @@
 //! The bounded per-channel queue between the engine (one producer, async) and the consumer
-//! (a caller's thread, blocking). When it is full the engine stops reading the socket, so memory
-//! stays flat and nothing is dropped. After the channel ended, the queue still hands out what it
+//! (a caller's thread, blocking). It is full at `max_queue` messages or `max_queue_bytes` bytes
+//! of message text, whichever comes first; then the engine stops reading the socket, so memory
+//! stays flat and nothing is dropped. The engine reads a message only while the queue is below
+//! both bounds, so the bytes held never exceed `max_queue_bytes` plus one message (a single
+//! message larger than the byte bound is still delivered). After the channel ended, the queue still hands out what it
 //! holds, then the terminal outcome, on every later call.
 //!
 //! When the channel has a state callback, state events are kept beside the messages with a
@@ -22,7 +25,14 @@ pub struct Queue {
     inner: Mutex<Inner>,
     readable: Condvar,
     space: Notify,
+    /// The owner let go of the channel: consumers stop at once, nothing more is handed out or
+    /// taken in. Set under the lock of `inner`; read without it by the engine.
+    abandoned: AtomicBool,
+    /// Signalled once by `abandon` (the engine cuts its close handshake short).
+    abandoned_signal: Notify,
     capacity: usize,
+    /// Bound on the bytes of message text held (`max_queue_bytes`).
+    max_bytes: usize,
     polling: AtomicBool,
     /// Messages queued, as of the last change (read without the lock by `has_backlog`).
     depth: AtomicUsize,
@@ -32,11 +42,11 @@ pub struct Queue {
 
 struct Inner {
     items: VecDeque<(u64, Message)>,
+    /// Bytes of message text in `items`.
+    bytes: usize,
     events: VecDeque<(u64, StateEvent)>,
     seq: u64,
     end: Option<Error>,
-    /// The owner let go of the channel: consumers stop at once, nothing more is handed out.
-    abandoned: bool,
     /// Threads waiting on `readable`: a push wakes someone only when someone waits (a
     /// condvar notify is a system call; most pushes find the consumer busy, not waiting).
     waiters: usize,
@@ -57,19 +67,22 @@ pub enum Delivery {
 }
 
 impl Queue {
-    pub fn new(capacity: usize, keep_events: bool) -> Queue {
+    pub fn new(capacity: usize, max_bytes: usize, keep_events: bool) -> Queue {
         Queue {
             inner: Mutex::new(Inner {
                 items: VecDeque::new(),
+                bytes: 0,
                 events: VecDeque::new(),
                 seq: 0,
                 end: None,
-                abandoned: false,
                 waiters: 0,
             }),
             readable: Condvar::new(),
             space: Notify::new(),
+            abandoned_signal: Notify::new(),
+            abandoned: AtomicBool::new(false),
             capacity: capacity.max(1),
+            max_bytes: max_bytes.max(1),
             polling: AtomicBool::new(false),
             depth: AtomicUsize::new(0),
             keep_events,
@@ -106,17 +119,40 @@ impl Queue {
         self.depth.load(Ordering::Relaxed) > 0
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.lock().items.len()
     }
 
-    pub fn has_space(&self) -> bool {
-        self.room() > 0
+    /// Messages and bytes of message text queued now.
+    pub fn depth(&self) -> (usize, usize) {
+        let inner = self.lock();
+        (inner.items.len(), inner.bytes)
     }
 
-    /// How many messages fit before the queue is full.
-    pub fn room(&self) -> usize {
-        self.capacity.saturating_sub(self.lock().items.len())
+    pub fn has_space(&self) -> bool {
+        self.room().has_space()
+    }
+
+    /// What may still be read before the queue is full.
+    pub fn room(&self) -> Room {
+        let inner = self.lock();
+        Room {
+            messages: self.capacity.saturating_sub(inner.items.len()),
+            bytes: self.max_bytes.saturating_sub(inner.bytes),
+        }
+    }
+
+    /// True once the owner let go of the channel (`abandon`).
+    pub fn is_abandoned(&self) -> bool {
+        self.abandoned.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the owner let go of the channel (at once if it already has).
+    pub async fn abandoned(&self) {
+        while !self.is_abandoned() {
+            self.abandoned_signal.notified().await;
+        }
     }
 
     /// Resolves once the consumer took something out of a full queue (may wake spuriously:
@@ -129,12 +165,28 @@ impl Queue {
     /// on a full queue, is woken there rather than on every take: one wake per half queue of
     /// messages instead of one per message (each wake of a parked worker is a system call).
     /// Every take passes through each length, so a waiting engine is always woken.
-    fn at_low_water(&self, len_after: usize) -> bool {
-        len_after == self.capacity / 2
+    /// The same holds for bytes: a take that crosses half of `max_bytes` wakes it, and an
+    /// engine stopped on bytes held at least `max_bytes`, so the takes down to empty cross it.
+    fn at_low_water(&self, len_after: usize, bytes_before: usize, bytes_after: usize) -> bool {
+        let half = self.max_bytes / 2;
+        len_after == self.capacity / 2 || (bytes_before > half && bytes_after <= half)
+    }
+
+    /// Take the front message (the lock is held); true when the engine should be woken.
+    fn take_front(&self, inner: &mut Inner) -> (Option<Message>, bool) {
+        let Some((_, msg)) = inner.items.pop_front() else {
+            return (None, false);
+        };
+        let before = inner.bytes;
+        inner.bytes -= msg.json().len();
+        self.depth.store(inner.items.len(), Ordering::Relaxed);
+        let wake = self.at_low_water(inner.items.len(), before, inner.bytes);
+        (Some(msg), wake)
     }
 
     /// Engine side: append a message. The engine only reads a frame when `has_space` was true,
-    /// and it is the only producer, so the bound holds.
+    /// and it is the only producer, so the bound holds. After `abandon` messages are dropped:
+    /// nobody will take them.
     pub fn push(&self, msg: Message) {
         self.push_all([msg]);
     }
@@ -143,8 +195,12 @@ impl Queue {
     /// engine took no more than `room`).
     pub fn push_all(&self, msgs: impl IntoIterator<Item = Message>) {
         self.append(|inner| {
+            if self.is_abandoned() {
+                return;
+            }
             for msg in msgs {
                 let seq = inner.next_seq();
+                inner.bytes += msg.json().len();
                 inner.items.push_back((seq, msg));
             }
             self.depth.store(inner.items.len(), Ordering::Relaxed);
@@ -193,12 +249,14 @@ impl Queue {
     /// The owner let go: wake every consumer; buffered messages are discarded.
     pub fn abandon(&self) {
         let mut inner = self.lock();
-        inner.abandoned = true;
+        self.abandoned.store(true, Ordering::Release);
         inner.items.clear();
+        inner.bytes = 0;
         self.depth.store(0, Ordering::Relaxed);
         drop(inner);
         self.readable.notify_all();
         self.space.notify_one();
+        self.abandoned_signal.notify_one();
     }
 
     /// Delivery thread side: the next message or event in the order they happened, waiting
@@ -207,7 +265,7 @@ impl Queue {
     pub fn next_delivery(&self, with_messages: bool) -> Option<Delivery> {
         let mut inner = self.lock();
         loop {
-            if inner.abandoned {
+            if self.is_abandoned() {
                 inner
                     .events
                     .retain(|(_, e)| matches!(e, StateEvent::Closed { .. }));
@@ -220,14 +278,12 @@ impl Queue {
             let ev_seq = inner.events.front().map(|(s, _)| *s);
             match (msg_seq, ev_seq) {
                 (Some(m), e) if e.is_none_or(|e| m < e) => {
-                    let (_, msg) = inner.items.pop_front().expect("front exists");
-                    self.depth.store(inner.items.len(), Ordering::Relaxed);
-                    let wake = self.at_low_water(inner.items.len());
+                    let (msg, wake) = self.take_front(&mut inner);
                     drop(inner);
                     if wake {
                         self.space.notify_one();
                     }
-                    return Some(Delivery::Message(msg));
+                    return Some(Delivery::Message(msg.expect("front exists")));
                 }
                 (_, Some(_)) => {
                     let (_, ev) = inner.events.pop_front().expect("front exists");
@@ -297,7 +353,7 @@ impl Queue {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut inner = self.lock();
         loop {
-            if inner.abandoned {
+            if self.is_abandoned() {
                 return Err(Error::new(
                     ErrorKind::InvalidHandle,
                     "the channel was freed",
@@ -307,9 +363,7 @@ impl Queue {
                 if !accept(front) {
                     return Ok(None);
                 }
-                let msg = inner.items.pop_front().map(|(_, m)| m);
-                self.depth.store(inner.items.len(), Ordering::Relaxed);
-                let wake = self.at_low_water(inner.items.len());
+                let (msg, wake) = self.take_front(&mut inner);
                 drop(inner);
                 if wake {
                     self.space.notify_one();
@@ -336,6 +390,20 @@ impl Queue {
     }
 }
 
+/// What may still be read before the queue is full: reading is allowed while both are
+/// nonzero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Room {
+    pub messages: usize,
+    pub bytes: usize,
+}
+
+impl Room {
+    pub fn has_space(self) -> bool {
+        self.messages > 0 && self.bytes > 0
+    }
+}
+
 struct PollGuard<'a>(&'a AtomicBool);
 
 impl Drop for PollGuard<'_> {
@@ -355,7 +423,7 @@ mod tests {
 
     #[test]
     fn pop_if_leaves_a_refused_message_first() {
-        let q = Queue::new(4, false);
+        let q = Queue::new(4, 1 << 20, false);
         q.push(msg(1));
         q.push(msg(2));
         assert!(q
@@ -386,7 +454,7 @@ mod tests {
 
     #[test]
     fn drains_in_order_then_reports_the_end_every_time() {
-        let q = Queue::new(4, false);
+        let q = Queue::new(4, 1 << 20, false);
         q.push(msg(1));
         q.push(msg(2));
         q.finish(Error::new(ErrorKind::Closed, "closed"));
@@ -406,7 +474,7 @@ mod tests {
 
     #[test]
     fn times_out_when_empty_and_reports_space() {
-        let q = Queue::new(1, false);
+        let q = Queue::new(1, 1 << 20, false);
         assert_eq!(
             q.pop(Some(Duration::from_millis(10))).unwrap_err().kind(),
             ErrorKind::Timeout
@@ -420,7 +488,7 @@ mod tests {
 
     #[test]
     fn delivery_interleaves_events_and_messages_and_ends_with_closed_once() {
-        let q = Queue::new(4, true);
+        let q = Queue::new(4, 1 << 20, true);
         q.push_event(StateEvent::Connected {
             url: "ws://x".into(),
         });
@@ -459,7 +527,7 @@ mod tests {
 
     #[test]
     fn abandon_discards_messages_but_still_hands_out_closed() {
-        let q = Queue::new(4, true);
+        let q = Queue::new(4, 1 << 20, true);
         q.push(msg(1));
         q.push_event(StateEvent::Reconnecting {
             attempt: 1,
@@ -480,7 +548,7 @@ mod tests {
 
     #[test]
     fn a_second_concurrent_poller_is_busy() {
-        let q = Arc::new(Queue::new(1, false));
+        let q = Arc::new(Queue::new(1, 1 << 20, false));
         let q2 = q.clone();
         let t = std::thread::spawn(move || q2.pop(Some(Duration::from_secs(30))));
         // Wait until the first poller is inside pop.

@@ -20,6 +20,7 @@ use crate::config::ChannelConfig;
 use crate::config::ParseOnReceive;
 use crate::error::{Error, ErrorKind};
 use crate::events::StateEvent;
+use crate::logging::{log_line, LogLevel};
 use crate::message::Message;
 use crate::wire::{self, Target, WsStream};
 
@@ -32,8 +33,9 @@ pub struct Update {
 
 /// Why a connection ended.
 pub enum SessionEnd {
-    /// We asked for the close (the close handshake ran, or timed out).
-    ClosedByUs,
+    /// We asked for the close (the close handshake ran, or timed out). `dropped` says what
+    /// was discarded when the server did not answer in time.
+    ClosedByUs { dropped: Option<String> },
     /// The server sent a close frame.
     ServerClosed { code: u16, reason: String },
     /// Network or protocol failure.
@@ -46,6 +48,15 @@ pub enum SessionEnd {
 
 /// Frames taken from the socket in one go, at most.
 const MAX_BATCH: usize = 256;
+
+/// How long the close handshake may run once the owner let go of the channel
+/// (`pwa_channel_free`): everything the server sends then is thrown away, so only the
+/// courtesy of a close frame is at stake.
+pub const FREE_GRACE: Duration = Duration::from_millis(250);
+
+/// At a close deadline, what the socket already holds is read and discarded for at most this
+/// long (a server that keeps flooding would otherwise keep us reading).
+const DISCARD_AT_DEADLINE: Duration = Duration::from_millis(50);
 
 type Connecting = Pin<Box<dyn Future<Output = Result<WsStream, Error>> + Send>>;
 
@@ -124,12 +135,19 @@ impl Session<'_> {
                     // without waiting, and hand it over under one lock.
                     let room = self.shared.queue.room();
                     let mut batch = Vec::new();
+                    let mut batch_bytes = 0usize;
                     let mut next = Some(frame);
                     while let Some(frame) = next.take() {
                         match frame {
-                            Some(Ok(WsMessage::Text(text))) => batch.push(self.message(text.as_str())),
+                            Some(Ok(WsMessage::Text(text))) => {
+                                batch_bytes += text.len();
+                                batch.push(self.message(text.as_str()));
+                            }
                             Some(Ok(WsMessage::Binary(bytes))) => match std::str::from_utf8(&bytes) {
-                                Ok(text) => batch.push(self.message(text)),
+                                Ok(text) => {
+                                    batch_bytes += text.len();
+                                    batch.push(self.message(text));
+                                }
                                 Err(_) => {
                                     self.shared.queue.push_all(batch);
                                     return SessionEnd::Failed(self.protocol("a binary frame that is not UTF-8 text"));
@@ -156,7 +174,7 @@ impl Session<'_> {
                                 return self.end_with_update(updating, end).await;
                             }
                         }
-                        if batch.len() < room.min(MAX_BATCH) {
+                        if batch.len() < room.messages.min(MAX_BATCH) && batch_bytes < room.bytes {
                             next = ws.next().now_or_never();
                         }
                     }
@@ -229,40 +247,107 @@ impl Session<'_> {
         msg
     }
 
+    /// Queue a message read while closing; dropped unread when the owner let go.
     fn deliver(&self, text: &str) {
+        if self.shared.queue.is_abandoned() {
+            return;
+        }
         let msg = self.message(text);
         self.shared.queue.push(msg);
     }
 
     /// Our close: send a close frame, keep taking messages until the server's close frame
-    /// arrives or `close_timeout` passes. Also used on the old connection after an update.
-    /// The queue may go past `max_queue` here: the server stops sending once it sees our close
-    /// frame, so what arrives is bounded by what was in flight, and none of it is dropped.
-    pub async fn close(&mut self, ws: &mut WsStream) -> SessionEnd {
+    /// arrives or `close_timeout` passes. Also used on the old connection after an update
+    /// (make-before-break: its last messages come before the new endpoint's).
+    ///
+    /// The queue bound holds here as everywhere: while the queue is full nothing is read, and
+    /// reading resumes when the consumer drains. Whatever the server had sent but was still
+    /// unread at the deadline is discarded, counted and reported (stats, last error, a log
+    /// line). When the owner let go of the channel (`dispose`), nothing more is parsed or
+    /// queued and the handshake gets only [`FREE_GRACE`].
+    pub async fn close(&self, ws: &mut WsStream) -> SessionEnd {
         let deadline = Instant::now() + self.cfg.close_timeout;
+        let cut_short = self.abandoned_grace();
+        tokio::pin!(cut_short);
         let frame = CloseFrame {
             code: CloseCode::Normal,
             reason: "".into(),
         };
-        let sent = tokio::time::timeout_at(deadline, ws.close(Some(frame))).await;
-        if !matches!(sent, Ok(Ok(()))) {
-            return SessionEnd::ClosedByUs;
+        let sent = tokio::select! {
+            r = tokio::time::timeout_at(deadline, ws.close(Some(frame))) => matches!(r, Ok(Ok(()))),
+            _ = &mut cut_short => false,
+        };
+        if !sent {
+            return SessionEnd::ClosedByUs { dropped: None };
         }
         loop {
+            let abandoned = self.shared.queue.is_abandoned();
+            let may_read = abandoned || self.shared.queue.has_space();
             tokio::select! {
-                frame = ws.next() => match frame {
+                biased;
+                _ = &mut cut_short => return SessionEnd::ClosedByUs { dropped: None },
+                frame = ws.next(), if may_read => match frame {
                     Some(Ok(WsMessage::Text(text))) => self.deliver(text.as_str()),
                     Some(Ok(WsMessage::Binary(bytes))) => {
                         if let Ok(text) = std::str::from_utf8(&bytes) {
                             self.deliver(text);
                         }
                     }
-                    Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => return SessionEnd::ClosedByUs,
+                    Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => return SessionEnd::ClosedByUs { dropped: None },
                     Some(Ok(_)) => {}
                 },
-                _ = sleep_until(deadline) => return SessionEnd::ClosedByUs,
+                _ = self.shared.queue.space_freed(), if !may_read => {}
+                _ = sleep_until(deadline) => {
+                    return SessionEnd::ClosedByUs { dropped: self.close_timed_out(ws) };
+                }
             }
         }
+    }
+
+    /// Resolves [`FREE_GRACE`] (at most `close_timeout`) after the owner let go of the channel.
+    async fn abandoned_grace(&self) {
+        self.shared.queue.abandoned().await;
+        tokio::time::sleep(FREE_GRACE.min(self.cfg.close_timeout)).await;
+    }
+
+    /// `close_timeout` passed before the server's close frame: discard what the socket already
+    /// holds (without waiting for more), count it, log it, and return what to report.
+    fn close_timed_out(&self, ws: &mut WsStream) -> Option<String> {
+        let mut discarded: u64 = 0;
+        let stop = std::time::Instant::now() + DISCARD_AT_DEADLINE;
+        while std::time::Instant::now() < stop {
+            match ws.next().now_or_never() {
+                Some(Some(Ok(WsMessage::Text(_) | WsMessage::Binary(_)))) => discarded += 1,
+                Some(Some(Ok(_))) => {}
+                _ => break,
+            }
+        }
+        let queue_full = !self.shared.queue.has_space();
+        if self.shared.queue.is_abandoned() {
+            return None;
+        }
+        if discarded == 0 && !queue_full {
+            log_line!(
+                LogLevel::Info,
+                "{}: the server did not answer the close frame within close_timeout ({})",
+                self.url,
+                secs(self.cfg.close_timeout)
+            );
+            return None;
+        }
+        self.shared.counters.dropped(discarded);
+        let more = if queue_full {
+            " (the queue was full: the consumer did not drain it in time; more may have been unread)"
+        } else {
+            ""
+        };
+        let text = format!(
+            "{}: the server did not answer the close frame within close_timeout ({}); {discarded} message(s) it had sent were discarded{more}",
+            self.url,
+            secs(self.cfg.close_timeout)
+        );
+        log_line!(LogLevel::Warn, "{text}");
+        Some(text)
     }
 
     fn net(&self, what: &str) -> Error {

@@ -43,6 +43,13 @@ pub struct Stats {
     pub updates: u64,
     /// Messages waiting in the queue now.
     pub queue_depth: u64,
+    /// Bytes of message text waiting in the queue now (bounded by `max_queue_bytes` plus one
+    /// message).
+    pub queue_bytes: u64,
+    /// Messages the server had sent but that were discarded because it did not answer our
+    /// close frame within `close_timeout` while the consumer had not drained the queue (see
+    /// the channel's last error). 0 unless a close or an update met such a server.
+    pub messages_dropped: u64,
     /// When the last message arrived, in nanoseconds since the Unix epoch; 0 = never.
     pub last_message_unix_ns: i64,
 }
@@ -54,6 +61,7 @@ pub struct Counters {
     bytes: AtomicU64,
     reconnects: AtomicU64,
     updates: AtomicU64,
+    messages_dropped: AtomicU64,
     last_message_unix_ns: AtomicI64,
 }
 
@@ -80,17 +88,23 @@ impl Counters {
         self.reconnects.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn dropped(&self, n: u64) {
+        self.messages_dropped.fetch_add(n, Ordering::Relaxed);
+    }
+
     pub fn updated(&self) {
         self.updates.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn snapshot(&self, queue_depth: usize) -> Stats {
+    pub fn snapshot(&self, (queue_depth, queue_bytes): (usize, usize)) -> Stats {
         Stats {
             messages: self.messages.load(Ordering::Relaxed),
             bytes: self.bytes.load(Ordering::Relaxed),
             reconnects: self.reconnects.load(Ordering::Relaxed),
             updates: self.updates.load(Ordering::Relaxed),
             queue_depth: queue_depth as u64,
+            queue_bytes: queue_bytes as u64,
+            messages_dropped: self.messages_dropped.load(Ordering::Relaxed),
             last_message_unix_ns: self.last_message_unix_ns.load(Ordering::Relaxed),
         }
     }

@@ -178,14 +178,23 @@ impl ChannelTask {
         loop {
             let end = self.session().run(&mut ws).await;
             let cause = match end {
-                SessionEnd::ClosedByUs => {
+                SessionEnd::ClosedByUs { dropped } => {
                     drop(ws);
-                    return self.end(Error::new(ErrorKind::Closed, "channel closed"));
+                    let text = match dropped {
+                        Some(report) => format!("channel closed; {report}"),
+                        None => "channel closed".to_string(),
+                    };
+                    return self.end(Error::new(ErrorKind::Closed, text));
                 }
                 SessionEnd::Switch { ws: new_ws, update } => {
                     // Make-before-break: the new endpoint is open; take the old one's last
                     // messages, then stream from the new one.
-                    self.session().close(&mut ws).await;
+                    if let SessionEnd::ClosedByUs {
+                        dropped: Some(report),
+                    } = self.session().close(&mut ws).await
+                    {
+                        self.shared.set_last_error(&report);
+                    }
                     ws = *new_ws;
                     self.switch_to(update);
                     continue;

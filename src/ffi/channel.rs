@@ -47,6 +47,13 @@ pub struct pwa_stats {
     pub queue_depth: u64,
     /// Arrival time of the last message, nanoseconds since the Unix epoch; 0 = none yet.
     pub last_message_unix_ns: i64,
+    /// Bytes of message text waiting in the queue now (at most `max_queue_bytes` plus one
+    /// message).
+    pub queue_bytes: u64,
+    /// Messages the server sent but that were discarded because it did not answer our close
+    /// frame within `close_timeout` while the queue was full (the channel's last error says
+    /// so). 0 unless a close or an update's switch met such a server.
+    pub messages_dropped: u64,
 }
 
 pub(crate) struct ChannelEntry {
@@ -222,9 +229,11 @@ pub extern "C" fn pwa_channel_close(h: pwa_channel_t) -> pwa_status {
 }
 
 /// Release the channel: buffered messages are discarded, a poll blocked on it in another thread
-/// returns `PWA_ERR_INVALID_HANDLE` at once, the channel is closed (waiting at most
-/// `close_timeout` + 1 s for the close handshake), its `PWA_EVENT_CLOSED` callback runs (if it
-/// has `on_state`), and a callback running in another thread is waited for. After this returns
+/// returns `PWA_ERR_INVALID_HANDLE` at once, the channel is closed (the close frame is sent
+/// and the server's answer awaited at most 250 ms; nothing the server sends meanwhile is
+/// parsed or queued), its `PWA_EVENT_CLOSED` callback runs (if it has `on_state`), and a
+/// callback running in another thread is waited for. Returns within about 0.5 s plus the time
+/// a running callback takes. After this returns
 /// the handle is invalid and no callback of this channel runs, ever.
 /// Returns `PWA_OK`, `PWA_ERR_INVALID_HANDLE` (also for a second free), or
 /// `PWA_ERR_RECURSIVE_CALL` from inside a callback (use `pwa_channel_close` there, free later).
@@ -326,6 +335,8 @@ pub unsafe extern "C" fn pwa_channel_stats(h: pwa_channel_t, stats: *mut pwa_sta
             updates: s.updates,
             queue_depth: s.queue_depth,
             last_message_unix_ns: s.last_message_unix_ns,
+            queue_bytes: s.queue_bytes,
+            messages_dropped: s.messages_dropped,
         };
         Ok(PWA_OK)
     })

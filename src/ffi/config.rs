@@ -38,6 +38,11 @@ pub extern "C" fn pwa_config_new() -> *mut pwa_config {
 /// - `max_message_size` (67108864 = 64 MiB): larger messages are a protocol error; 0 = no limit.
 /// - `max_queue` (1024): messages buffered per channel; when full the channel stops reading the
 ///   socket (nothing is dropped; the server's send buffer fills instead).
+/// - `max_queue_bytes` (33554432 = 32 MiB): bytes of message text buffered per channel, beside
+///   `max_queue`: the channel stops reading when either is reached. A single message larger
+///   than this is still delivered. A channel's memory stays below about 3 x
+///   (`max_queue_bytes` + one message) + `max_message_size` (text, typed form, the message
+///   being read; see the README).
 /// - `reconnect_initial_delay` (0.5): first reconnect delay; doubles after each failed attempt.
 /// - `reconnect_max_delay` (30): cap of the delay; jitter (x0.5 .. x1) is applied after the cap.
 /// - `reconnect_on_auth_failure` (false): retry a 401/403 met while reconnecting, at the

@@ -71,6 +71,9 @@ static void config_errors_name_the_key(void) {
     CHECK(last_error_contains("open_timeout"));
     CHECK_STATUS(pwa_config_set(cfg, "reconnect", "perhaps"), PWA_ERR_INVALID_ARGUMENT);
     CHECK(last_error_contains("reconnect"));
+    CHECK_STATUS(pwa_config_set(cfg, "max_queue_bytes", "0"), PWA_ERR_INVALID_ARGUMENT);
+    CHECK(last_error_contains("max_queue_bytes"));
+    CHECK_STATUS(pwa_config_set(cfg, "max_queue_bytes", "1048576"), PWA_OK);
     CHECK_STATUS(pwa_config_set(cfg, "max_queue", "16"), PWA_OK);
     CHECK_STATUS(pwa_config_set(cfg, "open_timeout", "2.5"), PWA_OK);
     pwa_config_free(cfg);

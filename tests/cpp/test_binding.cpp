@@ -489,6 +489,8 @@ static void poll_after_close() {
     pwa::Channel ch = pwa::Channel::open(URL_A);
     (void)next(ch);
     CHECK(wait_for([&] { return ch.stats().queue_depth >= 5; }));
+    CHECK(ch.stats().queue_bytes > 0);
+    CHECK(ch.stats().messages_dropped == 0);
     CHECK(ch.outcome() == PWA_OK);  // still running
     ch.close();
     ch.close();  // idempotent

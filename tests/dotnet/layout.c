@@ -18,7 +18,8 @@ int main(void) {
     F(pwa_callbacks, user_data); E();
 
     S(pwa_stats); F(pwa_stats, messages); F(pwa_stats, bytes); F(pwa_stats, reconnects);
-    F(pwa_stats, updates); F(pwa_stats, queue_depth); F(pwa_stats, last_message_unix_ns); E();
+    F(pwa_stats, updates); F(pwa_stats, queue_depth); F(pwa_stats, last_message_unix_ns);
+    F(pwa_stats, queue_bytes); F(pwa_stats, messages_dropped); E();
 
     S(pwa_url_options); F(pwa_url_options, name_filter); F(pwa_url_options, category_name);
     F(pwa_url_options, template_name); F(pwa_url_options, include_initial_values);

@@ -110,7 +110,7 @@ class TestLayoutAndStatus(unittest.TestCase):
             self.assertEqual(ctypes.sizeof(_ffi.pwa_stream_info), 64)
             self.assertEqual(ctypes.sizeof(_ffi.pwa_message_info), 48)
             self.assertEqual(ctypes.sizeof(_ffi.pwa_url_options), 48)
-            self.assertEqual(ctypes.sizeof(_ffi.pwa_stats), 48)
+            self.assertEqual(ctypes.sizeof(_ffi.pwa_stats), 64)
             self.assertEqual(ctypes.sizeof(_ffi.pwa_callbacks), 24)
             self.assertEqual(ctypes.sizeof(_ffi.pwa_state_event), 40)
             self.assertEqual(_ffi.pwa_state_event.delay_ms.offset, 16)
@@ -322,6 +322,7 @@ class TestPolling(unittest.TestCase):
         self.assertGreaterEqual(stats.messages, 20)
         self.assertGreater(stats.bytes, 0)
         self.assertIsNotNone(stats.last_message)
+        self.assertEqual(stats.messages_dropped, 0)
 
     def test_poll_timeout_returns_none(self):
         with pwa.Channel.open(sim("PWA_SIM_STREAM")) as ch:

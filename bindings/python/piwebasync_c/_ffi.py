@@ -161,6 +161,8 @@ class pwa_stats(Structure):
         ("updates", c_uint64),
         ("queue_depth", c_uint64),
         ("last_message_unix_ns", c_int64),
+        ("queue_bytes", c_uint64),
+        ("messages_dropped", c_uint64),
     ]
 
 

@@ -81,6 +81,8 @@ class Stats:
     updates: int
     queue_depth: int
     last_message_unix_ns: int
+    queue_bytes: int
+    messages_dropped: int
 
     @property
     def last_message(self):
@@ -430,7 +432,7 @@ class Channel:
         s = _ffi.pwa_stats()
         check(_ffi.pwa_channel_stats(self._handle, ctypes.byref(s)), self._handle)
         return Stats(s.messages, s.bytes, s.reconnects, s.updates, s.queue_depth,
-                     s.last_message_unix_ns)
+                     s.last_message_unix_ns, s.queue_bytes, s.messages_dropped)
 
     def last_error(self):
         """pwa_channel_last_error: why the channel ended, or the last connection error."""
