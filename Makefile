@@ -74,9 +74,11 @@ PREFIX ?= /usr/local
 install:
 	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) CARGO=$(CARGO) scripts/install.sh
 
-## header: regenerate include/piwebasync.h from src/ffi.
+## header: regenerate include/piwebasync.h from src/ffi (statuses and configuration keys from
+## their tables) and the README's table of configuration keys.
 header:
 	PWA_UPDATE_HEADER=1 $(CARGO) build --lib
+	PWA_UPDATE_HEADER=1 $(CARGO) test --lib --quiet readme_config_table_is_current
 
 ## bench: throughput, latency, scale, recovery and parsing benchmarks on loopback, each beside
 ## its baseline measured in the same run (release build; not part of `make test`). Prints a

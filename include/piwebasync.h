@@ -28,8 +28,8 @@
  * - Every export catches Rust panics and returns PWA_ERR_PANIC instead of unwinding into C.
  *
  * Delivery
- * - Each channel has a bounded queue (max_queue messages). When it is full, the channel stops
- *   reading its socket: memory stays flat and no message is dropped.
+ * - Each channel has a bounded queue (max_queue messages, max_queue_bytes bytes). When it is
+ *   full, the channel stops reading its socket: memory stays flat and no message is dropped.
  * - pwa_channel_poll_next returns buffered messages first, also after the channel closed, then
  *   its terminal status on every later call.
  */
@@ -42,6 +42,188 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Status codes (src/ffi/status_table.rs). */
+
+/**
+ * Success; for a poll, a message was returned.
+ */
+#define PWA_OK 0
+
+/**
+ * Poll: nothing arrived within the timeout. Not an error.
+ */
+#define PWA_TIMEOUT 1
+
+/**
+ * The channel was closed normally (our close, or with reconnect off a server close 1000)
+ * and its buffer is drained.
+ */
+#define PWA_CLOSED 2
+
+/**
+ * The channel was closed by a network or protocol error; its buffer is drained.
+ */
+#define PWA_CLOSED_ERROR 3
+
+/**
+ * Reconnecting did not succeed within `dead_channel_timeout`; the buffer is drained.
+ */
+#define PWA_WATCHDOG_TIMEOUT 4
+
+/**
+ * An update could not reach the new endpoint and rollback was off; the channel closed.
+ */
+#define PWA_UPDATE_FAILED 5
+
+/**
+ * An update failed; the channel goes on at its previous endpoint.
+ */
+#define PWA_ROLLED_BACK 6
+
+/**
+ * A bad argument: NULL pointer, invalid UTF-8, malformed URL, unknown configuration key or
+ * bad value.
+ */
+#define PWA_ERR_INVALID_ARGUMENT -1
+
+/**
+ * The channel handle is 0, was freed, or was never issued.
+ */
+#define PWA_ERR_INVALID_HANDLE -2
+
+/**
+ * The caller's buffer is too small; the size needed was reported.
+ */
+#define PWA_ERR_BUFFER_TOO_SMALL -3
+
+/**
+ * Could not connect: connection refused, host unreachable, name not resolved.
+ */
+#define PWA_ERR_CONNECT -10
+
+/**
+ * The TLS handshake failed (or TLS is not available).
+ */
+#define PWA_ERR_TLS -11
+
+/**
+ * The server refused the credentials (HTTP 401).
+ */
+#define PWA_ERR_AUTH -12
+
+/**
+ * The server answered the upgrade with an HTTP status other than 101 (the code is in the
+ * error message).
+ */
+#define PWA_ERR_HTTP_STATUS -13
+
+/**
+ * The first connection was not up within `open_timeout`.
+ */
+#define PWA_ERR_OPEN_TIMEOUT -14
+
+/**
+ * The server broke the HTTP or WebSocket protocol during the upgrade.
+ */
+#define PWA_ERR_PROTOCOL -15
+
+/**
+ * A blocking call was made from inside a callback of this library.
+ */
+#define PWA_ERR_RECURSIVE_CALL -20
+
+/**
+ * Another thread is already polling or updating this channel.
+ */
+#define PWA_ERR_BUSY -21
+
+/**
+ * The library was shut down (`pwa_shutdown`), or this process is a fork of the one that
+ * started it.
+ */
+#define PWA_ERR_SHUTDOWN -30
+
+/**
+ * An internal panic was caught at the ABI boundary (a bug: please report the message).
+ */
+#define PWA_ERR_PANIC -31
+
+/**
+ * An internal error that should not happen (a bug: please report the message).
+ */
+#define PWA_ERR_INTERNAL -32
+
+/*
+ * Configuration keys of pwa_config_set / pwa_config_get (src/config/key_specs.rs).
+ * Each: name (kind; default) and what it does. Durations are seconds and may have a
+ * fraction ("0.25"); booleans are true/false (also 1/0, yes/no, on/off).
+ *
+ * - reconnect (bool; default false): Reconnect in the background after a dropped connection.
+ * - dead_channel_timeout (seconds, 0 = never; default 3600): With reconnect on, end the
+ *   channel with `PWA_WATCHDOG_TIMEOUT` when no connection is re-established within this time.
+ * - open_timeout (seconds, > 0; default 10): How long `pwa_channel_open` waits for the first
+ *   connection (and an update for the new endpoint).
+ * - ping_interval (seconds, 0 = no pings; default 20): Seconds between WebSocket pings, which
+ *   detect a half-open connection.
+ * - ping_timeout (seconds, > 0; default 20): A connection whose pong does not come within this
+ *   is dead.
+ * - close_timeout (seconds, > 0; default 10): How long a graceful close (or an update's
+ *   switch) waits for the server's close frame. What the server sent but was still unread then
+ *   (the queue was full) is discarded, counted in `messages_dropped` and named in the channel's
+ *   last error. `pwa_channel_free` waits at most 250 ms instead.
+ * - max_message_size (bytes, 0 = no limit; default 67108864): Largest accepted message (64
+ *   MiB); a larger one is a protocol error.
+ * - max_queue (count, >= 1; default 1024): Messages buffered per channel; when full the
+ *   channel stops reading the socket (nothing is dropped; the server's send buffer fills
+ *   instead).
+ * - max_queue_bytes (bytes, >= 1; default 33554432): Bytes of message text buffered per
+ *   channel (32 MiB), beside `max_queue`: the channel stops reading when either is reached. A
+ *   single message larger than this is still delivered. A channel's memory stays below about 3 x
+ *   (`max_queue_bytes` + one message) + `max_message_size` (text, typed form, the message being
+ *   read).
+ * - reconnect_initial_delay (seconds, > 0; default 0.5): First reconnect delay (the first
+ *   retry is immediate); doubles after each failed attempt.
+ * - reconnect_max_delay (seconds, > 0; default 30): Cap of the reconnect delay; jitter (x0.5
+ *   .. x1) is applied after the cap.
+ * - reconnect_on_auth_failure (bool; default false): Retry a 401/403 met while reconnecting,
+ *   at the backoff cap every time, instead of ending the channel (repeated failed logins lock
+ *   Windows accounts: enable only where that cannot happen).
+ * - parse_on_receive (auto, true or false; default auto): Which thread parses a message for
+ *   the typed accessors. `auto`: the network thread when the consumer is behind, else the
+ *   consumer on its first typed access. `true`: always the network thread. `false`: only on the
+ *   first typed access (never, for callers that only read the JSON text).
+ * - header.<Name> (text; default none): An extra request header on the upgrade, e.g.
+ *   `header.X-Site`. `header.Authorization`, `header.Proxy-Authorization` and `header.Cookie`
+ *   are kept as secrets (never shown, wiped when freed) and count as credentials (see
+ *   `allow_insecure_auth`).
+ * - origin (text; default none): The `Origin` header of the upgrade.
+ * - auth (none, basic or bearer; default none): Authentication of the upgrade: `basic` needs
+ *   `username` and `password`, `bearer` needs `bearer_token`. Credentials set without an auth
+ *   method are refused at open. A refused 401 ends the channel with `PWA_ERR_AUTH` (also while
+ *   reconnecting: never retried in a loop).
+ * - username (text; default none): HTTP Basic user name (no ':').
+ * - password (secret; default none): HTTP Basic password; replace it on a live channel with
+ *   `pwa_channel_set_password`.
+ * - bearer_token (secret; default none): `Authorization: Bearer <token>` (an OpenID Connect
+ *   access token); replace it on a live channel with `pwa_channel_set_bearer_token`: the next
+ *   reconnect or update sends the new one.
+ * - allow_insecure_auth (bool; default false): Allow credentials over unencrypted `ws://`.
+ *   Without it, `pwa_channel_open` and `pwa_channel_update` refuse such a URL with
+ *   `PWA_ERR_INVALID_ARGUMENT` and send nothing.
+ * - tls_ca_file (path; default none): A PEM bundle of CA certificates to trust. Without it,
+ *   the operating system's trust store is used (where `SSL_CERT_FILE` / `SSL_CERT_DIR` are set,
+ *   only they are read).
+ * - tls_ca_file_mode (replace or add; default replace): `replace` trusts only `tls_ca_file`;
+ *   `add` trusts it in addition to the system's store.
+ * - tls_insecure_skip_verify (bool; default false): Accept any server certificate. For tests
+ *   only: logs a warning once per channel.
+ * - tls_client_cert (path; default none): PEM file of a client certificate (chain); set
+ *   together with `tls_client_key`.
+ * - tls_client_key (path; default none): PEM file of the client certificate's private key
+ *   (PKCS#8, PKCS#1 or SEC1).
+ */
+
 
 /**
  * Log levels: a callback set at one level receives that level and the more severe ones.
@@ -219,6 +401,33 @@ typedef struct {
    */
   uint64_t messages_dropped;
 } pwa_stats;
+
+/**
+ * One configuration key, as `pwa_config_key` describes it. The strings are static
+ * (NUL-terminated UTF-8, valid until the library is unloaded; do not free).
+ */
+typedef struct {
+  /**
+   * The key, e.g. "max_queue" ("header.<Name>" stands for every `header.` key).
+   */
+  const char *name;
+  /**
+   * The kind of value, e.g. "seconds, 0 = never" or "bool".
+   */
+  const char *kind;
+  /**
+   * The default in the form `pwa_config_get` returns it ("" = none).
+   */
+  const char *default_value;
+  /**
+   * What the key does.
+   */
+  const char *doc;
+  /**
+   * Nonzero for a secret (`pwa_config_get` gives "***").
+   */
+  int32_t is_secret;
+} pwa_config_key_info;
 
 /**
  * Receives one log line: `level` is a `PWA_LOG_*` value, `line` a NUL-terminated UTF-8 string
@@ -521,115 +730,6 @@ typedef int32_t pwa_field;
 #define PWA_STATE_CLOSED 4
 
 /**
- * Success; for a poll, a message was returned.
- */
-#define PWA_OK 0
-
-/**
- * Poll: nothing arrived within the timeout. Not an error.
- */
-#define PWA_TIMEOUT 1
-
-/**
- * The channel was closed normally (our close, or with reconnect off a server close 1000) and
- * its buffer is drained.
- */
-#define PWA_CLOSED 2
-
-/**
- * The channel was closed by a network or protocol error; its buffer is drained.
- */
-#define PWA_CLOSED_ERROR 3
-
-/**
- * Reconnecting did not succeed within `dead_channel_timeout`; the buffer is drained.
- */
-#define PWA_WATCHDOG_TIMEOUT 4
-
-/**
- * An update could not reach the new endpoint and rollback was off; the channel closed.
- */
-#define PWA_UPDATE_FAILED 5
-
-/**
- * An update failed; the channel goes on at its previous endpoint.
- */
-#define PWA_ROLLED_BACK 6
-
-/**
- * A bad argument: NULL pointer, invalid UTF-8, malformed URL, unknown configuration key or
- * bad value.
- */
-#define PWA_ERR_INVALID_ARGUMENT -1
-
-/**
- * The channel handle is 0, was freed, or was never issued.
- */
-#define PWA_ERR_INVALID_HANDLE -2
-
-/**
- * The caller's buffer is too small; the size needed was reported.
- */
-#define PWA_ERR_BUFFER_TOO_SMALL -3
-
-/**
- * Could not connect: connection refused, host unreachable, name not resolved.
- */
-#define PWA_ERR_CONNECT -10
-
-/**
- * The TLS handshake failed (or TLS is not available).
- */
-#define PWA_ERR_TLS -11
-
-/**
- * The server refused the credentials (HTTP 401).
- */
-#define PWA_ERR_AUTH -12
-
-/**
- * The server answered the upgrade with an HTTP status other than 101 (the code is in the
- * error message).
- */
-#define PWA_ERR_HTTP_STATUS -13
-
-/**
- * The first connection was not up within `open_timeout`.
- */
-#define PWA_ERR_OPEN_TIMEOUT -14
-
-/**
- * The server broke the HTTP or WebSocket protocol during the upgrade.
- */
-#define PWA_ERR_PROTOCOL -15
-
-/**
- * A blocking call was made from inside a callback of this library.
- */
-#define PWA_ERR_RECURSIVE_CALL -20
-
-/**
- * Another thread is already polling or updating this channel.
- */
-#define PWA_ERR_BUSY -21
-
-/**
- * The library was shut down (`pwa_shutdown`), or this process is a fork of the one that
- * started it.
- */
-#define PWA_ERR_SHUTDOWN -30
-
-/**
- * An internal panic was caught at the ABI boundary (a bug: please report the message).
- */
-#define PWA_ERR_PANIC -31
-
-/**
- * An internal error that should not happen (a bug: please report the message).
- */
-#define PWA_ERR_INTERNAL -32
-
-/**
  * Do not write `webIdType`: the server's setting applies.
  */
 #define PWA_WEBID_TYPE_DEFAULT 0
@@ -903,67 +1003,14 @@ pwa_config *pwa_config_new(void);
  * Set `key` to `value` (both UTF-8, NUL-terminated). Durations are in seconds and may have a
  * fraction ("0.25"); booleans are true/false (also 1/0, yes/no, on/off).
  *
- * Keys and defaults:
- * - `reconnect` (false): reconnect in the background after a dropped connection.
- * - `dead_channel_timeout` (3600): with reconnect on, close the channel with
- *   `PWA_WATCHDOG_TIMEOUT` when no connection is re-established within this time; 0 = never.
- * - `open_timeout` (10): how long `pwa_channel_open` waits for the first connection.
- * - `ping_interval` (20): seconds between WebSocket pings; 0 = no pings.
- * - `ping_timeout` (20): a connection whose pong does not come within this is dead.
- * - `close_timeout` (10): how long a graceful close waits for the server's close frame.
- * - `max_message_size` (67108864 = 64 MiB): larger messages are a protocol error; 0 = no limit.
- * - `max_queue` (1024): messages buffered per channel; when full the channel stops reading the
- *   socket (nothing is dropped; the server's send buffer fills instead).
- * - `max_queue_bytes` (33554432 = 32 MiB): bytes of message text buffered per channel, beside
- *   `max_queue`: the channel stops reading when either is reached. A single message larger
- *   than this is still delivered. A channel's memory stays below about 3 x
- *   (`max_queue_bytes` + one message) + `max_message_size` (text, typed form, the message
- *   being read; see the README).
- * - `reconnect_initial_delay` (0.5): first reconnect delay; doubles after each failed attempt.
- * - `reconnect_max_delay` (30): cap of the delay; jitter (x0.5 .. x1) is applied after the cap.
- * - `reconnect_on_auth_failure` (false): retry a 401/403 met while reconnecting, at the
- *   backoff cap every time, instead of ending the channel (repeated failed logins lock
- *   Windows accounts: enable only where that cannot happen).
- * - `parse_on_receive` (auto): which thread parses a message for the typed accessors
- *   (`pwa_message_value` ...). `auto`: the library's network thread when the consumer is
- *   behind (messages wait in its queue), else the consumer on its first typed access — each
- *   takes what the other has no time for. `true`: always the network thread. `false`: only
- *   on the first typed access (for callers that only read the JSON text: never).
- * - `header.<Name>` (none): an extra request header on the upgrade, e.g. `header.X-Site`.
- *   `header.Authorization`, `header.Proxy-Authorization` and `header.Cookie` are kept as
- *   secrets (never shown, wiped when freed) and count as credentials (see
- *   `allow_insecure_auth`).
- * - `origin` (none): the `Origin` header of the upgrade.
+ * The keys, their kinds, defaults and meaning are listed under "Configuration keys" at the top
+ * of this header (and by `pwa_config_key` at run time).
  *
- * Authentication of the upgrade (credentials go over `wss://` only, see `allow_insecure_auth`):
- * - `auth` (none): `none`, `basic` (needs `username` and `password`) or `bearer` (needs
- *   `bearer_token`). Credentials set without an auth method are refused at open.
- * - `username` (none), `password` (none): HTTP Basic credentials.
- * - `bearer_token` (none): `Authorization: Bearer <token>` (an OpenID Connect access token).
- *   Replace it on a live channel with `pwa_channel_set_bearer_token` (and the password with
- *   `pwa_channel_set_password`): the next reconnect or update uses the new one.
- * - `allow_insecure_auth` (false): allow credentials over unencrypted `ws://`. Without it,
- *   `pwa_channel_open` and `pwa_channel_update` refuse such a URL with
- *   `PWA_ERR_INVALID_ARGUMENT` and send nothing.
- *
- * A refused 401 ends the channel with `PWA_ERR_AUTH` (also while reconnecting: credentials are
- * never retried in a loop). Passwords and tokens never appear in a message, log line or
- * `pwa_last_error`; they are wiped from memory when the configuration (or channel) is freed.
- *
- * TLS (`wss://` and `https://` URLs; rustls, TLS 1.2 and 1.3, SNI from the URL's host):
- * - `tls_ca_file` (none): a PEM bundle of CA certificates to trust. Without it, the operating
- *   system's trust store is used (where `SSL_CERT_FILE` / `SSL_CERT_DIR` are set, only they
- *   are read).
- * - `tls_ca_file_mode` (replace): `replace` trusts only `tls_ca_file`; `add` trusts it in
- *   addition to the system's store.
- * - `tls_insecure_skip_verify` (false): accept any server certificate. For tests only: logs a
- *   warning once per channel.
- * - `tls_client_cert`, `tls_client_key` (none): PEM files of a client certificate (chain) and
- *   its private key (PKCS#8, PKCS#1 or SEC1); set both or neither.
- *
- * Files are checked when set (readable, PEM) and read again when a channel opens. A TLS
- * failure is `PWA_ERR_TLS` with the reason (unknown issuer, expired, name mismatch, a
- * refused client certificate) and the URL in the message.
+ * Files (`tls_ca_file`, `tls_client_cert`, `tls_client_key`) are checked when set (readable,
+ * PEM) and read again when a channel opens. A TLS failure is `PWA_ERR_TLS` with the reason
+ * (unknown issuer, expired, name mismatch, a refused client certificate) and the URL in the
+ * message. Passwords and tokens never appear in a message, log line or `pwa_last_error`; they
+ * are wiped from memory when the configuration (or channel) is freed.
  *
  * Returns `PWA_OK`, or `PWA_ERR_INVALID_ARGUMENT` for a NULL argument, invalid UTF-8, an
  * unknown key or a bad value; `pwa_last_error` then names the key. A rejected call leaves the
@@ -982,6 +1029,38 @@ pwa_status pwa_config_set(pwa_config *cfg, const char *key, const char *value);
  * `cfg` must be NULL or a configuration from `pwa_config_new` not freed before.
  */
 void pwa_config_free(pwa_config *cfg);
+
+/**
+ * Copy the value of `key` in `cfg` into `buf` (capacity `cap`), NUL-terminated, in the form
+ * `pwa_config_set` takes ("" = none or unset). Secrets (`password`, `bearer_token`, credential
+ * headers) come back as "***" when set, never their value. `header.<Name>` gives that
+ * header's value. `*needed` (may be NULL) receives the full size including the NUL.
+ * Returns `PWA_OK`, `PWA_ERR_BUFFER_TOO_SMALL` (truncated), or `PWA_ERR_INVALID_ARGUMENT`
+ * (NULL `cfg` or `key`, invalid UTF-8, an unknown key).
+ *
+ * # Safety
+ * `cfg` must be NULL or a live configuration; `key` NULL or a NUL-terminated string; `buf`
+ * NULL or `cap` writable bytes; `needed` NULL or valid.
+ */
+pwa_status pwa_config_get(const pwa_config *cfg,
+                          const char *key,
+                          char *buf,
+                          size_t cap,
+                          size_t *needed);
+
+/**
+ * The number of configuration keys `pwa_config_key` describes.
+ */
+size_t pwa_config_key_count(void);
+
+/**
+ * Describe configuration key number `index` (0 .. `pwa_config_key_count()` - 1) into `*info`.
+ * Returns `PWA_OK`, or `PWA_ERR_INVALID_ARGUMENT` (NULL `info`, `index` out of range).
+ *
+ * # Safety
+ * `info` must be NULL or valid.
+ */
+pwa_status pwa_config_key(size_t index, pwa_config_key_info *info);
 
 /**
  * Replace the bearer token of channel `h` (opened with `auth=bearer`), e.g. before it

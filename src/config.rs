@@ -2,8 +2,9 @@
 //!
 //! Keys mirror the parameters of the Python library piwebasync (`reconnect`,
 //! `dead_channel_timeout`, `open_timeout`, `ping_interval`, ...). Durations are given in seconds
-//! and may have a fraction ("0.25"). Every default is listed in `KEYS` and documented in the
-//! C header.
+//! and may have a fraction ("0.25"). Every key — its kind, default, whether it is secret, its
+//! documentation — is written once, in `key_specs.rs` ([`KEY_SPECS`]): the defaults, `set`,
+//! `get`, the redacting `Debug`, the C header's key list and the README's table come from it.
 //!
 //! Secrets (`password`, `bearer_token`, the value of `header.Authorization`) are kept as
 //! [`Secret`]s: never shown by `Debug` or in an error message, wiped from memory when the
@@ -16,6 +17,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+mod key_specs;
+
+pub use key_specs::{KeySpec, KEY_SPECS};
 
 use crate::error::{Error, ErrorKind};
 use crate::secret::{Credentials, Secret};
@@ -130,96 +135,55 @@ impl Clone for ChannelConfig {
     /// token) shows in the other.
     fn clone(&self) -> Self {
         ChannelConfig {
-            reconnect: self.reconnect,
-            dead_channel_timeout: self.dead_channel_timeout,
-            open_timeout: self.open_timeout,
-            ping_interval: self.ping_interval,
-            ping_timeout: self.ping_timeout,
-            close_timeout: self.close_timeout,
-            max_message_size: self.max_message_size,
-            max_queue: self.max_queue,
-            max_queue_bytes: self.max_queue_bytes,
-            reconnect_initial_delay: self.reconnect_initial_delay,
-            reconnect_max_delay: self.reconnect_max_delay,
-            reconnect_on_auth_failure: self.reconnect_on_auth_failure,
-            parse_on_receive: self.parse_on_receive,
             headers: self.headers.clone(),
             origin: self.origin.clone(),
-            auth: self.auth,
             username: self.username.clone(),
-            allow_insecure_auth: self.allow_insecure_auth,
             tls_ca_file: self.tls_ca_file.clone(),
-            tls_ca_file_mode: self.tls_ca_file_mode,
-            tls_insecure_skip_verify: self.tls_insecure_skip_verify,
             tls_client_cert: self.tls_client_cert.clone(),
             tls_client_key: self.tls_client_key.clone(),
             credentials: Arc::new(self.credentials.deep_copy()),
             secret_headers: self.secret_headers.clone(),
             tls_state: Arc::default(),
+            ..*self
         }
     }
 }
 
 impl fmt::Debug for ChannelConfig {
-    /// Every setting; secrets show as `***` (or `(none)`), never their value.
+    /// Every key of [`KEY_SPECS`] with its value as `get` gives it: secrets show as `***`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let set = |s: Option<Secret>| if s.is_some() { "***" } else { "(none)" };
-        let secret_headers: Vec<String> = self
-            .secret_headers
+        let mut d = f.debug_struct("ChannelConfig");
+        for spec in KEY_SPECS {
+            if spec.name == HEADER_KEYS {
+                continue;
+            }
+            d.field(spec.name, &self.value_of(spec.name).unwrap_or_default());
+        }
+        let headers: Vec<String> = self
+            .headers
             .iter()
-            .map(|(n, _)| format!("{n}: ***"))
+            .map(|(n, v)| format!("{n}: {v}"))
+            .chain(self.secret_headers.iter().map(|(n, _)| format!("{n}: ***")))
             .collect();
-        f.debug_struct("ChannelConfig")
-            .field("reconnect", &self.reconnect)
-            .field("dead_channel_timeout", &self.dead_channel_timeout)
-            .field("open_timeout", &self.open_timeout)
-            .field("ping_interval", &self.ping_interval)
-            .field("ping_timeout", &self.ping_timeout)
-            .field("close_timeout", &self.close_timeout)
-            .field("max_message_size", &self.max_message_size)
-            .field("max_queue", &self.max_queue)
-            .field("max_queue_bytes", &self.max_queue_bytes)
-            .field("reconnect_initial_delay", &self.reconnect_initial_delay)
-            .field("reconnect_max_delay", &self.reconnect_max_delay)
-            .field("reconnect_on_auth_failure", &self.reconnect_on_auth_failure)
-            .field("parse_on_receive", &self.parse_on_receive)
-            .field("headers", &self.headers)
-            .field("secret_headers", &secret_headers)
-            .field("origin", &self.origin)
-            .field("auth", &self.auth)
-            .field("username", &self.username)
-            .field(
-                "password",
-                &format_args!("{}", set(self.credentials.password())),
-            )
-            .field(
-                "bearer_token",
-                &format_args!("{}", set(self.credentials.bearer_token())),
-            )
-            .field("allow_insecure_auth", &self.allow_insecure_auth)
-            .field("tls_ca_file", &self.tls_ca_file)
-            .field("tls_ca_file_mode", &self.tls_ca_file_mode)
-            .field("tls_insecure_skip_verify", &self.tls_insecure_skip_verify)
-            .field("tls_client_cert", &self.tls_client_cert)
-            .field("tls_client_key", &self.tls_client_key)
-            .finish()
+        d.field("headers", &headers).finish()
     }
 }
 
 impl Default for ChannelConfig {
+    /// The defaults of [`KEY_SPECS`].
     fn default() -> Self {
-        ChannelConfig {
+        let mut c = ChannelConfig {
             reconnect: false,
-            dead_channel_timeout: Some(Duration::from_secs(3600)),
-            open_timeout: Duration::from_secs(10),
-            ping_interval: Some(Duration::from_secs(20)),
-            ping_timeout: Duration::from_secs(20),
-            close_timeout: Duration::from_secs(10),
-            max_message_size: Some(64 << 20),
-            max_queue: 1024,
-            max_queue_bytes: 32 << 20,
-            reconnect_initial_delay: Duration::from_millis(500),
-            reconnect_max_delay: Duration::from_secs(30),
+            dead_channel_timeout: None,
+            open_timeout: Duration::ZERO,
+            ping_interval: None,
+            ping_timeout: Duration::ZERO,
+            close_timeout: Duration::ZERO,
+            max_message_size: None,
+            max_queue: 0,
+            max_queue_bytes: 0,
+            reconnect_initial_delay: Duration::ZERO,
+            reconnect_max_delay: Duration::ZERO,
             reconnect_on_auth_failure: false,
             parse_on_receive: ParseOnReceive::Auto,
             headers: Vec::new(),
@@ -235,38 +199,19 @@ impl Default for ChannelConfig {
             credentials: Arc::default(),
             secret_headers: Vec::new(),
             tls_state: Arc::default(),
+        };
+        for spec in KEY_SPECS.iter().filter(|s| s.name != HEADER_KEYS) {
+            if let Err(e) = c.apply(spec.name, spec.default) {
+                // A bad default in the table; the table test catches it.
+                debug_assert!(false, "default of {}: {e}", spec.name);
+            }
         }
+        c
     }
 }
 
-/// The known keys with their defaults, as documented (also used to list keys in errors).
-pub const KEYS: &[(&str, &str)] = &[
-    ("reconnect", "false"),
-    ("dead_channel_timeout", "3600"),
-    ("open_timeout", "10"),
-    ("ping_interval", "20"),
-    ("ping_timeout", "20"),
-    ("close_timeout", "10"),
-    ("max_message_size", "67108864"),
-    ("max_queue", "1024"),
-    ("max_queue_bytes", "33554432"),
-    ("reconnect_initial_delay", "0.5"),
-    ("reconnect_max_delay", "30"),
-    ("reconnect_on_auth_failure", "false"),
-    ("parse_on_receive", "auto"),
-    ("header.<Name>", "(none)"),
-    ("origin", "(none)"),
-    ("auth", "none"),
-    ("username", "(none)"),
-    ("password", "(none)"),
-    ("bearer_token", "(none)"),
-    ("allow_insecure_auth", "false"),
-    ("tls_ca_file", "(none: the system's trust store)"),
-    ("tls_ca_file_mode", "replace"),
-    ("tls_insecure_skip_verify", "false"),
-    ("tls_client_cert", "(none)"),
-    ("tls_client_key", "(none)"),
-];
+/// The family of `header.<Name>` keys, as the table names it.
+const HEADER_KEYS: &str = "header.<Name>";
 
 /// Request headers whose values are credentials: kept as secrets, never shown.
 const SECRET_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie"];
@@ -288,6 +233,88 @@ impl ChannelConfig {
     /// Set one key from its string form. Unknown keys and bad values are rejected with an error
     /// that names the key; the configuration is unchanged then.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), Error> {
+        if let Some(name) = key.strip_prefix("header.") {
+            return self.set_header(key, name, value);
+        }
+        if !KEY_SPECS.iter().any(|s| s.name == key) {
+            return Err(unknown_key(key));
+        }
+        self.apply(key, value)
+    }
+
+    /// The value of `key` in the form `set` takes ("" = none). Secrets (`password`,
+    /// `bearer_token`, credential headers) come back as "***" when set, never their value.
+    /// `header.<Name>` gives that header's value ("" when it is not set).
+    pub fn get(&self, key: &str) -> Result<String, Error> {
+        if let Some(name) = key.strip_prefix("header.") {
+            if self
+                .secret_headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+            {
+                return Ok(REDACTED.to_string());
+            }
+            return Ok(self
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default());
+        }
+        if !KEY_SPECS.iter().any(|s| s.name == key) {
+            return Err(unknown_key(key));
+        }
+        self.value_of(key)
+    }
+
+    /// Every key with its kind, default and documentation.
+    pub fn keys() -> &'static [KeySpec] {
+        KEY_SPECS
+    }
+
+    /// The current value of a key of the table, as `get` returns it.
+    fn value_of(&self, key: &str) -> Result<String, Error> {
+        let secs = |d: Duration| fmt_secs(Some(d));
+        Ok(match key {
+            "reconnect" => self.reconnect.to_string(),
+            "dead_channel_timeout" => fmt_secs(self.dead_channel_timeout),
+            "open_timeout" => secs(self.open_timeout),
+            "ping_interval" => fmt_secs(self.ping_interval),
+            "ping_timeout" => secs(self.ping_timeout),
+            "close_timeout" => secs(self.close_timeout),
+            "max_message_size" => self.max_message_size.unwrap_or(0).to_string(),
+            "max_queue" => self.max_queue.to_string(),
+            "max_queue_bytes" => self.max_queue_bytes.to_string(),
+            "reconnect_initial_delay" => secs(self.reconnect_initial_delay),
+            "reconnect_max_delay" => secs(self.reconnect_max_delay),
+            "reconnect_on_auth_failure" => self.reconnect_on_auth_failure.to_string(),
+            "parse_on_receive" => match self.parse_on_receive {
+                ParseOnReceive::Auto => "auto",
+                ParseOnReceive::Always => "true",
+                ParseOnReceive::Never => "false",
+            }
+            .to_string(),
+            "origin" => self.origin.clone().unwrap_or_default(),
+            "auth" => auth_name(self.auth).to_string(),
+            "username" => self.username.clone(),
+            "password" => redacted(self.credentials.password().is_some()),
+            "bearer_token" => redacted(self.credentials.bearer_token().is_some()),
+            "allow_insecure_auth" => self.allow_insecure_auth.to_string(),
+            "tls_ca_file" => fmt_path(&self.tls_ca_file),
+            "tls_ca_file_mode" => match self.tls_ca_file_mode {
+                CaFileMode::Replace => "replace",
+                CaFileMode::Add => "add",
+            }
+            .to_string(),
+            "tls_insecure_skip_verify" => self.tls_insecure_skip_verify.to_string(),
+            "tls_client_cert" => fmt_path(&self.tls_client_cert),
+            "tls_client_key" => fmt_path(&self.tls_client_key),
+            _ => return Err(no_code_for(key)),
+        })
+    }
+
+    /// Parse `value` into the key's field (a key of the table; `header.` keys are apart).
+    fn apply(&mut self, key: &str, value: &str) -> Result<(), Error> {
         let v = value.trim();
         match key {
             "reconnect" => self.reconnect = parse_bool(key, v)?,
@@ -365,7 +392,12 @@ impl ChannelConfig {
             // Secrets: the value is never echoed in an error.
             "password" => {
                 check_secret(key, value)?;
-                self.credentials.set_password(Some(Secret::new(value)));
+                // Not trimmed (spaces may belong to it); "" means none.
+                self.credentials.set_password(if value.is_empty() {
+                    None
+                } else {
+                    Some(Secret::new(value))
+                });
             }
             "bearer_token" => {
                 check_secret(key, value)?;
@@ -419,19 +451,7 @@ impl ChannelConfig {
                 };
                 self.tls_state = Arc::default();
             }
-            _ => {
-                if let Some(name) = key.strip_prefix("header.") {
-                    return self.set_header(key, name, value);
-                }
-                let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
-                return Err(Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!(
-                        "unknown configuration key '{key}' (known keys: {})",
-                        known.join(", ")
-                    ),
-                ));
-            }
+            _ => return Err(no_code_for(key)),
         }
         Ok(())
     }
@@ -625,6 +645,47 @@ pub(crate) fn auth_name(m: AuthMethod) -> &'static str {
     }
 }
 
+const REDACTED: &str = "***";
+
+fn redacted(is_set: bool) -> String {
+    if is_set { REDACTED } else { "" }.to_string()
+}
+
+/// Seconds as `set` takes them; `None` (off) is 0.
+fn fmt_secs(d: Option<Duration>) -> String {
+    let d = d.unwrap_or_default();
+    if d.subsec_nanos() == 0 {
+        d.as_secs().to_string()
+    } else {
+        d.as_secs_f64().to_string()
+    }
+}
+
+fn fmt_path(p: &Option<PathBuf>) -> String {
+    p.as_ref()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn unknown_key(key: &str) -> Error {
+    let known: Vec<&str> = KEY_SPECS.iter().map(|s| s.name).collect();
+    Error::new(
+        ErrorKind::InvalidArgument,
+        format!(
+            "unknown configuration key '{key}' (known keys: {})",
+            known.join(", ")
+        ),
+    )
+}
+
+/// A key in the table without its arm in `apply` or `value_of` (the table test catches it).
+fn no_code_for(key: &str) -> Error {
+    Error::new(
+        ErrorKind::Internal,
+        format!("configuration key '{key}' is in the table but not handled"),
+    )
+}
+
 /// Header values must not smuggle a second header or request line.
 fn check_header_value(key: &str, value: &str) -> Result<(), Error> {
     if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
@@ -757,6 +818,115 @@ mod tests {
         cookie_only.set("header.Cookie", "s=1").unwrap();
         let e = cookie_only.channel_auth().check_target(&plain).unwrap_err();
         assert!(e.message().contains("header.Cookie"), "{e}");
+    }
+
+    #[test]
+    fn every_key_of_the_table_has_its_default_and_reads_back_as_set() {
+        let c = ChannelConfig::default();
+        let mut names: Vec<&str> = KEY_SPECS.iter().map(|s| s.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), KEY_SPECS.len(), "key names are unique");
+        for spec in KEY_SPECS {
+            assert!(
+                !spec.doc.is_empty() && !spec.kind.is_empty(),
+                "{}",
+                spec.name
+            );
+            if spec.name == HEADER_KEYS {
+                continue;
+            }
+            // `get` of the defaults is the table's default, and setting it back changes nothing.
+            assert_eq!(c.get(spec.name).unwrap(), spec.default, "{}", spec.name);
+            let mut copy = c.clone();
+            copy.set(spec.name, spec.default).unwrap();
+            assert_eq!(format!("{copy:?}"), format!("{c:?}"), "{}", spec.name);
+            assert!(
+                format!("{c:?}").contains(spec.name),
+                "Debug shows {}",
+                spec.name
+            );
+        }
+        assert_eq!(c.max_queue_bytes, 32 << 20);
+        assert_eq!(c.close_timeout, Duration::from_secs(10));
+        assert_eq!(c.reconnect_initial_delay, Duration::from_millis(500));
+    }
+
+    /// The README's key table, rendered from the table.
+    fn readme_table() -> String {
+        let mut t = String::from("| key | kind | default | what it does |\n|---|---|---|---|\n");
+        for k in KEY_SPECS {
+            let default = if k.default.is_empty() {
+                "none"
+            } else {
+                k.default
+            };
+            t += &format!(
+                "| `{}` | {} | {} | {} |\n",
+                k.name,
+                k.kind,
+                default,
+                k.doc.replace('|', "\\|")
+            );
+        }
+        t
+    }
+
+    /// README.md's table of keys between its markers is the table's (`make header` rewrites it).
+    #[test]
+    fn readme_config_table_is_current() {
+        const BEGIN: &str = "<!-- config-keys:begin (generated from src/config/key_specs.rs by `make header`) -->\n";
+        const END: &str = "<!-- config-keys:end -->";
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+        let readme = std::fs::read_to_string(path).unwrap();
+        let (Some(b), Some(e)) = (readme.find(BEGIN), readme.find(END)) else {
+            panic!("README.md lacks the config-keys markers");
+        };
+        let current = &readme[b + BEGIN.len()..e];
+        let wanted = readme_table();
+        if current != wanted {
+            if std::env::var_os("PWA_UPDATE_HEADER").is_some() {
+                let updated = format!("{}{wanted}{}", &readme[..b + BEGIN.len()], &readme[e..]);
+                std::fs::write(path, updated).unwrap();
+            } else {
+                panic!("README.md's configuration table is out of date: run `make header`");
+            }
+        }
+    }
+
+    #[test]
+    fn get_gives_values_as_set_takes_them_and_never_a_secret() {
+        let mut c = ChannelConfig::default();
+        for (k, v) in [
+            ("reconnect", "true"),
+            ("open_timeout", "0.25"),
+            ("dead_channel_timeout", "0"),
+            ("max_message_size", "0"),
+            ("parse_on_receive", "false"),
+            ("auth", "bearer"),
+            ("tls_ca_file_mode", "add"),
+            ("origin", "https://plant.example"),
+        ] {
+            c.set(k, v).unwrap();
+            assert_eq!(c.get(k).unwrap(), v, "{k}");
+        }
+        assert_eq!(c.get("password").unwrap(), "");
+        c.set("password", "hunter2").unwrap();
+        c.set("bearer_token", "tok-secret").unwrap();
+        c.set("header.Cookie", "sid=cookie-secret").unwrap();
+        c.set("header.X-Site", "north").unwrap();
+        assert_eq!(c.get("password").unwrap(), "***");
+        assert_eq!(c.get("bearer_token").unwrap(), "***");
+        assert_eq!(c.get("header.cookie").unwrap(), "***");
+        assert_eq!(c.get("header.X-Site").unwrap(), "north");
+        assert_eq!(c.get("header.X-Other").unwrap(), "");
+        let shown = format!("{c:?}");
+        for secret in ["hunter2", "tok-secret", "cookie-secret"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        let e = c.get("no_such_key").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(e.message().contains("no_such_key"));
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub mod model;
 pub mod urls;
 
 pub use channel::Channel;
-pub use config::{AuthMethod, CaFileMode, ChannelConfig, ParseOnReceive, KEYS as CONFIG_KEYS};
+pub use config::{AuthMethod, CaFileMode, ChannelConfig, KeySpec, ParseOnReceive, KEY_SPECS};
 pub use delivery::{in_callback, Callbacks};
 pub use engine::{ChannelState, Stats};
 pub use error::{Error, ErrorKind};

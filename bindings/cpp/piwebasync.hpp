@@ -263,6 +263,19 @@ public:
         return set(key, std::string_view(text));
     }
 
+    /// The value of `key` as set() takes it ("" = none); secrets come back as "***"
+    /// (pwa_config_get). Throws Error for an unknown key.
+    std::string value(std::string_view key) const {
+        std::string k = detail::c_string(key, "configuration key");
+        std::size_t needed = 0;
+        pwa_status s = pwa_config_get(cfg_, k.c_str(), nullptr, 0, &needed);
+        if (s != PWA_ERR_BUFFER_TOO_SMALL) detail::check(s);
+        std::string out(needed, '\0');
+        detail::check(pwa_config_get(cfg_, k.c_str(), &out[0], out.size(), &needed));
+        out.resize(needed - 1);
+        return out;
+    }
+
     const pwa_config* get() const noexcept { return cfg_; }
     pwa_config* get() noexcept { return cfg_; }
     /// Give up ownership (free it with pwa_config_free).
@@ -271,6 +284,23 @@ public:
 private:
     pwa_config* cfg_;
 };
+
+/// A configuration key as the library describes it (pwa_config_key); static strings.
+struct KeyInfo {
+    std::string_view name, kind, default_value, doc;
+    bool is_secret;
+};
+
+/// Every configuration key with its kind, default and meaning.
+inline std::vector<KeyInfo> config_keys() {
+    std::vector<KeyInfo> out;
+    for (std::size_t i = 0, n = pwa_config_key_count(); i < n; i++) {
+        pwa_config_key_info k;
+        detail::check(pwa_config_key(i, &k));
+        out.push_back({k.name, k.kind, k.default_value, k.doc, k.is_secret != 0});
+    }
+    return out;
+}
 
 // ----------------------------------------------------------------------------------------------
 // Message

@@ -280,6 +280,27 @@ namespace PiWebAsync
         internal static extern void pwa_config_free(IntPtr cfg);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_config_get(ConfigHandle cfg, byte[] key, [Out] byte[] buf,
+            UIntPtr cap, out UIntPtr needed);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern UIntPtr pwa_config_key_count();
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_config_key(UIntPtr index, out pwa_config_key_info info);
+
+        /// <summary>pwa_config_key_info</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct pwa_config_key_info
+        {
+            public IntPtr name;
+            public IntPtr kind;
+            public IntPtr default_value;
+            public IntPtr doc;
+            public int is_secret;
+        }
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int pwa_channel_set_bearer_token(ulong h, byte[] token);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]

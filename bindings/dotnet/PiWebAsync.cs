@@ -227,8 +227,59 @@ namespace PiWebAsync
             return Set(key, value.ToString(CultureInfo.InvariantCulture));
         }
 
+        /// <summary>The value of key as Set takes it ("" = none); secrets come back as "***"
+        /// (pwa_config_get). PiException (ErrInvalidArgument) for an unknown key.</summary>
+        public string Get(string key)
+        {
+            if (key == null) throw new ArgumentNullException("key");
+            if (Handle.IsClosed) throw new ObjectDisposedException("ChannelConfig");
+            byte[] k = Utf8.Encode(key);
+            UIntPtr needed;
+            int st = Native.pwa_config_get(Handle, k, null, UIntPtr.Zero, out needed);
+            if (st != Native.PWA_ERR_BUFFER_TOO_SMALL) throw PiWebApi.Error(st);
+            byte[] buf = new byte[needed.ToUInt64()];
+            st = Native.pwa_config_get(Handle, k, buf, new UIntPtr((ulong)buf.Length), out needed);
+            if (st != Native.PWA_OK) throw PiWebApi.Error(st);
+            return System.Text.Encoding.UTF8.GetString(buf, 0, buf.Length - 1);
+        }
+
+        /// <summary>Every configuration key with its kind, default and meaning
+        /// (pwa_config_key).</summary>
+        public static ConfigKey[] Keys
+        {
+            get
+            {
+                int n = (int)Native.pwa_config_key_count().ToUInt64();
+                ConfigKey[] keys = new ConfigKey[n];
+                for (int i = 0; i < n; i++)
+                {
+                    Native.pwa_config_key_info k;
+                    int st = Native.pwa_config_key(new UIntPtr((uint)i), out k);
+                    if (st != Native.PWA_OK) throw PiWebApi.Error(st);
+                    keys[i] = new ConfigKey(Utf8.Decode(k.name), Utf8.Decode(k.kind),
+                        Utf8.Decode(k.default_value), Utf8.Decode(k.doc), k.is_secret != 0);
+                }
+                return keys;
+            }
+        }
+
         /// <summary>Frees the native configuration (secrets in it are wiped).</summary>
         public void Dispose() { Handle.Dispose(); }
+    }
+
+    /// <summary>A configuration key as the library describes it (pwa_config_key).</summary>
+    public sealed class ConfigKey
+    {
+        public string Name { get; private set; }
+        public string Kind { get; private set; }
+        public string DefaultValue { get; private set; }
+        public string Doc { get; private set; }
+        public bool IsSecret { get; private set; }
+
+        internal ConfigKey(string name, string kind, string defaultValue, string doc, bool isSecret)
+        {
+            Name = name; Kind = kind; DefaultValue = defaultValue; Doc = doc; IsSecret = isSecret;
+        }
     }
 
     /// <summary>Counters of a channel (pwa_stats).</summary>

@@ -1,4 +1,6 @@
-//! Status codes. Values are part of the ABI: never renumber, only add.
+//! Status codes: defined once, in `status_table.rs`. Values are part of the ABI: never
+//! renumber, only add. Every `ErrorKind` maps to one of them (an exhaustive match: a new kind
+//! does not compile until it has its status).
 
 use std::ffi::c_char;
 
@@ -9,53 +11,20 @@ use crate::ErrorKind;
 /// and failures.
 pub type pwa_status = i32;
 
-/// Success; for a poll, a message was returned.
-pub const PWA_OK: pwa_status = 0;
-/// Poll: nothing arrived within the timeout. Not an error.
-pub const PWA_TIMEOUT: pwa_status = 1;
-/// The channel was closed normally (our close, or with reconnect off a server close 1000) and
-/// its buffer is drained.
-pub const PWA_CLOSED: pwa_status = 2;
-/// The channel was closed by a network or protocol error; its buffer is drained.
-pub const PWA_CLOSED_ERROR: pwa_status = 3;
-/// Reconnecting did not succeed within `dead_channel_timeout`; the buffer is drained.
-pub const PWA_WATCHDOG_TIMEOUT: pwa_status = 4;
-/// An update could not reach the new endpoint and rollback was off; the channel closed.
-pub const PWA_UPDATE_FAILED: pwa_status = 5;
-/// An update failed; the channel goes on at its previous endpoint.
-pub const PWA_ROLLED_BACK: pwa_status = 6;
+/// Writes the constants (with their docs, for Rust) and `TABLE` from `status_table.rs`.
+/// cbindgen does not expand macros: build.rs writes the header's `#define`s from the same file.
+macro_rules! statuses {
+    ($($(#[doc = $doc:literal])* $name:ident = $code:literal, $text:literal;)*) => {
+        $($(#[doc = $doc])* pub const $name: pwa_status = $code;)*
 
-/// A bad argument: NULL pointer, invalid UTF-8, malformed URL, unknown configuration key or
-/// bad value.
-pub const PWA_ERR_INVALID_ARGUMENT: pwa_status = -1;
-/// The channel handle is 0, was freed, or was never issued.
-pub const PWA_ERR_INVALID_HANDLE: pwa_status = -2;
-/// The caller's buffer is too small; the size needed was reported.
-pub const PWA_ERR_BUFFER_TOO_SMALL: pwa_status = -3;
-/// Could not connect: connection refused, host unreachable, name not resolved.
-pub const PWA_ERR_CONNECT: pwa_status = -10;
-/// The TLS handshake failed (or TLS is not available).
-pub const PWA_ERR_TLS: pwa_status = -11;
-/// The server refused the credentials (HTTP 401).
-pub const PWA_ERR_AUTH: pwa_status = -12;
-/// The server answered the upgrade with an HTTP status other than 101 (the code is in the
-/// error message).
-pub const PWA_ERR_HTTP_STATUS: pwa_status = -13;
-/// The first connection was not up within `open_timeout`.
-pub const PWA_ERR_OPEN_TIMEOUT: pwa_status = -14;
-/// The server broke the HTTP or WebSocket protocol during the upgrade.
-pub const PWA_ERR_PROTOCOL: pwa_status = -15;
-/// A blocking call was made from inside a callback of this library.
-pub const PWA_ERR_RECURSIVE_CALL: pwa_status = -20;
-/// Another thread is already polling or updating this channel.
-pub const PWA_ERR_BUSY: pwa_status = -21;
-/// The library was shut down (`pwa_shutdown`), or this process is a fork of the one that
-/// started it.
-pub const PWA_ERR_SHUTDOWN: pwa_status = -30;
-/// An internal panic was caught at the ABI boundary (a bug: please report the message).
-pub const PWA_ERR_PANIC: pwa_status = -31;
-/// An internal error that should not happen (a bug: please report the message).
-pub const PWA_ERR_INTERNAL: pwa_status = -32;
+        /// (code, name, description) of every status, NUL-terminated for C.
+        const TABLE: &[(pwa_status, &str, &str)] = &[
+            $(($code, concat!(stringify!($name), "\0"), concat!($text, "\0")),)*
+        ];
+    };
+}
+
+include!("status_table.rs");
 
 pub(crate) fn status_of(kind: ErrorKind) -> pwa_status {
     match kind {
@@ -76,94 +45,9 @@ pub(crate) fn status_of(kind: ErrorKind) -> pwa_status {
         ErrorKind::Busy => PWA_ERR_BUSY,
         ErrorKind::InvalidHandle => PWA_ERR_INVALID_HANDLE,
         ErrorKind::Shutdown => PWA_ERR_SHUTDOWN,
-        _ => PWA_ERR_INTERNAL,
+        ErrorKind::Internal => PWA_ERR_INTERNAL,
     }
 }
-
-/// (code, name, description) of every status, NUL-terminated for C.
-const TABLE: &[(pwa_status, &str, &str)] = &[
-    (PWA_OK, "PWA_OK\0", "success\0"),
-    (
-        PWA_TIMEOUT,
-        "PWA_TIMEOUT\0",
-        "nothing arrived within the timeout\0",
-    ),
-    (
-        PWA_CLOSED,
-        "PWA_CLOSED\0",
-        "channel closed normally, buffer drained\0",
-    ),
-    (
-        PWA_CLOSED_ERROR,
-        "PWA_CLOSED_ERROR\0",
-        "channel closed by a network or protocol error, buffer drained\0",
-    ),
-    (
-        PWA_WATCHDOG_TIMEOUT,
-        "PWA_WATCHDOG_TIMEOUT\0",
-        "no connection re-established within dead_channel_timeout, buffer drained\0",
-    ),
-    (
-        PWA_UPDATE_FAILED,
-        "PWA_UPDATE_FAILED\0",
-        "update failed without rollback, channel closed\0",
-    ),
-    (
-        PWA_ROLLED_BACK,
-        "PWA_ROLLED_BACK\0",
-        "update failed, channel goes on at its previous endpoint\0",
-    ),
-    (
-        PWA_ERR_INVALID_ARGUMENT,
-        "PWA_ERR_INVALID_ARGUMENT\0",
-        "invalid argument\0",
-    ),
-    (
-        PWA_ERR_INVALID_HANDLE,
-        "PWA_ERR_INVALID_HANDLE\0",
-        "invalid, closed or freed channel handle\0",
-    ),
-    (
-        PWA_ERR_BUFFER_TOO_SMALL,
-        "PWA_ERR_BUFFER_TOO_SMALL\0",
-        "buffer too small\0",
-    ),
-    (PWA_ERR_CONNECT, "PWA_ERR_CONNECT\0", "could not connect\0"),
-    (PWA_ERR_TLS, "PWA_ERR_TLS\0", "TLS failure\0"),
-    (PWA_ERR_AUTH, "PWA_ERR_AUTH\0", "authentication refused\0"),
-    (
-        PWA_ERR_HTTP_STATUS,
-        "PWA_ERR_HTTP_STATUS\0",
-        "unexpected HTTP status\0",
-    ),
-    (
-        PWA_ERR_OPEN_TIMEOUT,
-        "PWA_ERR_OPEN_TIMEOUT\0",
-        "no connection within open_timeout\0",
-    ),
-    (
-        PWA_ERR_PROTOCOL,
-        "PWA_ERR_PROTOCOL\0",
-        "HTTP or WebSocket protocol violation\0",
-    ),
-    (
-        PWA_ERR_RECURSIVE_CALL,
-        "PWA_ERR_RECURSIVE_CALL\0",
-        "blocking call from inside a callback\0",
-    ),
-    (
-        PWA_ERR_BUSY,
-        "PWA_ERR_BUSY\0",
-        "another thread is using this channel\0",
-    ),
-    (
-        PWA_ERR_SHUTDOWN,
-        "PWA_ERR_SHUTDOWN\0",
-        "library shut down or used in a forked child\0",
-    ),
-    (PWA_ERR_PANIC, "PWA_ERR_PANIC\0", "internal panic caught\0"),
-    (PWA_ERR_INTERNAL, "PWA_ERR_INTERNAL\0", "internal error\0"),
-];
 
 fn lookup(code: pwa_status) -> Option<&'static (pwa_status, &'static str, &'static str)> {
     TABLE.iter().find(|(c, _, _)| *c == code)
@@ -207,5 +91,21 @@ mod tests {
         assert_eq!(name.to_str().unwrap(), "PWA_CLOSED");
         let name = unsafe { std::ffi::CStr::from_ptr(pwa_status_name(12345)) };
         assert_eq!(name.to_str().unwrap(), "PWA_UNKNOWN");
+    }
+
+    #[test]
+    fn every_status_is_in_the_header_with_its_value() {
+        let header = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/include/piwebasync.h"));
+        for (code, name, text) in TABLE {
+            let name = name.trim_end_matches('\0');
+            assert!(
+                !text.trim_end_matches('\0').is_empty(),
+                "{name} has a description"
+            );
+            assert!(
+                header.contains(&format!("#define {name} {code}\n")),
+                "{name} = {code} is missing from include/piwebasync.h"
+            );
+        }
     }
 }

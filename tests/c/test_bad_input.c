@@ -79,6 +79,51 @@ static void config_errors_name_the_key(void) {
     pwa_config_free(cfg);
 }
 
+/* pwa_config_get reads values back as pwa_config_set takes them, never a secret; pwa_config_key
+ * lists every key with its default, which a fresh configuration holds. */
+static void config_get_and_key_listing(void) {
+    pwa_config *cfg = pwa_config_new();
+    char buf[256];
+    size_t need = 0;
+    CHECK_STATUS(pwa_config_set(cfg, "open_timeout", "2.5"), PWA_OK);
+    CHECK_STATUS(pwa_config_get(cfg, "open_timeout", buf, sizeof buf, &need), PWA_OK);
+    CHECK(strcmp(buf, "2.5") == 0 && need == 4);
+    CHECK_STATUS(pwa_config_set(cfg, "password", "hunter2"), PWA_OK);
+    CHECK_STATUS(pwa_config_get(cfg, "password", buf, sizeof buf, NULL), PWA_OK);
+    CHECK(strcmp(buf, "***") == 0);
+    CHECK_STATUS(pwa_config_get(cfg, "max_queue", buf, 2, &need), PWA_ERR_BUFFER_TOO_SMALL);
+    CHECK(need == 5);
+    CHECK_STATUS(pwa_config_get(cfg, "no_such_key", buf, sizeof buf, NULL), PWA_ERR_INVALID_ARGUMENT);
+    CHECK(last_error_contains("no_such_key"));
+    CHECK_STATUS(pwa_config_get(NULL, "max_queue", buf, sizeof buf, NULL), PWA_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(pwa_config_get(cfg, NULL, buf, sizeof buf, NULL), PWA_ERR_INVALID_ARGUMENT);
+    pwa_config_free(cfg);
+
+    pwa_config *fresh = pwa_config_new();
+    size_t n = pwa_config_key_count();
+    int saw_queue_bytes = 0, secrets = 0;
+    CHECK(n >= 20);
+    for (size_t i = 0; i < n; i++) {
+        pwa_config_key_info k;
+        CHECK_STATUS(pwa_config_key(i, &k), PWA_OK);
+        CHECK(k.name && k.kind && k.default_value && k.doc && k.doc[0] != '\0');
+        secrets += k.is_secret != 0;
+        if (strcmp(k.name, "max_queue_bytes") == 0) {
+            saw_queue_bytes = 1;
+            CHECK(strcmp(k.default_value, "33554432") == 0);
+        }
+        if (strncmp(k.name, "header.", 7) != 0) {
+            CHECK_STATUS(pwa_config_get(fresh, k.name, buf, sizeof buf, NULL), PWA_OK);
+            CHECK(strcmp(buf, k.default_value) == 0);
+        }
+    }
+    CHECK(saw_queue_bytes && secrets == 2);
+    pwa_config_key_info k;
+    CHECK_STATUS(pwa_config_key(n, &k), PWA_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(pwa_config_key(0, NULL), PWA_ERR_INVALID_ARGUMENT);
+    pwa_config_free(fresh);
+}
+
 static void failed_opens(void) {
     pwa_channel_t h = 0;
     pwa_config *cfg = pwa_config_new();
@@ -129,6 +174,7 @@ int main(void) {
     handles();
     null_pointers_and_utf8();
     config_errors_name_the_key();
+    config_get_and_key_listing();
     failed_opens();
     error_buffers();
     statuses();

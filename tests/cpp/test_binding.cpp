@@ -199,6 +199,19 @@ static void config_errors() {
     cfg.set("open_timeout", "2").set("reconnect", false).set("max_queue", 64).set("ping_interval", 500ms);
     CHECK_THROWS(cfg.set("no_such_key_xyz", "1"), PWA_ERR_INVALID_ARGUMENT);
     CHECK(contains(g_err, "no_such_key_xyz"));
+    CHECK(cfg.value("ping_interval") == "0.5" && cfg.value("max_queue") == "64");
+    cfg.set("password", "hunter2");
+    CHECK(cfg.value("password") == "***");
+    cfg.set("password", "");
+    CHECK_THROWS(cfg.value("no_such_key_xyz"), PWA_ERR_INVALID_ARGUMENT);
+    pwa::Config fresh;
+    int keys_checked = 0;
+    for (const pwa::KeyInfo& k : pwa::config_keys()) {
+        if (k.name.substr(0, 7) == "header.") continue;
+        CHECK(fresh.value(k.name) == k.default_value);
+        keys_checked++;
+    }
+    CHECK(keys_checked >= 20);
     CHECK_THROWS(cfg.set("open_timeout", "soon"), PWA_ERR_INVALID_ARGUMENT);
     CHECK(contains(g_err, "open_timeout") && contains(g_err, "soon"));
     try {

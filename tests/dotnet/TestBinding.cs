@@ -185,6 +185,7 @@ internal static class TestBinding
         types["pwa_state_event"] = typeof(Native.pwa_state_event);
         types["pwa_callbacks"] = typeof(Native.pwa_callbacks);
         types["pwa_stats"] = typeof(Native.pwa_stats);
+        types["pwa_config_key_info"] = typeof(Native.pwa_config_key_info);
         types["pwa_url_options"] = typeof(Native.pwa_url_options);
         types["pwa_message_info"] = typeof(Native.pwa_message_info);
         types["pwa_stream_info"] = typeof(Native.pwa_stream_info);
@@ -437,6 +438,23 @@ internal static class TestBinding
             Check(e.Message.Contains("open_timeout"), "message does not name the key: " + e.Message);
             // The configuration is unaffected and still usable.
             cfg.Set("open_timeout", 2.5).Set("reconnect", false).Set("max_queue", 64L);
+            CheckEq("2.5", cfg.Get("open_timeout"), "Get open_timeout");
+            CheckEq("64", cfg.Get("max_queue"), "Get max_queue");
+            cfg.Set("password", "hunter2");
+            CheckEq("***", cfg.Get("password"), "Get of a secret");
+            cfg.Set("password", "");
+            Throws<PiException>(delegate { cfg.Get("no_such_key"); }, "Get of an unknown key");
+        }
+        using (ChannelConfig fresh = new ChannelConfig())
+        {
+            int seen = 0;
+            foreach (ConfigKey k in ChannelConfig.Keys)
+            {
+                if (k.Name.StartsWith("header.")) continue;
+                CheckEq(k.DefaultValue, fresh.Get(k.Name), "default of " + k.Name);
+                seen++;
+            }
+            Check(seen >= 20, "keys listed: " + seen);
         }
         ChannelConfig disposed = new ChannelConfig();
         disposed.Dispose();

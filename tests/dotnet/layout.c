@@ -21,6 +21,10 @@ int main(void) {
     F(pwa_stats, updates); F(pwa_stats, queue_depth); F(pwa_stats, last_message_unix_ns);
     F(pwa_stats, queue_bytes); F(pwa_stats, messages_dropped); E();
 
+    S(pwa_config_key_info); F(pwa_config_key_info, name); F(pwa_config_key_info, kind);
+    F(pwa_config_key_info, default_value); F(pwa_config_key_info, doc);
+    F(pwa_config_key_info, is_secret); E();
+
     S(pwa_url_options); F(pwa_url_options, name_filter); F(pwa_url_options, category_name);
     F(pwa_url_options, template_name); F(pwa_url_options, include_initial_values);
     F(pwa_url_options, heartbeat_rate); F(pwa_url_options, web_id_type);

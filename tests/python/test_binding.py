@@ -254,6 +254,21 @@ class TestConfigAndUrls(unittest.TestCase):
         cfg = pwa.Config()
         with self.assertRaises(pwa.PiError) as cm:
             cfg.set("max_queue", "lots")
+        self.assertEqual(cfg.get("max_queue"), "1024", "a rejected value changes nothing")
+        cfg.set("open_timeout", 2.5)
+        self.assertEqual(cfg["open_timeout"], "2.5")
+        cfg.set("password", "hunter2")
+        self.assertEqual(cfg.get("password"), "***")
+        with self.assertRaises(pwa.PiError):
+            cfg.get("no_such_key")
+        keys = {k.name: k for k in pwa.config_keys()}
+        self.assertEqual(keys["max_queue_bytes"].default, "33554432")
+        self.assertTrue(keys["bearer_token"].is_secret)
+        fresh = pwa.Config()
+        for k in keys.values():
+            if not k.name.startswith("header."):
+                self.assertEqual(fresh.get(k.name), k.default, k.name)
+        fresh.free()
         self.assertIn("max_queue", cm.exception.message)
         cfg.set("max_queue", 10)  # still usable
         cfg.free()

@@ -23,8 +23,8 @@ from ._ffi import (  # re-exported constants
     PWA_WEBID_TYPE_DEFAULT, PWA_WEBID_TYPE_FULL, PWA_WEBID_TYPE_ID_ONLY,
     PWA_WEBID_TYPE_PATH_ONLY, PWA_WEBID_TYPE_LOCAL_ID_ONLY, PWA_WEBID_TYPE_DEFAULT_ID_ONLY,
 )
-from .channel import (Channel, Config, EventKind, State, StateEvent, Stats,
-                      configure_runtime, set_library_log_level, shutdown)
+from .channel import (Channel, Config, EventKind, KeyInfo, State, StateEvent, Stats,
+                      config_keys, configure_runtime, set_library_log_level, shutdown)
 from .errors import ChannelClosed, PiError, Status, status_name, status_str
 from .message import DigitalState, Message, Stream, Value, ValueKind, WebException, kind_name
 from .urls import url_adhoc, url_adhoc_split, url_stream, url_streamset
@@ -54,7 +54,7 @@ _check_version()
 __all__ = [
     "Channel", "ChannelClosed", "Config", "DigitalState", "EventKind", "Message", "PiError",
     "State", "StateEvent", "Stats", "Status", "Stream", "Value", "ValueKind", "WebException",
-    "configure_runtime", "kind_name", "lib_path", "set_library_log_level", "shutdown",
+    "KeyInfo", "config_keys", "configure_runtime", "kind_name", "lib_path", "set_library_log_level", "shutdown",
     "status_name", "status_str", "url_adhoc", "url_adhoc_split", "url_stream", "url_streamset",
     "version", "HEADER_VERSION",
     "PWA_LOG_OFF", "PWA_LOG_ERROR", "PWA_LOG_WARN", "PWA_LOG_INFO", "PWA_LOG_DEBUG",

@@ -166,6 +166,16 @@ class pwa_stats(Structure):
     ]
 
 
+class pwa_config_key_info(Structure):
+    _fields_ = [
+        ("name", c_char_p),
+        ("kind", c_char_p),
+        ("default_value", c_char_p),
+        ("doc", c_char_p),
+        ("is_secret", c_int32),
+    ]
+
+
 class pwa_url_options(Structure):
     _fields_ = [
         ("name_filter", c_char_p),
@@ -248,7 +258,7 @@ def expected_sizes():
         pwa_stream_info: 5 * p + 2 * z + 2 * 4,
         pwa_message_info: 2 * p + 2 * z + 4 * 4,
         pwa_url_options: 3 * p + 6 * 4,
-        pwa_stats: 6 * 8,
+        pwa_stats: 8 * 8,
         pwa_callbacks: 3 * p,
         pwa_state_event: ev,
     }
@@ -334,6 +344,10 @@ pwa_channel_stats = _proto("pwa_channel_stats", pwa_status, pwa_channel_t, P(pwa
 pwa_config_new = _proto("pwa_config_new", pwa_config_p)
 pwa_config_set = _proto("pwa_config_set", pwa_status, pwa_config_p, c_char_p, c_char_p)
 pwa_config_free = _proto("pwa_config_free", None, pwa_config_p)
+pwa_config_get = _proto(
+    "pwa_config_get", pwa_status, pwa_config_p, c_char_p, c_char_p, c_size_t, P(c_size_t))
+pwa_config_key_count = _proto("pwa_config_key_count", c_size_t)
+pwa_config_key = _proto("pwa_config_key", pwa_status, c_size_t, P(pwa_config_key_info))
 pwa_channel_set_bearer_token = _proto(
     "pwa_channel_set_bearer_token", pwa_status, pwa_channel_t, c_char_p)
 pwa_channel_set_password = _proto("pwa_channel_set_password", pwa_status, pwa_channel_t, c_char_p)

@@ -105,6 +105,27 @@ def _config_text(value):
                     f"not {type(value).__name__}")
 
 
+@dataclass(frozen=True)
+class KeyInfo:
+    """A configuration key as the library describes it (pwa_config_key)."""
+    name: str
+    kind: str
+    default: str
+    doc: str
+    is_secret: bool
+
+
+def config_keys():
+    """Every configuration key with its kind, default and meaning, as a list of KeyInfo."""
+    out = []
+    for i in range(_ffi.pwa_config_key_count()):
+        k = _ffi.pwa_config_key_info()
+        check(_ffi.pwa_config_key(i, ctypes.byref(k)))
+        out.append(KeyInfo(_ffi.decode(k.name), _ffi.decode(k.kind), _ffi.decode(k.default_value),
+                           _ffi.decode(k.doc), bool(k.is_secret)))
+    return out
+
+
 class Config:
     """A channel configuration (pwa_config), built like a dict:
 
@@ -113,8 +134,8 @@ class Config:
 
     Values may be str (passed as is), bool ("true"/"false"), int/float or timedelta
     (seconds). set() raises PiError (PWA_ERR_INVALID_ARGUMENT, the message names the key) for
-    an unknown key or a bad value; the configuration is then unchanged. The keys are listed
-    under pwa_config_set in the header. Values are not kept on the Python side (secrets stay
+    an unknown key or a bad value; the configuration is then unchanged. get(key) reads a value back
+    (secrets as "***"); config_keys() lists every key with its default. Values are not kept on the Python side (secrets stay
     in the library, which wipes them on free).
     """
 
@@ -148,6 +169,19 @@ class Config:
         return self
 
     __setitem__ = set
+
+    def get(self, key):
+        """pwa_config_get: the value of key as set() takes it ("" = none); secrets come back
+        as "***". Raises PiError for an unknown key."""
+        if not self._ptr:
+            raise PiError(_ffi.PWA_ERR_INVALID_ARGUMENT, "the configuration was freed")
+        k = _ffi.encode(key, "key")
+        status, text = _ffi.read_sized_string(
+            lambda buf, cap, needed: _ffi.pwa_config_get(self._ptr, k, buf, cap, needed))
+        check(status)
+        return text
+
+    __getitem__ = get
 
     def keys(self):
         """The keys set so far (values are not kept on the Python side)."""
