@@ -408,7 +408,7 @@ typedef struct {
  */
 typedef struct {
   /**
-   * The key, e.g. "max_queue" ("header.<Name>" stands for every `header.` key).
+   * The key, e.g. "max_queue" (`header.<Name>` stands for every `header.` key).
    */
   const char *name;
   /**

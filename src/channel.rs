@@ -6,9 +6,10 @@ use std::time::Duration;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
-use crate::config::{ChannelAuth, ChannelConfig};
-use crate::delivery::{self, refuse_if_in_callback, Callbacks};
-use crate::engine::{self, ChannelState, Shared, Stats, TaskHandle};
+use crate::callback_thread::refuse_if_in_callback;
+use crate::config::ChannelConfig;
+use crate::delivery::{self, Callbacks};
+use crate::engine::{self, ChannelOptions, ChannelState, Shared, Stats, TaskHandle};
 use crate::error::Error;
 use crate::error::ErrorKind;
 use crate::message::Message;
@@ -25,8 +26,9 @@ pub struct Channel {
     /// Messages go to a callback, not to `poll_next`.
     delivers_messages: bool,
     delivery: Mutex<Option<JoinHandle<()>>>,
-    /// This channel's own credentials (replaceable) and its rule against clear-text auth.
-    auth: ChannelAuth,
+    /// The channel's settings, shared with its task: its own credentials (replaceable) and
+    /// the rule against clear-text credentials that an update's URL must pass.
+    options: Arc<ChannelOptions>,
 }
 
 impl Channel {
@@ -47,24 +49,22 @@ impl Channel {
     ) -> Result<Channel, Error> {
         refuse_if_in_callback("opening a channel")?;
         let target = Target::parse(url)?;
-        config.check_open(&target)?;
-        // The clone has its own credentials: not shared with `config` or other channels.
-        let config_copy = config.clone();
-        let auth = config_copy.channel_auth();
+        // Its own copy of the credentials: not shared with `config` or other channels.
+        let options = Arc::new(config.options_for(&target)?);
         let shared = Arc::new(Shared::new(
-            config.max_queue,
-            config.max_queue_bytes,
+            options.max_queue,
+            options.max_queue_bytes,
             callbacks.on_state.is_some(),
         ));
-        let task = engine::spawn(target, config_copy, shared.clone())?;
+        let task = engine::spawn(target, options.clone(), shared.clone())?;
         let delivers_messages = callbacks.on_message.is_some();
         let channel = Channel {
             shared: shared.clone(),
             task,
-            close_timeout: config.close_timeout,
+            close_timeout: options.close_timeout,
             delivers_messages,
             delivery: Mutex::new(None),
-            auth,
+            options,
         };
         if !callbacks.is_empty() {
             let thread = delivery::start(shared, callbacks).map_err(|e| {
@@ -127,7 +127,7 @@ impl Channel {
     pub fn update(&self, url: &str, rollback: bool) -> Result<(), Error> {
         refuse_if_in_callback("an update")?;
         let target = Target::parse(url)?;
-        self.auth.check_target(&target)?;
+        self.options.connect.check_target(&target)?;
         self.task.update(target, rollback)
     }
 
@@ -205,14 +205,14 @@ impl Channel {
     /// update — sends it; the current one is not touched. `InvalidArgument` for another auth
     /// method or a value with control characters. The old password is wiped.
     pub fn set_password(&self, password: &str) -> Result<(), Error> {
-        self.auth.set_password(password)
+        self.options.connect.set_password(password)
     }
 
     /// Replace the bearer token (`auth=bearer`), e.g. before it expires: the next connection
     /// — a reconnect or an update — sends it; the current one is not touched.
     /// `InvalidArgument` for another auth method, an empty token or control characters.
     pub fn set_bearer_token(&self, token: &str) -> Result<(), Error> {
-        self.auth.set_bearer_token(token)
+        self.options.connect.set_bearer_token(token)
     }
 
     /// The last error this channel met: the cause of its terminal outcome, or the last

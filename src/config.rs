@@ -22,45 +22,13 @@ mod key_specs;
 
 pub use key_specs::{KeySpec, KEY_SPECS};
 
+pub use crate::engine::ParseOnReceive;
+pub use crate::wire::{AuthMethod, CaFileMode};
+
+use crate::engine::ChannelOptions;
 use crate::error::{Error, ErrorKind};
-use crate::secret::{Credentials, Secret};
-use crate::wire::{Target, TlsState};
-
-/// How the upgrade request authenticates (`auth` key).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AuthMethod {
-    /// No `Authorization` header (unless one is given as `header.Authorization`).
-    #[default]
-    None,
-    /// HTTP Basic: `username` and `password`.
-    Basic,
-    /// `Authorization: Bearer <bearer_token>` (OpenID Connect access tokens).
-    Bearer,
-}
-
-/// What `tls_ca_file` does to the trusted roots (`tls_ca_file_mode` key).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CaFileMode {
-    /// Trust only the certificates of `tls_ca_file` (the default: explicit trust).
-    #[default]
-    Replace,
-    /// Trust the operating system's store and the certificates of `tls_ca_file`.
-    Add,
-}
-
-/// Which thread parses a message into its typed content (`parse_on_receive`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParseOnReceive {
-    /// The network thread parses a message when the consumer is behind (messages wait in the
-    /// queue); when the consumer keeps up, it parses on its first typed access. Each thread
-    /// takes what the other has no time for.
-    Auto,
-    /// The network thread parses every message as it arrives.
-    Always,
-    /// Never on the network thread: on the first typed access (for callers that only read the
-    /// JSON text, the parse never happens).
-    Never,
-}
+use crate::secret::{check_secret, Credentials, Secret};
+use crate::wire::{ConnectOptions, Target, TlsOptions};
 
 /// How a channel connects and behaves. `Default` gives the documented defaults.
 pub struct ChannelConfig {
@@ -126,13 +94,11 @@ pub struct ChannelConfig {
     pub(crate) credentials: Arc<Credentials>,
     /// `header.Authorization` and the like: request headers whose values are credentials.
     pub(crate) secret_headers: Vec<(String, Secret)>,
-    /// The TLS client configuration, built on first use by this channel; the insecure warning.
-    pub(crate) tls_state: Arc<TlsState>,
 }
 
 impl Clone for ChannelConfig {
-    /// A copy with its own secrets and TLS state: nothing changed later in one (a replaced
-    /// token) shows in the other.
+    /// A copy with its own secrets: nothing changed later in one (a replaced token) shows in
+    /// the other.
     fn clone(&self) -> Self {
         ChannelConfig {
             headers: self.headers.clone(),
@@ -143,7 +109,6 @@ impl Clone for ChannelConfig {
             tls_client_key: self.tls_client_key.clone(),
             credentials: Arc::new(self.credentials.deep_copy()),
             secret_headers: self.secret_headers.clone(),
-            tls_state: Arc::default(),
             ..*self
         }
     }
@@ -198,7 +163,6 @@ impl Default for ChannelConfig {
             tls_client_key: None,
             credentials: Arc::default(),
             secret_headers: Vec::new(),
-            tls_state: Arc::default(),
         };
         for spec in KEY_SPECS.iter().filter(|s| s.name != HEADER_KEYS) {
             if let Err(e) = c.apply(spec.name, spec.default) {
@@ -295,7 +259,7 @@ impl ChannelConfig {
             }
             .to_string(),
             "origin" => self.origin.clone().unwrap_or_default(),
-            "auth" => auth_name(self.auth).to_string(),
+            "auth" => self.auth.name().to_string(),
             "username" => self.username.clone(),
             "password" => redacted(self.credentials.password().is_some()),
             "bearer_token" => redacted(self.credentials.bearer_token().is_some()),
@@ -417,7 +381,6 @@ impl ChannelConfig {
                         Some(PathBuf::from(path))
                     }
                 };
-                self.tls_state = Arc::default();
             }
             "tls_ca_file_mode" => {
                 self.tls_ca_file_mode = match v.to_ascii_lowercase().as_str() {
@@ -425,11 +388,9 @@ impl ChannelConfig {
                     "add" => CaFileMode::Add,
                     _ => return Err(bad(key, v, "expected replace or add")),
                 };
-                self.tls_state = Arc::default();
             }
             "tls_insecure_skip_verify" => {
                 self.tls_insecure_skip_verify = parse_bool(key, v)?;
-                self.tls_state = Arc::default();
             }
             "tls_client_cert" => {
                 self.tls_client_cert = match v {
@@ -439,7 +400,6 @@ impl ChannelConfig {
                         Some(PathBuf::from(path))
                     }
                 };
-                self.tls_state = Arc::default();
             }
             "tls_client_key" => {
                 self.tls_client_key = match v {
@@ -449,7 +409,6 @@ impl ChannelConfig {
                         Some(PathBuf::from(path))
                     }
                 };
-                self.tls_state = Arc::default();
             }
             _ => return Err(no_code_for(key)),
         }
@@ -490,16 +449,11 @@ impl ChannelConfig {
         Ok(())
     }
 
-    /// Whether the upgrade request carries credentials (an auth method, or a credential
-    /// header given with `header.`).
-    pub(crate) fn sends_credentials(&self) -> bool {
-        self.auth != AuthMethod::None || !self.secret_headers.is_empty()
-    }
-
-    /// Check that this configuration can open `target`: complete credentials, a client
-    /// certificate with its key, no credentials in clear text without `allow_insecure_auth`.
-    /// Also the checks of [`ChannelAuth::check_target`].
-    pub(crate) fn check_open(&self, target: &Target) -> Result<(), Error> {
+    /// The settings of a channel opened at `target`: its own copy of the credentials (so
+    /// replacing them on the channel changes neither this configuration nor other channels),
+    /// after checking that they can open it: complete credentials, a client certificate with
+    /// its key, no credentials in clear text without `allow_insecure_auth`.
+    pub(crate) fn options_for(&self, target: &Target) -> Result<ChannelOptions, Error> {
         let invalid = |msg: String| Err(Error::new(ErrorKind::InvalidArgument, msg));
         match self.auth {
             AuthMethod::None => {
@@ -530,7 +484,7 @@ impl ChannelConfig {
         {
             return invalid(format!(
                 "auth={} and header.Authorization are both set: use one of them",
-                auth_name(self.auth)
+                self.auth.name()
             ));
         }
         if self.tls_client_cert.is_some() != self.tls_client_key.is_some() {
@@ -538,110 +492,45 @@ impl ChannelConfig {
                 "tls_client_cert and tls_client_key go together: set both or neither".to_string(),
             );
         }
-        self.channel_auth().check_target(target)
+        let options = self.options();
+        options.connect.check_target(target)?;
+        Ok(options)
     }
 
-    /// What a channel keeps of its configuration to replace credentials and check the URL of
-    /// an update. Shares this configuration's credentials.
-    pub(crate) fn channel_auth(&self) -> ChannelAuth {
-        ChannelAuth {
-            credentials: self.credentials.clone(),
-            method: self.auth,
-            sends_credentials: self.sends_credentials(),
-            allow_insecure_auth: self.allow_insecure_auth,
-            secret_headers: self
-                .secret_headers
-                .iter()
-                .map(|(n, _)| format!("header.{n}"))
-                .collect(),
+    /// The settings as the engine and the wire take them (credentials copied).
+    fn options(&self) -> ChannelOptions {
+        ChannelOptions {
+            reconnect: self.reconnect,
+            dead_channel_timeout: self.dead_channel_timeout,
+            open_timeout: self.open_timeout,
+            ping_interval: self.ping_interval,
+            ping_timeout: self.ping_timeout,
+            close_timeout: self.close_timeout,
+            max_queue: self.max_queue,
+            max_queue_bytes: self.max_queue_bytes,
+            reconnect_initial_delay: self.reconnect_initial_delay,
+            reconnect_max_delay: self.reconnect_max_delay,
+            reconnect_on_auth_failure: self.reconnect_on_auth_failure,
+            parse_on_receive: self.parse_on_receive,
+            connect: ConnectOptions {
+                origin: self.origin.clone(),
+                headers: self.headers.clone(),
+                secret_headers: self.secret_headers.clone(),
+                auth: self.auth,
+                username: self.username.clone(),
+                credentials: Arc::new(self.credentials.deep_copy()),
+                allow_insecure_auth: self.allow_insecure_auth,
+                tls: TlsOptions {
+                    ca_file: self.tls_ca_file.clone(),
+                    ca_file_mode: self.tls_ca_file_mode,
+                    insecure_skip_verify: self.tls_insecure_skip_verify,
+                    client_cert: self.tls_client_cert.clone(),
+                    client_key: self.tls_client_key.clone(),
+                    ..TlsOptions::default()
+                },
+                max_message_size: self.max_message_size,
+            },
         }
-    }
-}
-
-/// A channel's hold on its credentials: replace them (the next connection uses the new
-/// ones), and refuse an update to a `ws://` URL that would send them in clear text.
-#[derive(Clone)]
-pub(crate) struct ChannelAuth {
-    credentials: Arc<Credentials>,
-    method: AuthMethod,
-    sends_credentials: bool,
-    allow_insecure_auth: bool,
-    /// `header.<Name>` keys holding credentials (names only), for the refusal message.
-    secret_headers: Vec<String>,
-}
-
-impl fmt::Debug for ChannelAuth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChannelAuth")
-            .field("method", &self.method)
-            .field("credentials", &self.credentials)
-            .finish()
-    }
-}
-
-impl ChannelAuth {
-    /// Credentials go over TLS only, unless `allow_insecure_auth` says otherwise.
-    pub(crate) fn check_target(&self, target: &Target) -> Result<(), Error> {
-        if self.sends_credentials && !target.is_tls() && !self.allow_insecure_auth {
-            let what = match self.method {
-                AuthMethod::Basic => "a Basic password".to_string(),
-                AuthMethod::Bearer => "a bearer token".to_string(),
-                AuthMethod::None => {
-                    format!("the credentials of {}", self.secret_headers.join(", "))
-                }
-            };
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!(
-                    "refusing to send {what} over unencrypted {}: use wss:// (https://), or set \
-                     allow_insecure_auth=true to allow it",
-                    target.display()
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    pub(crate) fn set_password(&self, password: &str) -> Result<(), Error> {
-        if self.method != AuthMethod::Basic {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!(
-                    "this channel uses auth={}, not basic: it has no password to replace",
-                    auth_name(self.method)
-                ),
-            ));
-        }
-        check_secret("password", password)?;
-        self.credentials.set_password(Some(Secret::new(password)));
-        Ok(())
-    }
-
-    pub(crate) fn set_bearer_token(&self, token: &str) -> Result<(), Error> {
-        if self.method != AuthMethod::Bearer {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!(
-                    "this channel uses auth={}, not bearer: it has no token to replace",
-                    auth_name(self.method)
-                ),
-            ));
-        }
-        check_secret("bearer_token", token)?;
-        let token = token.trim();
-        if token.is_empty() {
-            return Err(bad("bearer_token", "", "the token is empty"));
-        }
-        self.credentials.set_bearer_token(Some(Secret::new(token)));
-        Ok(())
-    }
-}
-
-pub(crate) fn auth_name(m: AuthMethod) -> &'static str {
-    match m {
-        AuthMethod::None => "none",
-        AuthMethod::Basic => "basic",
-        AuthMethod::Bearer => "bearer",
     }
 }
 
@@ -690,18 +579,6 @@ fn no_code_for(key: &str) -> Error {
 fn check_header_value(key: &str, value: &str) -> Result<(), Error> {
     if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
         return Err(bad(key, "", "the value contains CR, LF or NUL"));
-    }
-    Ok(())
-}
-
-/// A secret is checked like a header value; the error never shows it.
-fn check_secret(key: &str, value: &str) -> Result<(), Error> {
-    if value.bytes().any(|b| b.is_ascii_control()) {
-        return Err(bad(
-            key,
-            "",
-            "the value contains control characters (CR, LF, NUL, ...)",
-        ));
     }
     Ok(())
 }
@@ -796,9 +673,11 @@ mod tests {
             "{shown}"
         );
 
-        // A clone has its own credentials.
-        let copy = c.clone();
-        copy.channel_auth().set_password("other").unwrap();
+        // A clone has its own credentials, and so has a channel's copy of the settings.
+        let mut copy = c.clone();
+        copy.set("password", "other").unwrap();
+        let channel_copy = c.options();
+        channel_copy.connect.set_password("third").unwrap();
         assert_eq!(
             c.credentials.password().unwrap().expose(),
             " pw with spaces "
@@ -808,15 +687,20 @@ mod tests {
         // Credentials in clear text need the opt-in; the refusal names no secret.
         c.allow_insecure_auth = false;
         let plain = Target::parse("ws://h/x").unwrap();
-        let e = c.channel_auth().check_target(&plain).unwrap_err();
+        let e = c.options().connect.check_target(&plain).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
         assert!(!e.message().contains("pw with spaces"));
-        c.channel_auth()
+        c.options()
+            .connect
             .check_target(&Target::parse("wss://h/x").unwrap())
             .unwrap();
         let mut cookie_only = ChannelConfig::default();
         cookie_only.set("header.Cookie", "s=1").unwrap();
-        let e = cookie_only.channel_auth().check_target(&plain).unwrap_err();
+        let e = cookie_only
+            .options()
+            .connect
+            .check_target(&plain)
+            .unwrap_err();
         assert!(e.message().contains("header.Cookie"), "{e}");
     }
 

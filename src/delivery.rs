@@ -2,14 +2,13 @@
 //! messages and state events in order. Never a runtime worker (a slow callback cannot stall the
 //! network), never under a lock, and a slow callback of one channel does not stall the others.
 
-use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use crate::callback_thread::mark_callback_thread;
 use crate::engine::queue::Delivery;
 use crate::engine::Shared;
-use crate::error::{Error, ErrorKind};
 use crate::events::StateEvent;
 use crate::logging::{log_line, LogLevel};
 use crate::message::Message;
@@ -29,32 +28,6 @@ impl Callbacks {
     pub fn is_empty(&self) -> bool {
         self.on_message.is_none() && self.on_state.is_none()
     }
-}
-
-thread_local! {
-    static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
-}
-
-/// True on a thread that runs the host's callbacks (delivery and log threads).
-pub fn in_callback() -> bool {
-    IN_CALLBACK.with(Cell::get)
-}
-
-/// Mark the current thread as one that runs the host's callbacks.
-pub(crate) fn mark_callback_thread() {
-    IN_CALLBACK.with(|f| f.set(true));
-}
-
-/// Refuse a blocking call made from inside a callback: it would wait on the very thread that
-/// has to make progress.
-pub fn refuse_if_in_callback(what: &str) -> Result<(), Error> {
-    if in_callback() {
-        return Err(Error::new(
-            ErrorKind::RecursiveCall,
-            format!("{what} blocks and cannot be called from inside a callback"),
-        ));
-    }
-    Ok(())
 }
 
 pub(crate) fn start(

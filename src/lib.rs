@@ -1,10 +1,17 @@
 //! piwebasync: a client for PI Web API channels (the WebSocket streams of live PI point and AF
 //! attribute values), with a C ABI.
 //!
-//! Layers, each knowing only the one below: `wire` (TCP, HTTP upgrade, frames) -> `engine`
-//! (channel task, reconnect, bounded queue) -> the Rust API (`Channel`, `ChannelConfig`,
-//! `Message`) -> `ffi` (the C ABI: handles, status codes, panic boundary).
+//! Layers, each knowing only those below it (a test, `layers::each_layer_imports_only_below`,
+//! checks the `use crate::` lines):
+//! - shared ground, used by every layer: `error`, `secret`, `logging`, `callback_thread`,
+//!   `events`, `model` + `message` (the message types), `urls`;
+//! - `wire`: TCP, TLS, the HTTP upgrade with authentication, frames; takes `ConnectOptions`;
+//! - `engine`: the channel task, reconnect, update, bounded queue; takes `ChannelOptions`;
+//! - the Rust API: `config` (`ChannelConfig`, which builds the options), `channel`,
+//!   `delivery` (callback threads);
+//! - `ffi`: the C ABI (handles, statuses, panic boundary), on the public Rust API only.
 
+mod callback_thread;
 mod channel;
 mod config;
 mod delivery;
@@ -24,9 +31,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 pub mod model;
 pub mod urls;
 
+pub use callback_thread::in_callback;
 pub use channel::Channel;
 pub use config::{AuthMethod, CaFileMode, ChannelConfig, KeySpec, ParseOnReceive, KEY_SPECS};
-pub use delivery::{in_callback, Callbacks};
+pub use delivery::Callbacks;
 pub use engine::{ChannelState, Stats};
 pub use error::{Error, ErrorKind};
 pub use events::StateEvent;
@@ -37,7 +45,7 @@ pub use message::Message;
 /// Later opens fail with `ErrorKind::Shutdown`.
 /// Must not be called from inside a callback (`RecursiveCall`).
 pub fn shutdown(timeout: std::time::Duration) -> Result<(), Error> {
-    delivery::refuse_if_in_callback("shutdown")?;
+    callback_thread::refuse_if_in_callback("shutdown")?;
     engine::runtime::shutdown(timeout);
     Ok(())
 }
@@ -56,3 +64,79 @@ pub fn check_process() -> Result<(), Error> {
 
 /// The library version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[cfg(test)]
+mod layers {
+    use std::path::Path;
+
+    /// Modules of `src/` a file of `dir` must not import (`use crate::<module>`).
+    const FORBIDDEN: &[(&str, &[&str])] = &[
+        ("wire", &["engine", "config", "channel", "delivery", "ffi"]),
+        ("engine", &["config", "channel", "delivery", "ffi"]),
+        (
+            "model",
+            &["wire", "engine", "config", "channel", "delivery", "ffi"],
+        ),
+    ];
+    /// Single-file modules of the shared ground: none imports a layer.
+    const GROUND: &[&str] = &[
+        "error.rs",
+        "secret.rs",
+        "logging.rs",
+        "callback_thread.rs",
+        "events.rs",
+        "message.rs",
+        "urls.rs",
+    ];
+    const LAYERS: &[&str] = &["wire", "engine", "config", "channel", "delivery", "ffi"];
+
+    fn imports(path: &Path) -> Vec<String> {
+        let text = std::fs::read_to_string(path).unwrap();
+        text.lines()
+            .flat_map(|l| l.match_indices("crate::").map(move |(i, _)| &l[i + 7..]))
+            .map(|rest| {
+                rest.split(|c: char| !c.is_alphanumeric() && c != '_')
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect()
+    }
+
+    fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+            .collect()
+    }
+
+    #[test]
+    fn each_layer_imports_only_below() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut broken = Vec::new();
+        for (dir, forbidden) in FORBIDDEN {
+            for file in rust_files(&src.join(dir)) {
+                for m in imports(&file) {
+                    if forbidden.contains(&m.as_str()) {
+                        broken.push(format!("{} imports crate::{m}", file.display()));
+                    }
+                }
+            }
+        }
+        for name in GROUND {
+            for m in imports(&src.join(name)) {
+                if LAYERS.contains(&m.as_str()) {
+                    broken.push(format!("src/{name} imports crate::{m}"));
+                }
+            }
+        }
+        for dir in ["wire", "engine", "model"] {
+            assert!(
+                !rust_files(&src.join(dir)).is_empty(),
+                "src/{dir} has files"
+            );
+        }
+        assert!(broken.is_empty(), "layering broken:\n{}", broken.join("\n"));
+    }
+}

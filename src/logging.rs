@@ -73,7 +73,7 @@ pub fn set_sink(level: LogLevel, sink: Option<LogSink>) -> Result<(), Error> {
             .name("piwebasync-log".into())
             .spawn(move || {
                 ON_LOG_THREAD.with(|f| f.set(true));
-                crate::delivery::mark_callback_thread();
+                crate::callback_thread::mark_callback_thread();
                 for (level, line) in rx {
                     let dropped = DROPPED.swap(0, Ordering::Relaxed);
                     if dropped > 0 {

@@ -49,6 +49,19 @@ impl fmt::Display for Secret {
     }
 }
 
+/// A secret is checked like a header value; the error never shows it.
+pub fn check_secret(key: &str, value: &str) -> Result<(), crate::error::Error> {
+    if value.bytes().any(|b| b.is_ascii_control()) {
+        return Err(crate::error::Error::new(
+            crate::error::ErrorKind::InvalidArgument,
+            format!(
+                "bad value for '{key}': the value contains control characters (CR, LF, NUL, ...)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The replaceable credentials of one configuration or channel.
 #[derive(Default)]
 pub struct Credentials {

@@ -3,6 +3,7 @@
 
 mod backoff;
 mod command;
+mod options;
 pub mod queue;
 pub mod runtime;
 mod session;
@@ -13,6 +14,7 @@ use std::sync::Mutex;
 
 use crate::events::StateEvent;
 
+pub use options::{ChannelOptions, ParseOnReceive};
 pub use session::FREE_GRACE;
 pub use state::{ChannelState, Stats};
 pub use task::{spawn, TaskHandle};

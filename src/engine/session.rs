@@ -15,9 +15,8 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 
 use super::command::Command;
+use super::options::ChannelOptions;
 use super::Shared;
-use crate::config::ChannelConfig;
-use crate::config::ParseOnReceive;
 use crate::error::{Error, ErrorKind};
 use crate::events::StateEvent;
 use crate::logging::{log_line, LogLevel};
@@ -61,9 +60,9 @@ const DISCARD_AT_DEADLINE: Duration = Duration::from_millis(50);
 type Connecting = Pin<Box<dyn Future<Output = Result<WsStream, Error>> + Send>>;
 
 /// Open `target` within `open_timeout`, as one owned future.
-pub fn connect(target: Target, cfg: Arc<ChannelConfig>, limit: Duration) -> Connecting {
+pub fn connect(target: Target, cfg: Arc<ChannelOptions>, limit: Duration) -> Connecting {
     Box::pin(async move {
-        match tokio::time::timeout(limit, wire::open(&target, &cfg)).await {
+        match tokio::time::timeout(limit, wire::open(&target, &cfg.connect)).await {
             Ok(r) => r,
             Err(_) => Err(Error::new(
                 ErrorKind::OpenTimeout,
@@ -79,7 +78,7 @@ pub fn connect(target: Target, cfg: Arc<ChannelConfig>, limit: Duration) -> Conn
 
 pub struct Session<'a> {
     pub shared: &'a Shared,
-    pub cfg: &'a Arc<ChannelConfig>,
+    pub cfg: &'a Arc<ChannelOptions>,
     pub url: &'a Arc<str>,
     pub close_rx: &'a mut watch::Receiver<bool>,
     pub commands: &'a mut mpsc::UnboundedReceiver<Command>,
@@ -235,11 +234,11 @@ impl Session<'_> {
         self.shared.counters.message_received(text.len());
         let msg = Message::new(text, self.url.clone());
         let parse_here = match self.cfg.parse_on_receive {
-            ParseOnReceive::Always => true,
-            ParseOnReceive::Never => false,
+            super::ParseOnReceive::Always => true,
+            super::ParseOnReceive::Never => false,
             // The consumer is behind: take the parse off its thread. When it keeps up (it
             // waits for messages), the parse stays with it, and this thread only reads.
-            ParseOnReceive::Auto => self.shared.queue.has_backlog(),
+            super::ParseOnReceive::Auto => self.shared.queue.has_backlog(),
         };
         if parse_here {
             msg.content();

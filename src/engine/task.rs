@@ -10,11 +10,11 @@ use tokio::time::{sleep, Instant};
 
 use super::backoff::Backoff;
 use super::command::Command;
+use super::options::ChannelOptions;
 use super::runtime;
 use super::session::{close_requested, connect, secs, Session, SessionEnd, Update};
 use super::state::ChannelState;
 use super::Shared;
-use crate::config::ChannelConfig;
 use crate::error::{Error, ErrorKind};
 use crate::events::StateEvent;
 use crate::wire::{Target, WsStream};
@@ -83,7 +83,11 @@ impl TaskHandle {
 
 /// Start a channel and block the calling thread until its first connection is up or failed.
 /// The wait is bounded by `open_timeout` (enforced in the task) plus a safety margin.
-pub fn spawn(target: Target, cfg: ChannelConfig, shared: Arc<Shared>) -> Result<TaskHandle, Error> {
+pub fn spawn(
+    target: Target,
+    cfg: Arc<ChannelOptions>,
+    shared: Arc<Shared>,
+) -> Result<TaskHandle, Error> {
     let handle = runtime::handle()?;
     let (close_tx, close_rx) = watch::channel(false);
     let (commands_tx, commands) = mpsc::unbounded_channel();
@@ -93,7 +97,7 @@ pub fn spawn(target: Target, cfg: ChannelConfig, shared: Arc<Shared>) -> Result<
     let task = ChannelTask {
         url: Arc::from(target.display()),
         target,
-        cfg: Arc::new(cfg),
+        cfg,
         shared: shared.clone(),
         close_rx,
         commands,
@@ -132,7 +136,7 @@ pub fn spawn(target: Target, cfg: ChannelConfig, shared: Arc<Shared>) -> Result<
 struct ChannelTask {
     target: Target,
     url: Arc<str>,
-    cfg: Arc<ChannelConfig>,
+    cfg: Arc<ChannelOptions>,
     shared: Arc<Shared>,
     close_rx: watch::Receiver<bool>,
     commands: mpsc::UnboundedReceiver<Command>,

@@ -110,7 +110,7 @@ pub unsafe extern "C" fn pwa_config_get(
 /// (NUL-terminated UTF-8, valid until the library is unloaded; do not free).
 #[repr(C)]
 pub struct pwa_config_key_info {
-    /// The key, e.g. "max_queue" ("header.<Name>" stands for every `header.` key).
+    /// The key, e.g. "max_queue" (`header.<Name>` stands for every `header.` key).
     pub name: *const c_char,
     /// The kind of value, e.g. "seconds, 0 = never" or "bool".
     pub kind: *const c_char,

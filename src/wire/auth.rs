@@ -13,7 +13,7 @@
 
 use zeroize::Zeroizing;
 
-use crate::config::{AuthMethod, ChannelConfig};
+use super::options::{AuthMethod, ConnectOptions};
 use crate::error::Error;
 use crate::secret::{push_base64, Secret};
 
@@ -47,7 +47,7 @@ pub trait Authenticator: Send {
 }
 
 /// The authenticator `cfg` asks for, with the credentials it holds now.
-pub fn for_config(cfg: &ChannelConfig) -> Option<Box<dyn Authenticator>> {
+pub fn for_options(cfg: &ConnectOptions) -> Option<Box<dyn Authenticator>> {
     match cfg.auth {
         AuthMethod::None => None,
         AuthMethod::Basic => Some(Box::new(Basic {
@@ -121,11 +121,14 @@ mod tests {
 
     #[test]
     fn basic_and_bearer_headers() {
-        let mut cfg = ChannelConfig::default();
-        cfg.set("auth", "basic").unwrap();
-        cfg.set("username", "piuser").unwrap();
-        cfg.set("password", "pi-secret-pw").unwrap();
-        let mut a = for_config(&cfg).unwrap();
+        let mut cfg = ConnectOptions {
+            auth: AuthMethod::Basic,
+            username: "piuser".into(),
+            ..ConnectOptions::default()
+        };
+        cfg.credentials
+            .set_password(Some(Secret::new("pi-secret-pw")));
+        let mut a = for_options(&cfg).unwrap();
         assert_eq!(
             a.initial().unwrap().unwrap().expose(),
             "Basic cGl1c2VyOnBpLXNlY3JldC1wdw=="
@@ -138,9 +141,9 @@ mod tests {
         );
         assert!(!a.refused().contains("pi-secret-pw"));
 
-        cfg.set("auth", "bearer").unwrap();
-        cfg.set("bearer_token", "tok-1").unwrap();
-        let mut a = for_config(&cfg).unwrap();
+        cfg.auth = AuthMethod::Bearer;
+        cfg.credentials.set_bearer_token(Some(Secret::new("tok-1")));
+        let mut a = for_options(&cfg).unwrap();
         assert_eq!(a.initial().unwrap().unwrap().expose(), "Bearer tok-1");
         assert_eq!(a.scheme(), "Bearer");
     }

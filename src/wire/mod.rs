@@ -7,11 +7,13 @@
 
 mod auth;
 mod http;
+mod options;
 mod target;
 pub(crate) mod tls;
 
+pub use options::{AuthMethod, CaFileMode, ConnectOptions, TlsOptions};
 pub use target::Target;
-pub use tls::{TlsState, Transport};
+pub use tls::Transport;
 
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
@@ -20,7 +22,6 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 use zeroize::Zeroizing;
 
-use crate::config::ChannelConfig;
 use crate::error::{Error, ErrorKind};
 use crate::logging::{log_line, LogLevel};
 use crate::secret::{redact, Secret};
@@ -35,13 +36,12 @@ const MAX_AUTH_ROUNDS: usize = 4;
 const MAX_SKIPPED_BODY: usize = 64 * 1024;
 
 /// Connect, upgrade, and return the open WebSocket. No timeout here: the caller bounds it.
-pub async fn open(target: &Target, cfg: &ChannelConfig) -> Result<WsStream, Error> {
+pub async fn open(target: &Target, cfg: &ConnectOptions) -> Result<WsStream, Error> {
     // Checked at open and update already; here too, so that no path sends credentials in
     // clear text.
-    cfg.channel_auth().check_target(target)?;
+    cfg.check_target(target)?;
     // Every secret this handshake may send: removed from anything the server says back.
-    let mut secrets = cfg.credentials.all();
-    secrets.extend(cfg.secret_headers.iter().map(|(_, v)| v.clone()));
+    let mut secrets = cfg.secrets();
     let result = open_inner(target, cfg, &mut secrets).await;
     result.map_err(|e| {
         let message = redact(e.message(), &secrets);
@@ -56,7 +56,7 @@ pub async fn open(target: &Target, cfg: &ChannelConfig) -> Result<WsStream, Erro
 /// caller can remove them from what the server says back.
 async fn open_inner(
     target: &Target,
-    cfg: &ChannelConfig,
+    cfg: &ConnectOptions,
     secrets: &mut Vec<Secret>,
 ) -> Result<WsStream, Error> {
     log_line!(LogLevel::Debug, "{}: connecting", target.display());
@@ -71,13 +71,13 @@ async fn open_inner(
     // Channel messages are small and latency matters more than packet count.
     let _ = tcp.set_nodelay(true);
     let io = if target.is_tls() {
-        tls::connect(target, cfg, tcp).await?
+        tls::connect(target, &cfg.tls, tcp).await?
     } else {
         Transport::Plain(tcp)
     };
     let mut conn = HttpConnection::new(io);
 
-    let mut authenticator = auth::for_config(cfg);
+    let mut authenticator = auth::for_options(cfg);
     let mut authorization = match authenticator.as_mut() {
         Some(a) => a.initial()?,
         None => None,
@@ -212,7 +212,7 @@ async fn open_inner(
 /// a log line.
 fn request_head(
     target: &Target,
-    cfg: &ChannelConfig,
+    cfg: &ConnectOptions,
     key: &str,
     authorization: Option<&Secret>,
     shown: bool,
@@ -262,7 +262,7 @@ fn request_head(
     head
 }
 
-fn ws_config(cfg: &ChannelConfig) -> WebSocketConfig {
+fn ws_config(cfg: &ConnectOptions) -> WebSocketConfig {
     // tungstenite zero-fills its read buffer up to this size before each read: the default
     // 128 KiB made every idle channel cost ~140 KiB resident and every small read a 128 KiB
     // memset. 16 KiB: ~27 KiB per idle channel, no loss on 100-stream messages (measured).
@@ -278,10 +278,12 @@ mod tests {
 
     #[test]
     fn the_request_carries_credentials_and_the_log_form_hides_them() {
-        let mut cfg = ChannelConfig::default();
-        cfg.set("origin", "https://plant.example").unwrap();
-        cfg.set("header.Cookie", "session=abc123").unwrap();
-        cfg.set("header.X-Site", "north").unwrap();
+        let cfg = ConnectOptions {
+            origin: Some("https://plant.example".into()),
+            headers: vec![("X-Site".into(), "north".into())],
+            secret_headers: vec![("Cookie".into(), Secret::new("session=abc123"))],
+            ..ConnectOptions::default()
+        };
         let target = Target::parse("wss://pi.example/piwebapi/streams/F1/channel").unwrap();
         let auth = Secret::new("Bearer tok-xyz");
         let head = request_head(&target, &cfg, "k", Some(&auth), false);

@@ -31,10 +31,10 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use crate::config::{CaFileMode, ChannelConfig};
 use crate::error::{Error, ErrorKind};
 use crate::logging::{log_line, LogLevel};
 
+use super::options::{CaFileMode, TlsOptions};
 use super::Target;
 
 /// A channel's TLS state: the client configuration, built at its first `wss://` connection
@@ -116,12 +116,11 @@ fn provider() -> Arc<CryptoProvider> {
 /// Run the TLS handshake over `tcp`.
 pub async fn connect(
     target: &Target,
-    cfg: &ChannelConfig,
+    cfg: &TlsOptions,
     tcp: TcpStream,
 ) -> Result<Transport, Error> {
     let config = client_config(cfg, target)?;
-    if cfg.tls_insecure_skip_verify && !cfg.tls_state.warned_insecure.swap(true, Ordering::Relaxed)
-    {
+    if cfg.insecure_skip_verify && !cfg.state.warned_insecure.swap(true, Ordering::Relaxed) {
         log_line!(
             LogLevel::Warn,
             "{}: TLS certificate verification is OFF (tls_insecure_skip_verify=true): the server is not authenticated \
@@ -148,12 +147,8 @@ pub async fn connect(
 
 /// The channel's client configuration, built once and kept in its `TlsState`. A failure to
 /// build it (an unreadable CA file) is not kept: the next connection tries again.
-fn client_config(cfg: &ChannelConfig, target: &Target) -> Result<Arc<ClientConfig>, Error> {
-    let mut slot = cfg
-        .tls_state
-        .config
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
+fn client_config(cfg: &TlsOptions, target: &Target) -> Result<Arc<ClientConfig>, Error> {
+    let mut slot = cfg.state.config.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(c) = slot.as_ref() {
         return Ok(c.clone());
     }
@@ -169,19 +164,19 @@ fn tls_error(msg: String) -> Error {
     Error::new(ErrorKind::Tls, msg)
 }
 
-fn build(cfg: &ChannelConfig) -> Result<ClientConfig, Error> {
+fn build(cfg: &TlsOptions) -> Result<ClientConfig, Error> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| tls_error(format!("TLS setup failed: {e}")))?;
-    let builder = if cfg.tls_insecure_skip_verify {
+    let builder = if cfg.insecure_skip_verify {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
     } else {
         builder.with_root_certificates(roots(cfg)?)
     };
-    let mut config = match (&cfg.tls_client_cert, &cfg.tls_client_key) {
+    let mut config = match (&cfg.client_cert, &cfg.client_key) {
         (Some(cert), Some(key)) => {
             let chain = read_certs("tls_client_cert", cert)?;
             let key = read_key("tls_client_key", key)?;
@@ -198,14 +193,14 @@ fn build(cfg: &ChannelConfig) -> Result<ClientConfig, Error> {
     Ok(config)
 }
 
-fn roots(cfg: &ChannelConfig) -> Result<RootCertStore, Error> {
+fn roots(cfg: &TlsOptions) -> Result<RootCertStore, Error> {
     let mut roots = RootCertStore::empty();
-    let use_system = cfg.tls_ca_file.is_none() || cfg.tls_ca_file_mode == CaFileMode::Add;
+    let use_system = cfg.ca_file.is_none() || cfg.ca_file_mode == CaFileMode::Add;
     let mut system_problems = String::new();
     if use_system {
         (roots, system_problems) = system_roots();
     }
-    if let Some(path) = &cfg.tls_ca_file {
+    if let Some(path) = &cfg.ca_file {
         let certs = read_certs("tls_ca_file", path)?;
         let (added, ignored) = roots.add_parsable_certificates(certs);
         if added == 0 {

@@ -175,6 +175,12 @@ internal static class TestBinding
         // Every enum member has the library's name for it: the enum mirrors the header.
         foreach (Status s in Enum.GetValues(typeof(Status)))
             Check(PiWebApi.StatusName(s) != "PWA_UNKNOWN", "the library does not know Status." + s);
+        // ... and every status the library knows is in the enum (no drift from the table).
+        for (int code = -200; code < 200; code++)
+        {
+            if (PiWebApi.StatusName(code) == "PWA_UNKNOWN") continue;
+            Check(Enum.IsDefined(typeof(Status), code), "Status lacks " + PiWebApi.StatusName(code));
+        }
         CheckEq("DIGITAL", PiWebApi.ValueKindName((int)ValueKind.Digital), "kind name");
     }
 

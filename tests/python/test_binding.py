@@ -119,6 +119,13 @@ class TestLayoutAndStatus(unittest.TestCase):
         for s in pwa.Status:
             self.assertEqual(pwa.status_name(s), "PWA_" + s.name)
         self.assertEqual(pwa.status_name(12345), "PWA_UNKNOWN")
+        # Every status the library knows is mirrored here, and no other (the binding's copy
+        # of src/ffi/status_table.rs cannot drift).
+        known = {code: pwa.status_name(code) for code in range(-200, 200)
+                 if pwa.status_name(code) != "PWA_UNKNOWN"}
+        self.assertEqual(known, {s.value: "PWA_" + s.name for s in pwa.Status})
+        for code, name in known.items():
+            self.assertEqual(getattr(_ffi, name), code)
         for k in pwa.ValueKind:
             self.assertEqual(pwa.kind_name(k), k.name)
 

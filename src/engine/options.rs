@@ -1,0 +1,38 @@
+//! How a channel behaves: timeouts, reconnect, queue bounds, parsing, and how it connects
+//! (the wire's options). Built from the channel configuration by the API layer; the engine
+//! never sees the configuration itself.
+
+use std::time::Duration;
+
+use crate::wire::ConnectOptions;
+
+/// Which thread parses a message into its typed content (`parse_on_receive`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseOnReceive {
+    /// The network thread parses a message when the consumer is behind (messages wait in the
+    /// queue); when the consumer keeps up, it parses on its first typed access. Each thread
+    /// takes what the other has no time for.
+    Auto,
+    /// The network thread parses every message as it arrives.
+    Always,
+    /// Never on the network thread: on the first typed access (for callers that only read the
+    /// JSON text, the parse never happens).
+    Never,
+}
+
+/// One channel's settings, as the engine uses them (see `ChannelConfig` for each).
+pub struct ChannelOptions {
+    pub reconnect: bool,
+    pub dead_channel_timeout: Option<Duration>,
+    pub open_timeout: Duration,
+    pub ping_interval: Option<Duration>,
+    pub ping_timeout: Duration,
+    pub close_timeout: Duration,
+    pub max_queue: usize,
+    pub max_queue_bytes: usize,
+    pub reconnect_initial_delay: Duration,
+    pub reconnect_max_delay: Duration,
+    pub reconnect_on_auth_failure: bool,
+    pub parse_on_receive: ParseOnReceive,
+    pub connect: ConnectOptions,
+}
