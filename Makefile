@@ -44,13 +44,19 @@ test-rust:
 	$(CARGO) test --workspace
 
 # The committed header must match a fresh generation (also asserted by a Rust test), and
-# compile as C99 and as C++17 with warnings as errors.
+# compile as C89, C99, C++98 and C++17 with warnings as errors; the C++ wrapper as C++14 and
+# C++17.
 check-header: build
 	@mkdir -p $(BUILD)
 	$(CARGO) test --lib --quiet committed_header_is_current
 	printf '#include "piwebasync.h"\nint main(void) { return pwa_version() == 0; }\n' > $(BUILD)/header_check.c
+	$(CC) -std=c89 -Wall -Wextra -Werror -pedantic -Iinclude -c $(BUILD)/header_check.c -o $(BUILD)/header_check_c89.o
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -c $(BUILD)/header_check.c -o $(BUILD)/header_check_c.o
+	$(CXX) -std=c++98 -Wall -Wextra -Werror -pedantic -Iinclude -x c++ -c $(BUILD)/header_check.c -o $(BUILD)/header_check_cpp98.o
 	$(CXX) -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude -x c++ -c $(BUILD)/header_check.c -o $(BUILD)/header_check_cpp.o
+	printf '#include "piwebasync.hpp"\nint main() { return piwebasync::version() == nullptr; }\n' > $(BUILD)/wrapper_check.cpp
+	$(CXX) -std=c++14 -Wall -Wextra -Werror -pedantic -Iinclude -Ibindings/cpp -fsyntax-only $(BUILD)/wrapper_check.cpp
+	$(CXX) -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude -Ibindings/cpp -fsyntax-only $(BUILD)/wrapper_check.cpp
 
 test-c: build $(C_TESTS) $(EXAMPLES)
 	scripts/run-c-tests.sh $(C_TESTS)

@@ -14,9 +14,21 @@ command -v valgrind >/dev/null || need+=(valgrind)
 # bindings/dotnet is compiled and tested with Mono's C# compiler (no .NET SDK on Debian).
 command -v mcs >/dev/null || need+=(mono-mcs)
 command -v mono >/dev/null || need+=(mono-runtime)
+# make install / make test (scripts/install.sh, test-install.sh): the static library is made
+# with ld -r + objcopy and the shared one stripped (binutils); the installed tree is used out of
+# tree with pkg-config and with CMake (find_package), statically too (gcc -static: libc6-dev).
+command -v cmake >/dev/null || need+=(cmake)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v objcopy >/dev/null || need+=(binutils)
+[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ "$(uname -m)" != x86_64 ] || need+=(libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}"
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+    log=$(mktemp)
+    if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+            $SUDO apt-get install -y -qq "${need[@]}"; } >"$log" 2>&1; then
+        echo "install-deps: FAILED to install ${need[*]} with apt-get (log: $log; last line: $(tail -1 "$log"))" >&2
+        exit 1
+    fi
+    rm -f "$log"
 fi
