@@ -14,7 +14,7 @@ LDLIBS    := -L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR) -lpiwebasync -lpthread
 C_TESTS   := $(patsubst tests/c/%.c,$(BUILD)/%,$(wildcard tests/c/test_*.c))
 EXAMPLES  := $(patsubst examples-c/%.c,$(BUILD)/%,$(wildcard examples-c/*.c))
 
-.PHONY: all build deps demo test test-rust test-c test-install test-bindings check-header header bench install clean
+.PHONY: all build deps demo test test-rust test-c test-install test-packages test-bindings check-header header bench install clean
 
 all: build
 
@@ -36,9 +36,9 @@ $(BUILD)/test_%: tests/c/test_%.c tests/c/check.h include/piwebasync.h build
 demo: deps build $(EXAMPLES)
 	scripts/demo.sh
 
-## test: Rust tests, header check, C tests against the simulator, the installed library, the
-## C++, Python and .NET bindings.
-test: deps build check-header test-rust test-c test-install test-bindings
+## test: Rust tests, header check, C tests against the simulator, the installed library (CMake
+## and pkg-config, shared and static), the wheel, the C++, Python and .NET bindings.
+test: deps build check-header test-rust test-c test-install test-packages test-bindings
 
 test-rust:
 	$(CARGO) test --workspace
@@ -62,10 +62,20 @@ test-c: build $(C_TESTS) $(EXAMPLES)
 	scripts/run-c-tests.sh $(C_TESTS)
 	scripts/test-examples.sh
 
-# make install into build/stage; examples-c/stream.c built from it (pkg-config, shared and
-# static) streams from the simulator.
+# make install into build/stage (then moved: the tree is relocatable); out-of-tree consumers
+# built from it with pkg-config and CMake (shared, static, C89, C++14) stream from the simulator.
 test-install: build
 	scripts/test-install.sh
+
+# The wheel, built from the library test-install installed, used as its
+# users do (a fresh venv) against the simulator;
+# then every place that carries the version agrees with Cargo.toml.
+PKGS := $(BUILD)/pkgs
+test-packages: test-install
+	@rm -rf $(PKGS)
+	scripts/build-wheel.sh $(BUILD)/stage/moved/lib/libpiwebasync.so.$$(scripts/version.sh) $(PKGS)
+	scripts/test-wheel.sh $(PKGS)/piwebasync_c-*.whl
+	scripts/test-version.sh $(BUILD)/stage/moved
 
 # bindings/cpp (header-only RAII), bindings/python (ctypes) and bindings/dotnet (P/Invoke, built
 # with Mono), each tested against simulators.
@@ -74,7 +84,8 @@ test-bindings: build
 	scripts/test-python.sh
 	scripts/test-dotnet.sh
 
-## install: release library (SONAME libpiwebasync.so.0.1), header and pkg-config file under
+## install: release library (SONAME libpiwebasync.so.0.1; stripped, debug info in lib/.debug),
+## static library, headers (C and C++), pkg-config files and CMake package under
 ## $(DESTDIR)$(PREFIX) (default /usr/local). See scripts/install.sh.
 PREFIX ?= /usr/local
 install:
@@ -92,4 +103,4 @@ bench:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) dist

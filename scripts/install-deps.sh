@@ -7,6 +7,8 @@ command -v gcc >/dev/null || need+=(gcc)
 command -v g++ >/dev/null || need+=(g++)
 command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)
+# The wheel test installs into a fresh venv (Debian splits venv/ensurepip off python3).
+command -v python3 >/dev/null && ! python3 -c 'import venv, ensurepip' 2>/dev/null && need+=(python3-venv)
 # tests/nginx.rs runs channels through nginx as a TLS-terminating WebSocket proxy. Debian
 # installs it in /usr/sbin (not on every user's PATH); the test starts its own instance.
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
