@@ -37,7 +37,7 @@ demo: deps build $(EXAMPLES)
 	scripts/demo.sh
 
 ## test: Rust tests, header check, C tests against the simulator, the installed library (CMake
-## and pkg-config, shared and static), the wheel, the C++, Python and .NET bindings.
+## and pkg-config, shared and static), the wheel and the .nupkg, the C++, Python and .NET bindings.
 test: deps build check-header test-rust test-c test-install test-packages test-bindings
 
 test-rust:
@@ -67,15 +67,17 @@ test-c: build $(C_TESTS) $(EXAMPLES)
 test-install: build
 	scripts/test-install.sh
 
-# The wheel, built from the library test-install installed, used as its
-# users do (a fresh venv) against the simulator;
+# The wheel and the .nupkg, built from the library test-install installed, each used as its
+# users do (a fresh venv; a Mono program from the restored package) against the simulator;
 # then every place that carries the version agrees with Cargo.toml.
 PKGS := $(BUILD)/pkgs
 test-packages: test-install
 	@rm -rf $(PKGS)
 	scripts/build-wheel.sh $(BUILD)/stage/moved/lib/libpiwebasync.so.$$(scripts/version.sh) $(PKGS)
 	scripts/test-wheel.sh $(PKGS)/piwebasync_c-*.whl
-	scripts/test-version.sh $(BUILD)/stage/moved
+	scripts/build-nupkg.sh $(PKGS) linux-x64=$(BUILD)/stage/moved/lib/libpiwebasync.so.$$(scripts/version.sh)
+	scripts/test-nupkg.sh $(PKGS)/PiWebAsync.*.nupkg
+	scripts/test-version.sh $(BUILD)/stage/moved $(PKGS)
 
 # bindings/cpp (header-only RAII), bindings/python (ctypes) and bindings/dotnet (P/Invoke, built
 # with Mono), each tested against simulators.
