@@ -14,7 +14,7 @@ LDLIBS    := -L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR) -lpiwebasync -lpthread
 C_TESTS   := $(patsubst tests/c/%.c,$(BUILD)/%,$(wildcard tests/c/test_*.c))
 EXAMPLES  := $(patsubst examples-c/%.c,$(BUILD)/%,$(wildcard examples-c/*.c))
 
-.PHONY: all build deps demo test test-rust test-c test-install test-packages test-bindings check-header header bench install clean
+.PHONY: all build deps demo test test-rust test-c test-install test-packages test-bindings check-header header bench install dist clean
 
 all: build
 
@@ -92,6 +92,10 @@ test-bindings: build
 PREFIX ?= /usr/local
 install:
 	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) CARGO=$(CARGO) scripts/install.sh
+
+## dist: the release tarball, the Python wheel and the NuGet package in dist/ (scripts/dist.sh).
+dist: deps
+	scripts/dist.sh
 
 ## header: regenerate include/piwebasync.h from src/ffi.
 header:
