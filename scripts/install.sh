@@ -143,7 +143,12 @@ cat > "$cmakedir/piwebasync-config.cmake" <<CM
 #   piwebasync::piwebasync_static  the static library (links pthread, dl, m, rt, util)
 # Both carry the include directory (piwebasync.h, and piwebasync.hpp for C++14 and later).
 # Paths are relative to this file: the installed tree may be moved.
-cmake_minimum_required(VERSION 3.5)
+# (No cmake_minimum_required here: it would reset the policies of the project that includes us.)
+if(CMAKE_VERSION VERSION_LESS 3.5)
+  set(piwebasync_FOUND FALSE)
+  set(piwebasync_NOT_FOUND_MESSAGE "piwebasync's CMake package needs CMake 3.5 or later")
+  return()
+endif()
 get_filename_component(_piwebasync_prefix "\${CMAKE_CURRENT_LIST_DIR}/$cm_prefix" ABSOLUTE)
 set(_piwebasync_libdir "\${_piwebasync_prefix}/$pc_libdir")
 set(_piwebasync_includedir "\${_piwebasync_prefix}/$pc_includedir")

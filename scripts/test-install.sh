@@ -97,6 +97,14 @@ check "the installed header compiles as C89 (-pedantic -Werror) and as C++98" ba
     gcc $1 $(pkg-config --cflags piwebasync) -c "$0/h.c" -o "$0/h89.o" &&
     g++ -std=c++98 -pedantic -Wall -Wextra -Werror $(pkg-config --cflags piwebasync) -x c++ -c "$0/h.c" -o "$0/h98.o"' \
     "$OUT" "$CFLAGS89"
+# The deprecation marking CHANGELOG.md's ABI policy promises: a warning in the caller's build,
+# silenced by PWA_NO_DEPRECATION_WARNINGS.
+check "PWA_DEPRECATED_WITH_NOTE warns the caller; PWA_NO_DEPRECATION_WARNINGS silences it" bash -c '
+    printf "#include <piwebasync.h>\nPWA_DEPRECATED_WITH_NOTE(\"use pwa_new instead\") int pwa_old(void);\nint main(void) { return pwa_old(); }\n" > "$0/dep.c"
+    gcc $1 $(pkg-config --cflags piwebasync) -c "$0/dep.c" -o "$0/dep.o" 2> "$0/dep.err" && { echo "no warning"; exit 1; }
+    grep -q "use pwa_new instead" "$0/dep.err" || { cat "$0/dep.err"; exit 1; }
+    gcc $1 -DPWA_NO_DEPRECATION_WARNINGS $(pkg-config --cflags piwebasync) -c "$0/dep.c" -o "$0/dep.o"' \
+    "$OUT" "$CFLAGS89"
 check "pkg-config, shared: consumer.c builds (C89)" \
     gcc $CFLAGS89 $(pkg-config --cflags piwebasync) tests/install/consumer.c -o "$OUT/pc-shared" \
         $(pkg-config --libs piwebasync)

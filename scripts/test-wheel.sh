@@ -9,8 +9,16 @@ SIM_DIR=${SIM_DIR:-build/sim-wheel}
 source scripts/sim-lib.sh
 venv=$PWD/build/wheel-venv
 rm -rf "$venv"
-python3 -m venv "$venv" || { echo "test-wheel: FAIL (python3 -m venv)" >&2; exit 1; }
-"$venv/bin/pip" install -q --no-index "$whl" || { echo "test-wheel: FAIL (pip install $whl)" >&2; exit 1; }
+# The venv gets no pip of its own (ensurepip takes ~10 s): build-wheel.sh's pip installs into it
+# (pip --python). Without that tools venv, the fresh venv's own pip does.
+pip=(build/py-tools/bin/pip --python "$venv/bin/python")
+if [ -x build/py-tools/bin/pip ]; then
+    python3 -m venv --without-pip "$venv" || { echo "test-wheel: FAIL (python3 -m venv)" >&2; exit 1; }
+else
+    python3 -m venv "$venv" || { echo "test-wheel: FAIL (python3 -m venv)" >&2; exit 1; }
+    pip=("$venv/bin/pip")
+fi
+"${pip[@]}" install -q --no-index "$whl" || { echo "test-wheel: FAIL (pip install $whl)" >&2; exit 1; }
 start_sim WHEEL --interval-ms 20 || { echo "test-wheel: FAIL (simulator)" >&2; exit 1; }
 version=$(scripts/version.sh)
 cd "$(mktemp -d)" || exit 1
