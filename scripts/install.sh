@@ -227,3 +227,8 @@ unset(_pwa_min_major)
 unset(_pwa_min_minor)
 CM
 echo "installed piwebasync $version into $DESTDIR$PREFIX ($soname)"
+if [ -z "$DESTDIR" ] && command -v ldconfig >/dev/null && [ "$(id -u)" -eq 0 ]; then
+    ldconfig "$LIBDIR" 2>/dev/null || true   # refresh the loader's cache for the new SONAME link
+elif [ -z "$DESTDIR" ]; then
+    echo "install: run ldconfig (as root) or add $LIBDIR to LD_LIBRARY_PATH so programs find $soname"
+fi
