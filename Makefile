@@ -14,7 +14,7 @@ LDLIBS    := -L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR) -lpiwebasync -lpthread
 C_TESTS   := $(patsubst tests/c/%.c,$(BUILD)/%,$(wildcard tests/c/test_*.c))
 EXAMPLES  := $(patsubst examples-c/%.c,$(BUILD)/%,$(wildcard examples-c/*.c))
 
-.PHONY: all build deps demo test test-rust test-c test-install test-bindings check-header header bench install clean
+.PHONY: all build deps demo test test-rust test-c test-install test-packages test-bindings check-header header bench install dist clean
 
 all: build
 
@@ -36,30 +36,48 @@ $(BUILD)/test_%: tests/c/test_%.c tests/c/check.h include/piwebasync.h build
 demo: deps build $(EXAMPLES)
 	scripts/demo.sh
 
-## test: Rust tests, header check, C tests against the simulator, the installed library, the
-## C++, Python and .NET bindings.
-test: deps build check-header test-rust test-c test-install test-bindings
+## test: Rust tests, header check, C tests against the simulator, the installed library (CMake
+## and pkg-config, shared and static), the wheel and the .nupkg, the C++, Python and .NET bindings.
+test: deps build check-header test-rust test-c test-install test-packages test-bindings
 
 test-rust:
 	$(CARGO) test --workspace
 
 # The committed header must match a fresh generation (also asserted by a Rust test), and
-# compile as C99 and as C++17 with warnings as errors.
+# compile as C89, C99, C++98 and C++17 with warnings as errors; the C++ wrapper as C++14 and
+# C++17.
 check-header: build
 	@mkdir -p $(BUILD)
 	$(CARGO) test --lib --quiet committed_header_is_current
 	printf '#include "piwebasync.h"\nint main(void) { return pwa_version() == 0; }\n' > $(BUILD)/header_check.c
+	$(CC) -std=c89 -Wall -Wextra -Werror -pedantic -Iinclude -c $(BUILD)/header_check.c -o $(BUILD)/header_check_c89.o
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -c $(BUILD)/header_check.c -o $(BUILD)/header_check_c.o
+	$(CXX) -std=c++98 -Wall -Wextra -Werror -pedantic -Iinclude -x c++ -c $(BUILD)/header_check.c -o $(BUILD)/header_check_cpp98.o
 	$(CXX) -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude -x c++ -c $(BUILD)/header_check.c -o $(BUILD)/header_check_cpp.o
+	printf '#include "piwebasync.hpp"\nint main() { return piwebasync::version() == nullptr; }\n' > $(BUILD)/wrapper_check.cpp
+	$(CXX) -std=c++14 -Wall -Wextra -Werror -pedantic -Iinclude -Ibindings/cpp -fsyntax-only $(BUILD)/wrapper_check.cpp
+	$(CXX) -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude -Ibindings/cpp -fsyntax-only $(BUILD)/wrapper_check.cpp
 
 test-c: build $(C_TESTS) $(EXAMPLES)
 	scripts/run-c-tests.sh $(C_TESTS)
 	scripts/test-examples.sh
 
-# make install into build/stage; examples-c/stream.c built from it (pkg-config, shared and
-# static) streams from the simulator.
+# make install into build/stage (then moved: the tree is relocatable); out-of-tree consumers
+# built from it with pkg-config and CMake (shared, static, C89, C++14) stream from the simulator.
 test-install: build
 	scripts/test-install.sh
+
+# The wheel and the .nupkg, built from the library test-install installed, each used as its
+# users do (a fresh venv; a Mono program from the restored package) against the simulator;
+# then every place that carries the version agrees with Cargo.toml.
+PKGS := $(BUILD)/pkgs
+test-packages: test-install
+	@rm -rf $(PKGS)
+	scripts/build-wheel.sh $(BUILD)/stage/moved/lib/libpiwebasync.so.$$(scripts/version.sh) $(PKGS)
+	scripts/test-wheel.sh $(PKGS)/piwebasync_c-*.whl
+	scripts/build-nupkg.sh $(PKGS) linux-x64=$(BUILD)/stage/moved/lib/libpiwebasync.so.$$(scripts/version.sh)
+	scripts/test-nupkg.sh $(PKGS)/PiWebAsync.*.nupkg
+	scripts/test-version.sh $(BUILD)/stage/moved $(PKGS)
 
 # bindings/cpp (header-only RAII), bindings/python (ctypes) and bindings/dotnet (P/Invoke, built
 # with Mono), each tested against simulators.
@@ -68,11 +86,16 @@ test-bindings: build
 	scripts/test-python.sh
 	scripts/test-dotnet.sh
 
-## install: release library (SONAME libpiwebasync.so.0.1), header and pkg-config file under
+## install: release library (SONAME libpiwebasync.so.0.1; stripped, debug info in lib/.debug),
+## static library, headers (C and C++), pkg-config files and CMake package under
 ## $(DESTDIR)$(PREFIX) (default /usr/local). See scripts/install.sh.
 PREFIX ?= /usr/local
 install:
 	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) CARGO=$(CARGO) scripts/install.sh
+
+## dist: the release tarball, the Python wheel and the NuGet package in dist/ (scripts/dist.sh).
+dist: deps
+	scripts/dist.sh
 
 ## header: regenerate include/piwebasync.h from src/ffi (statuses and configuration keys from
 ## their tables) and the README's table of configuration keys.
@@ -88,4 +111,4 @@ bench:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) dist

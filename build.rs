@@ -93,19 +93,71 @@ fn main() {
     println!("cargo:rerun-if-changed=src/config/key_specs.rs");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=PWA_UPDATE_HEADER");
+    println!("cargo:rerun-if-changed=Cargo.toml");
     let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("piwebasync.h");
     let mut config =
         cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
-    config.after_includes = Some(generated_part());
+    // The version macros come from Cargo.toml's version, its one place (src/ffi/version.rs).
+    let mut after = format!("\n{}", config.after_includes.take().unwrap_or_default());
+    for (macro_name, var, doc) in [
+        (
+            "PWA_VERSION_MAJOR",
+            "CARGO_PKG_VERSION_MAJOR",
+            "Major version of the library this header belongs to.",
+        ),
+        ("PWA_VERSION_MINOR", "CARGO_PKG_VERSION_MINOR", "Minor version."),
+        ("PWA_VERSION_PATCH", "CARGO_PKG_VERSION_PATCH", "Patch version."),
+    ] {
+        let n = std::env::var(var).unwrap();
+        after.push_str(&format!("\n/**\n * {doc}\n */\n#define {macro_name} {n}\n"));
+    }
+    after.push_str(&generated_part());
+    config.after_includes = Some(after.trim_end().to_string());
     // Only src/ffi is scanned (cbindgen follows its `mod` items): the header is the C ABI.
     let bindings = cbindgen::Builder::new()
         .with_config(config)
         .with_src(crate_dir.join("src/ffi/mod.rs"))
         .generate()
         .expect("cbindgen could not generate the header");
-    bindings.write_to_file(&out);
+    let mut text = Vec::new();
+    bindings.write(&mut text);
+    let text = c89_comments(&String::from_utf8(text).expect("cbindgen wrote UTF-8"));
+    write_if_changed(&out, &text);
     if std::env::var_os("PWA_UPDATE_HEADER").is_some() {
-        bindings.write_to_file(crate_dir.join("include/piwebasync.h"));
+        write_if_changed(&crate_dir.join("include/piwebasync.h"), &text);
+    }
+}
+
+/// cbindgen's C++ guards end in `// ...` comments (`}  // extern "C"`, `#endif  // __cplusplus`),
+/// which C89 does not have (`-std=c89 -pedantic` rejects them). Every line comment outside the
+/// doc blocks is turned into a block comment, so the header compiles as C89, C99 and C++.
+fn c89_comments(header: &str) -> String {
+    let mut out = String::with_capacity(header.len());
+    for line in header.lines() {
+        match line.find("//") {
+            // Not inside a `/* */` block (those lines start with ` *` or `/*`) and not in a string.
+            Some(i)
+                if !line.trim_start().starts_with('*')
+                    && !line.trim_start().starts_with("/*")
+                    && !line[..i].contains('"') =>
+            {
+                let comment = line[i + 2..].trim();
+                assert!(!comment.contains("*/"), "cannot convert to a block comment: {line}");
+                out.push_str(line[..i].trim_end());
+                out.push_str("  /* ");
+                out.push_str(comment);
+                out.push_str(" */");
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn write_if_changed(path: &std::path::Path, text: &str) {
+    if std::fs::read_to_string(path).ok().as_deref() != Some(text) {
+        std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
     }
 }

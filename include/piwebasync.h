@@ -43,6 +43,41 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * Deprecated functions are declared with PWA_DEPRECATED / PWA_DEPRECATED_WITH_NOTE: callers get
+ * a compiler warning. Define PWA_NO_DEPRECATION_WARNINGS to silence it.
+ */
+#if !defined(PWA_DEPRECATED)
+#if defined(PWA_NO_DEPRECATION_WARNINGS)
+#define PWA_DEPRECATED
+#define PWA_DEPRECATED_WITH_NOTE(note)
+#elif defined(__GNUC__) || defined(__clang__)
+#define PWA_DEPRECATED __attribute__((deprecated))
+#define PWA_DEPRECATED_WITH_NOTE(note) __attribute__((deprecated(note)))
+#elif defined(_MSC_VER)
+#define PWA_DEPRECATED __declspec(deprecated)
+#define PWA_DEPRECATED_WITH_NOTE(note) __declspec(deprecated(note))
+#else
+#define PWA_DEPRECATED
+#define PWA_DEPRECATED_WITH_NOTE(note)
+#endif
+#endif
+
+/**
+ * Major version of the library this header belongs to.
+ */
+#define PWA_VERSION_MAJOR 0
+
+/**
+ * Minor version.
+ */
+#define PWA_VERSION_MINOR 1
+
+/**
+ * Patch version.
+ */
+#define PWA_VERSION_PATCH 0
+
 /* Status codes (src/ffi/status_table.rs). */
 
 /**
@@ -224,7 +259,6 @@
  *   (PKCS#8, PKCS#1 or SEC1).
  */
 
-
 /**
  * Log levels: a callback set at one level receives that level and the more severe ones.
  */
@@ -244,21 +278,6 @@
  * The longest ad hoc URL `pwa_url_adhoc_split` makes when given 0: 4096 bytes.
  */
 #define PWA_URL_DEFAULT_MAX_LEN 4096
-
-/**
- * Major version of the library this header belongs to.
- */
-#define PWA_VERSION_MAJOR 0
-
-/**
- * Minor version.
- */
-#define PWA_VERSION_MINOR 1
-
-/**
- * Patch version.
- */
-#define PWA_VERSION_PATCH 0
 
 /**
  * Opaque channel configuration. Create with `pwa_config_new`, free with `pwa_config_free`.
@@ -857,7 +876,7 @@ typedef int32_t pwa_field;
 
 #ifdef __cplusplus
 extern "C" {
-#endif // __cplusplus
+#endif  /* __cplusplus */
 
 /**
  * Open a channel to `url` and block until its first connection is up, or `open_timeout`
@@ -1404,7 +1423,7 @@ const char *pwa_value_kind_name(pwa_value_kind kind);
 const char *pwa_version(void);
 
 #ifdef __cplusplus
-}  // extern "C"
-#endif  // __cplusplus
+}  /* extern "C" */
+#endif  /* __cplusplus */
 
 #endif  /* PIWEBASYNC_H */

@@ -7,6 +7,8 @@ command -v gcc >/dev/null || need+=(gcc)
 command -v g++ >/dev/null || need+=(g++)
 command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)
+# The wheel test installs into a fresh venv (Debian splits venv/ensurepip off python3).
+command -v python3 >/dev/null && ! python3 -c 'import venv, ensurepip' 2>/dev/null && need+=(python3-venv)
 # tests/nginx.rs runs channels through nginx as a TLS-terminating WebSocket proxy. Debian
 # installs it in /usr/sbin (not on every user's PATH); the test starts its own instance.
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
@@ -14,9 +16,21 @@ command -v valgrind >/dev/null || need+=(valgrind)
 # bindings/dotnet is compiled and tested with Mono's C# compiler (no .NET SDK on Debian).
 command -v mcs >/dev/null || need+=(mono-mcs)
 command -v mono >/dev/null || need+=(mono-runtime)
+# make install / make test (scripts/install.sh, test-install.sh): the static library is made
+# with ld -r + objcopy and the shared one stripped (binutils); the installed tree is used out of
+# tree with pkg-config and with CMake (find_package), statically too (gcc -static: libc6-dev).
+command -v cmake >/dev/null || need+=(cmake)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v objcopy >/dev/null || need+=(binutils)
+[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ "$(uname -m)" != x86_64 ] || need+=(libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}"
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+    log=$(mktemp)
+    if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+            $SUDO apt-get install -y -qq "${need[@]}"; } >"$log" 2>&1; then
+        echo "install-deps: FAILED to install ${need[*]} with apt-get (log: $log; last line: $(tail -1 "$log"))" >&2
+        exit 1
+    fi
+    rm -f "$log"
 fi

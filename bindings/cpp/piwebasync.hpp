@@ -1,4 +1,8 @@
-// piwebasync.hpp — a header-only C++17 RAII wrapper of the piwebasync C ABI (piwebasync.h).
+// piwebasync.hpp — a header-only C++ RAII wrapper of the piwebasync C ABI (piwebasync.h).
+//
+// C++14 or later. Under C++17 (detected by the standard feature-test macros) `string_view` and
+// `optional` below are string_view and optional; under C++14 they are small
+// stand-ins in this namespace with the subset of the std interface the wrapper uses.
 //
 // Link with the C library (-lpiwebasync). Everything lives in namespace `piwebasync`.
 //
@@ -38,16 +42,176 @@
 #include <limits>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#if __cplusplus >= 201703L || (defined(_MSVC_LANG) && _MSVC_LANG >= 201703L)
+#include <optional>
+#include <string_view>
+#endif
+#if defined(__cpp_lib_string_view) && defined(__cpp_lib_optional)
+#define PIWEBASYNC_HPP_STD17 1
+#else
+#include <new>
+#include <ostream>
+#endif
+#if defined(__cpp_inline_variables)
+#define PIWEBASYNC_HPP_INLINE_VAR inline
+#else
+#define PIWEBASYNC_HPP_INLINE_VAR
+#endif
+
 namespace piwebasync {
+
+#if defined(PIWEBASYNC_HPP_STD17)
+using string_view = std::string_view;
+template <class T>
+using optional = std::optional<T>;
+using nullopt_t = std::nullopt_t;
+constexpr nullopt_t nullopt = std::nullopt;
+#else
+/// C++14 stand-in for std::string_view: a non-owning (pointer, length) view of characters.
+class string_view {
+public:
+    typedef std::size_t size_type;
+    typedef const char* const_iterator;
+    static constexpr size_type npos = static_cast<size_type>(-1);
+
+    constexpr string_view() noexcept : p_(nullptr), n_(0) {}
+    constexpr string_view(const char* p, size_type n) noexcept : p_(p), n_(n) {}
+    string_view(const char* s) noexcept : p_(s), n_(s ? std::strlen(s) : 0) {}
+    string_view(const std::string& s) noexcept : p_(s.data()), n_(s.size()) {}
+
+    constexpr const char* data() const noexcept { return p_; }
+    constexpr size_type size() const noexcept { return n_; }
+    constexpr size_type length() const noexcept { return n_; }
+    constexpr bool empty() const noexcept { return n_ == 0; }
+    constexpr const_iterator begin() const noexcept { return p_; }
+    constexpr const_iterator end() const noexcept { return p_ + n_; }
+    constexpr char operator[](size_type i) const noexcept { return p_[i]; }
+    char front() const noexcept { return p_[0]; }
+    char back() const noexcept { return p_[n_ - 1]; }
+
+    string_view substr(size_type pos, size_type count = npos) const {
+        if (pos > n_) throw std::out_of_range("piwebasync::string_view::substr");
+        return string_view(p_ + pos, std::min(count, n_ - pos));
+    }
+    size_type find(char c, size_type pos = 0) const noexcept {
+        for (size_type i = pos; i < n_; ++i)
+            if (p_[i] == c) return i;
+        return npos;
+    }
+    size_type find(string_view v, size_type pos = 0) const noexcept {
+        if (v.n_ > n_) return npos;
+        for (size_type i = pos; i + v.n_ <= n_; ++i)
+            if (v.n_ == 0 || std::memcmp(p_ + i, v.p_, v.n_) == 0) return i;
+        return npos;
+    }
+    int compare(string_view o) const noexcept {
+        size_type k = std::min(n_, o.n_);
+        int c = k ? std::memcmp(p_, o.p_, k) : 0;
+        if (c != 0) return c;
+        return n_ < o.n_ ? -1 : (n_ > o.n_ ? 1 : 0);
+    }
+    operator std::string() const { return n_ ? std::string(p_, n_) : std::string(); }
+
+private:
+    const char* p_;
+    size_type n_;
+};
+inline bool operator==(string_view a, string_view b) noexcept { return a.compare(b) == 0; }
+inline bool operator!=(string_view a, string_view b) noexcept { return a.compare(b) != 0; }
+inline bool operator<(string_view a, string_view b) noexcept { return a.compare(b) < 0; }
+inline std::string& operator+=(std::string& s, string_view v) { return s.append(v.data(), v.size()); }
+inline std::string operator+(std::string s, string_view v) { return s.append(v.data(), v.size()); }
+inline std::ostream& operator<<(std::ostream& os, string_view v) {
+    return os.write(v.data(), static_cast<std::streamsize>(v.size()));
+}
+
+/// C++14 stand-in for std::nullopt_t / std::nullopt.
+struct nullopt_t {
+    explicit constexpr nullopt_t(int) {}
+};
+constexpr nullopt_t nullopt{0};
+
+/// C++14 stand-in for std::optional (also for move-only T): empty, or holds one T in place.
+template <class T>
+class optional {
+public:
+    optional() noexcept : has_(false) {}
+    optional(nullopt_t) noexcept : has_(false) {}
+    optional(const T& v) : has_(false) { emplace(v); }
+    optional(T&& v) : has_(false) { emplace(std::move(v)); }
+    optional(const optional& o) : has_(false) {
+        if (o.has_) emplace(*o);
+    }
+    optional(optional&& o) noexcept(std::is_nothrow_move_constructible<T>::value) : has_(false) {
+        if (o.has_) emplace(std::move(*o));
+    }
+    optional& operator=(const optional& o) {
+        if (this != &o) {
+            reset();
+            if (o.has_) emplace(*o);
+        }
+        return *this;
+    }
+    optional& operator=(optional&& o) noexcept(std::is_nothrow_move_constructible<T>::value) {
+        if (this != &o) {
+            reset();
+            if (o.has_) emplace(std::move(*o));
+        }
+        return *this;
+    }
+    optional& operator=(nullopt_t) noexcept {
+        reset();
+        return *this;
+    }
+    ~optional() { reset(); }
+
+    template <class... Args>
+    T& emplace(Args&&... args) {
+        reset();
+        ::new (static_cast<void*>(&buf_)) T(std::forward<Args>(args)...);
+        has_ = true;
+        return **this;
+    }
+    void reset() noexcept {
+        if (has_) {
+            ptr()->~T();
+            has_ = false;
+        }
+    }
+    bool has_value() const noexcept { return has_; }
+    explicit operator bool() const noexcept { return has_; }
+    T& operator*() & noexcept { return *ptr(); }
+    const T& operator*() const& noexcept { return *ptr(); }
+    T&& operator*() && noexcept { return std::move(*ptr()); }
+    T* operator->() noexcept { return ptr(); }
+    const T* operator->() const noexcept { return ptr(); }
+    T& value() & {
+        if (!has_) throw std::logic_error("piwebasync::optional: no value");
+        return *ptr();
+    }
+    const T& value() const& {
+        if (!has_) throw std::logic_error("piwebasync::optional: no value");
+        return *ptr();
+    }
+    T&& value() && {
+        if (!has_) throw std::logic_error("piwebasync::optional: no value");
+        return std::move(*ptr());
+    }
+
+private:
+    T* ptr() noexcept { return reinterpret_cast<T*>(&buf_); }
+    const T* ptr() const noexcept { return reinterpret_cast<const T*>(&buf_); }
+    typename std::aligned_storage<sizeof(T), alignof(T)>::type buf_;
+    bool has_;
+};
+#endif
 
 // ----------------------------------------------------------------------------------------------
 // Status helpers
@@ -147,7 +311,7 @@ public:
     const char* status_name() const noexcept { return pwa_status_name(status_); }
     /// The library's message (pwa_last_error / pwa_channel_last_error), or the status's
     /// description when the library gave none.
-    std::string_view message() const noexcept { return std::string_view(what()).substr(prefix_); }
+    string_view message() const noexcept { return string_view(what()).substr(prefix_); }
 
 private:
     pwa_status status_;
@@ -172,14 +336,14 @@ inline void check(pwa_status s) {
 
 // A NUL-terminated copy for the C API; an embedded NUL would silently cut the string, so it is
 // refused the way the library refuses bad input.
-inline std::string c_string(std::string_view v, const char* what) {
-    if (v.find('\0') != std::string_view::npos)
+inline std::string c_string(string_view v, const char* what) {
+    if (v.find('\0') != string_view::npos)
         throw Error(PWA_ERR_INVALID_ARGUMENT, std::string(what) + " contains a NUL character");
     return std::string(v);
 }
 
-inline std::string_view view(const char* s) noexcept {
-    return s ? std::string_view(s) : std::string_view();
+inline string_view view(const char* s) noexcept {
+    return s ? string_view(s) : string_view();
 }
 
 inline int32_t clamp_timeout(std::chrono::milliseconds t) noexcept {
@@ -220,34 +384,34 @@ public:
     Config& operator=(const Config&) = delete;
 
     /// Set `key` to `value` as text (durations in seconds, booleans true/false...).
-    Config& set(std::string_view key, std::string_view value) {
+    Config& set(string_view key, string_view value) {
         std::string k = detail::c_string(key, "configuration key");
         std::string v = detail::c_string(value, "configuration value");
         detail::check(pwa_config_set(cfg_, k.c_str(), v.c_str()));
         return *this;
     }
     // Without this overload a string literal would pick set(key, bool).
-    Config& set(std::string_view key, const char* value) {
+    Config& set(string_view key, const char* value) {
         if (!value) {
             std::string k = detail::c_string(key, "configuration key");
             detail::check(pwa_config_set(cfg_, k.c_str(), nullptr));
             return *this;
         }
-        return set(key, std::string_view(value));
+        return set(key, string_view(value));
     }
-    Config& set(std::string_view key, const std::string& value) {
-        return set(key, std::string_view(value));
+    Config& set(string_view key, const std::string& value) {
+        return set(key, string_view(value));
     }
-    Config& set(std::string_view key, bool value) { return set(key, value ? "true" : "false"); }
-    template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool> &&
-                                            !std::is_same_v<T, char>,
+    Config& set(string_view key, bool value) { return set(key, value ? "true" : "false"); }
+    template <class T, std::enable_if_t<std::is_integral<T>::value && !std::is_same<T, bool>::value &&
+                                            !std::is_same<T, char>::value,
                                         int> = 0>
-    Config& set(std::string_view key, T value) {
-        return set(key, std::string_view(std::to_string(value)));
+    Config& set(string_view key, T value) {
+        return set(key, string_view(std::to_string(value)));
     }
     /// A duration, written as exact decimal seconds ("0.25"), independent of the locale.
     template <class Rep, class Period>
-    Config& set(std::string_view key, std::chrono::duration<Rep, Period> d) {
+    Config& set(string_view key, std::chrono::duration<Rep, Period> d) {
         auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
         std::string text = ns < 0 ? "-" : "";
         unsigned long long a = ns < 0 ? 0ULL - static_cast<unsigned long long>(ns)
@@ -260,12 +424,12 @@ public:
             while (!f.empty() && f.back() == '0') f.pop_back();
             text += "." + f;
         }
-        return set(key, std::string_view(text));
+        return set(key, string_view(text));
     }
 
     /// The value of `key` as set() takes it ("" = none); secrets come back as "***"
     /// (pwa_config_get). Throws Error for an unknown key.
-    std::string value(std::string_view key) const {
+    std::string value(string_view key) const {
         std::string k = detail::c_string(key, "configuration key");
         std::size_t needed = 0;
         pwa_status s = pwa_config_get(cfg_, k.c_str(), nullptr, 0, &needed);
@@ -287,7 +451,7 @@ private:
 
 /// A configuration key as the library describes it (pwa_config_key); static strings.
 struct KeyInfo {
-    std::string_view name, kind, default_value, doc;
+    string_view name, kind, default_value, doc;
     bool is_secret;
 };
 
@@ -308,8 +472,8 @@ inline std::vector<KeyInfo> config_keys() {
 
 /// What a message is (pwa_message_info). Views are valid while the message lives.
 struct MessageInfo {
-    std::string_view parse_error;
-    std::string_view web_exception_errors;
+    string_view parse_error;
+    string_view web_exception_errors;
     std::size_t stream_count = 0;
     std::size_t value_count = 0;
     bool is_heartbeat = false;
@@ -320,11 +484,11 @@ struct MessageInfo {
 
 /// One stream of a message (pwa_stream_info). Views are valid while the message lives.
 struct StreamInfo {
-    std::string_view web_id;
-    std::string_view name;
-    std::string_view path;
-    std::string_view units;
-    std::string_view web_exception_errors;
+    string_view web_id;
+    string_view name;
+    string_view path;
+    string_view units;
+    string_view web_exception_errors;
     std::size_t first_value = 0;  // index of its first value in the flat list
     std::size_t value_count = 0;
     bool has_web_exception = false;
@@ -340,11 +504,11 @@ struct Value {
     int64_t timestamp_ns = 0;
     double number = 0;
     int64_t integer = 0;
-    std::string_view text;
-    std::string_view units;
-    std::string_view timestamp_text;
-    std::string_view errors;
-    std::string_view web_exception_errors;
+    string_view text;
+    string_view units;
+    string_view timestamp_text;
+    string_view errors;
+    string_view web_exception_errors;
     std::size_t stream_index = 0;
     pwa_value_kind kind = PWA_VALUE_NULL;
     bool timestamp_valid = false;
@@ -360,8 +524,8 @@ struct Value {
     /// "DOUBLE", "INT64" ... (pwa_value_kind_name).
     const char* kind_name() const noexcept { return pwa_value_kind_name(kind); }
     /// The timestamp, or nullopt when it was missing or invalid.
-    std::optional<TimePoint> timestamp() const {
-        if (!timestamp_valid) return std::nullopt;
+    optional<TimePoint> timestamp() const {
+        if (!timestamp_valid) return nullopt;
         return TimePoint(std::chrono::nanoseconds(timestamp_ns));
     }
 };
@@ -402,7 +566,7 @@ public:
 
     /// A message made from JSON text as if it had been received (pwa_message_from_json; its
     /// URL is ""). Anything is accepted; text that is not a channel message is unparsable.
-    static Message from_json(std::string_view json) {
+    static Message from_json(string_view json) {
         pwa_message* m = nullptr;
         // An empty view may have a NULL data(); the library wants a pointer.
         detail::check(pwa_message_from_json(json.empty() ? "" : json.data(), json.size(), &m));
@@ -422,14 +586,14 @@ public:
     }
 
     /// The JSON text exactly as sent ("" for an empty Message).
-    std::string_view json() const noexcept {
+    string_view json() const noexcept {
         if (!msg_) return {};
         std::size_t len = 0;
         const char* p = pwa_message_json(msg_, &len);
-        return p ? std::string_view(p, len) : std::string_view();
+        return p ? string_view(p, len) : string_view();
     }
     /// The channel URL it arrived on (a password shown as ***); "" when made from JSON.
-    std::string_view url() const noexcept { return msg_ ? detail::view(pwa_message_url(msg_)) : std::string_view(); }
+    string_view url() const noexcept { return msg_ ? detail::view(pwa_message_url(msg_)) : string_view(); }
 
     MessageInfo info() const {
         pwa_message_info i;
@@ -610,7 +774,7 @@ inline void on_state_trampoline(void* user, pwa_channel_t, const pwa_state_event
 /// channel's terminal status (returned again on every later poll once the buffer is drained).
 struct PollResult {
     pwa_status status = PWA_TIMEOUT;
-    std::optional<Message> message;
+    optional<Message> message;
 
     bool ok() const noexcept { return status == PWA_OK; }
     explicit operator bool() const noexcept { return ok(); }
@@ -619,7 +783,7 @@ struct PollResult {
 };
 
 /// Wait without limit (poll, shutdown).
-inline constexpr std::chrono::milliseconds forever{-1};
+PIWEBASYNC_HPP_INLINE_VAR constexpr std::chrono::milliseconds forever{-1};
 
 /// A PI Web API channel (owns a pwa_channel_t; move-only). The destructor calls
 /// pwa_channel_free: buffered messages are discarded, the channel is closed (waiting at most
@@ -654,10 +818,10 @@ public:
     /// Open a poll-mode channel to `url`, blocking until its first connection is up. `cfg`
     /// may be NULL (defaults). Throws Error (PWA_ERR_CONNECT, PWA_ERR_AUTH,
     /// PWA_ERR_OPEN_TIMEOUT, ...) with the library's message.
-    static Channel open(std::string_view url, const Config* cfg = nullptr) {
+    static Channel open(string_view url, const Config* cfg = nullptr) {
         return open_impl(url, cfg, nullptr);
     }
-    static Channel open(std::string_view url, const Config& cfg) { return open(url, &cfg); }
+    static Channel open(string_view url, const Config& cfg) { return open(url, &cfg); }
 
     /// Open a channel whose messages go to `on_message` and state events to `on_state`, both
     /// called on the channel's callback thread, one at a time, in order. Either may be empty:
@@ -667,7 +831,7 @@ public:
     /// and last. An exception thrown by either function is caught at the C boundary and
     /// counted (callback_exceptions()); the channel goes on. The functions are stored on the
     /// heap and destroyed only after the channel was freed (no callback runs any more).
-    static Channel open_with_callbacks(std::string_view url, const Config* cfg,
+    static Channel open_with_callbacks(string_view url, const Config* cfg,
                                        MessageCallback on_message, StateCallback on_state = {}) {
         auto st = std::make_unique<detail::CallbackState>();
         st->on_message = std::move(on_message);
@@ -705,7 +869,7 @@ public:
     /// goes on at its previous endpoint); PWA_UPDATE_FAILED (failed, `rollback` false: the
     /// channel closes); or the channel's terminal status if it had already ended. Throws
     /// Error for a malformed URL, PWA_ERR_BUSY, an invalid handle, or inside a callback.
-    pwa_status update(std::string_view url, bool rollback = true) {
+    pwa_status update(string_view url, bool rollback = true) {
         std::string u = detail::c_string(url, "URL");
         pwa_status s = pwa_channel_update(h_, u.c_str(), rollback ? 1 : 0);
         if (detail::is_misuse(s)) detail::fail_channel(s, h_);
@@ -751,13 +915,13 @@ public:
 
     /// Replace the bearer token (auth=bearer) / Basic password (auth=basic) for the next
     /// connection. Throws Error on refusal.
-    void set_bearer_token(std::string_view token) {
+    void set_bearer_token(string_view token) {
         std::string t = detail::c_string(token, "token");
         pwa_status s = pwa_channel_set_bearer_token(h_, t.c_str());
         std::fill(t.begin(), t.end(), '\0');  // best effort: do not leave a copy around
         if (s != PWA_OK) detail::fail_channel(s, h_);
     }
-    void set_password(std::string_view password) {
+    void set_password(string_view password) {
         std::string p = detail::c_string(password, "password");
         pwa_status s = pwa_channel_set_password(h_, p.c_str());
         std::fill(p.begin(), p.end(), '\0');
@@ -804,7 +968,7 @@ public:
     }
 
 private:
-    static Channel open_impl(std::string_view url, const Config* cfg, const pwa_callbacks* cbs) {
+    static Channel open_impl(string_view url, const Config* cfg, const pwa_callbacks* cbs) {
         std::string u = detail::c_string(url, "URL");
         pwa_channel_t h = 0;
         pwa_status s = pwa_channel_open(u.c_str(), cfg ? cfg->get() : nullptr, cbs, &h);
@@ -902,7 +1066,7 @@ inline std::string join_ids(const std::vector<std::string>& ids) {
 
 /// `{base}/streams/{webId}/channel?...` (pwa_url_stream). Throws Error(PWA_ERR_INVALID_ARGUMENT)
 /// for a bad base, WebId or option, with the library's reason.
-inline std::string stream_url(std::string_view base, std::string_view web_id,
+inline std::string stream_url(string_view base, string_view web_id,
                               const UrlOptions& opts = UrlOptions()) {
     const std::string b = detail::c_string(base, "base"), w = detail::c_string(web_id, "WebId");
     const detail::CUrlOptions o(opts);
@@ -912,7 +1076,7 @@ inline std::string stream_url(std::string_view base, std::string_view web_id,
 }
 
 /// `{base}/streamsets/{webId}/channel?...` (pwa_url_streamset).
-inline std::string streamset_url(std::string_view base, std::string_view web_id,
+inline std::string streamset_url(string_view base, string_view web_id,
                                  const UrlOptions& opts = UrlOptions()) {
     const std::string b = detail::c_string(base, "base"), w = detail::c_string(web_id, "WebId");
     const detail::CUrlOptions o(opts);
@@ -922,7 +1086,7 @@ inline std::string streamset_url(std::string_view base, std::string_view web_id,
 }
 
 /// One ad hoc URL `{base}/streamsets/channel?webId=A&webId=B...` (pwa_url_adhoc).
-inline std::string adhoc_url(std::string_view base, const std::vector<std::string>& web_ids,
+inline std::string adhoc_url(string_view base, const std::vector<std::string>& web_ids,
                              const UrlOptions& opts = UrlOptions()) {
     const std::string b = detail::c_string(base, "base");
     const std::string ids = detail::c_string(detail::join_ids(web_ids), "WebIds");
@@ -934,7 +1098,7 @@ inline std::string adhoc_url(std::string_view base, const std::vector<std::strin
 
 /// As few ad hoc URLs as needed so that each is at most `max_url_len` bytes (0: 4096); every
 /// WebId exactly once, in order (pwa_url_adhoc_split). Open one channel per URL.
-inline std::vector<std::string> adhoc_urls(std::string_view base,
+inline std::vector<std::string> adhoc_urls(string_view base,
                                            const std::vector<std::string>& web_ids,
                                            const UrlOptions& opts = UrlOptions(),
                                            std::size_t max_url_len = 0) {

@@ -12,6 +12,8 @@
 //   Sequential reproduces).
 // Stays within C# 7 (Mono's mcs) and compiles unchanged for netstandard2.0 / .NET 6+.
 using System;
+using System.Collections.Generic;
+using System.IO;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -387,6 +389,101 @@ namespace PiWebAsync
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern IntPtr pwa_version();
+
+        // ---- finding the native library ----
+
+        private static volatile bool loaded;
+
+        /// <summary>Called by every public entry point before its first native call: when the
+        /// native library cannot be loaded, throws a DllNotFoundException that says which file
+        /// names and folders were looked in, what was found there, and how to fix it, instead of
+        /// the runtime's bare "piwebasync".</summary>
+        internal static void EnsureLoaded()
+        {
+            if (loaded) return;
+            try
+            {
+                pwa_version();
+                loaded = true;
+            }
+            catch (DllNotFoundException e)
+            {
+                throw new DllNotFoundException(LoadFailureMessage(e), e);
+            }
+            catch (BadImageFormatException e)
+            {
+                throw new DllNotFoundException(LoadFailureMessage(e), e);
+            }
+            catch (EntryPointNotFoundException e)
+            {
+                throw new DllNotFoundException(
+                    "PiWebAsync: a library named '" + Lib + "' was loaded but has no pwa_version: it is "
+                    + "not piwebasync, or a very different version. " + LoadFailureMessage(e), e);
+            }
+        }
+
+        // Without RuntimeInformation (not in every Mono install): Windows by the platform id,
+        // macOS by its system folder, the architecture by the pointer size (x64 / x86).
+        private static bool IsWindows { get { return Environment.OSVersion.Platform == PlatformID.Win32NT; } }
+        private static bool IsMac { get { return !IsWindows && Directory.Exists("/System/Library/Frameworks"); } }
+
+        internal static string Rid()
+        {
+            string arch = IntPtr.Size == 8 ? "x64" : "x86";
+            return (IsWindows ? "win-" : IsMac ? "osx-" : "linux-") + arch;
+        }
+
+        internal static string LoadFailureMessage(Exception e)
+        {
+            bool win = IsWindows;
+            bool mac = IsMac;
+            string file = win ? "piwebasync.dll" : mac ? "libpiwebasync.dylib" : "libpiwebasync.so";
+            string[] names = win ? new[] { "piwebasync.dll", "piwebasync" }
+                : mac ? new[] { "libpiwebasync.dylib", "piwebasync.dylib", "piwebasync" }
+                : new[] { "libpiwebasync.so", "piwebasync.so", "libpiwebasync", "piwebasync" };
+            string rid = Rid();
+            string pathVar = win ? "PATH" : mac ? "DYLD_LIBRARY_PATH" : "LD_LIBRARY_PATH";
+
+            var folders = new List<string>();
+            Action<string> add = f =>
+            {
+                if (string.IsNullOrEmpty(f)) return;
+                try { f = Path.GetFullPath(f); } catch (Exception) { return; }
+                if (f.Length > 1) f = f.TrimEnd(Path.DirectorySeparatorChar);
+                if (!folders.Contains(f)) folders.Add(f);
+            };
+            string appDir = AppDomain.CurrentDomain.BaseDirectory;
+            string asmDir = null;
+            try { asmDir = Path.GetDirectoryName(typeof(Native).Assembly.Location); } catch (Exception) { }
+            add(appDir);
+            add(asmDir);
+            if (appDir != null) add(Path.Combine(appDir, "runtimes", rid, "native"));
+            if (asmDir != null) add(Path.Combine(asmDir, "runtimes", rid, "native"));
+            string envPath = Environment.GetEnvironmentVariable(pathVar);
+            if (!string.IsNullOrEmpty(envPath))
+                foreach (string f in envPath.Split(Path.PathSeparator)) add(f);
+
+            var sb = new StringBuilder();
+            sb.Append("PiWebAsync: cannot load the native piwebasync library (").Append(rid).Append(", ")
+              .Append(IntPtr.Size * 8).Append("-bit process). ");
+            sb.Append("Names tried: ").Append(string.Join(", ", names)).Append(". ");
+            sb.Append("Folders: ");
+            for (int i = 0; i < folders.Count; i++)
+            {
+                string candidate = Path.Combine(folders[i], file);
+                bool exists = false;
+                try { exists = File.Exists(candidate); } catch (Exception) { }
+                if (i > 0) sb.Append("; ");
+                sb.Append(folders[i]).Append(exists ? " (" + file + " is there but did not load: wrong architecture or a missing dependency?)" : " (no " + file + ")");
+            }
+            if (string.IsNullOrEmpty(envPath)) sb.Append("; ").Append(pathVar).Append(" is not set");
+            sb.Append(win ? "; then the system folders." : "; then the system's library path (ldconfig).");
+            sb.Append(" To fix: put ").Append(file).Append(" beside your application (the PiWebAsync NuGet package carries it in runtimes/")
+              .Append(rid).Append("/native/; the .NET SDK copies it to the output folder, other build systems must copy it), or add its folder to ")
+              .Append(pathVar).Append(win ? "." : ", or install it into the system (make install; ldconfig).");
+            if (e != null && !string.IsNullOrEmpty(e.Message)) sb.Append(" Runtime's message: ").Append(e.Message);
+            return sb.ToString();
+        }
     }
 
     /// <summary>UTF-8 in both directions, independent of the platform's ANSI code page.</summary>

@@ -87,25 +87,26 @@ namespace PiWebAsync
     public static class PiWebApi
     {
         /// <summary>Version of the loaded native library, e.g. "0.1.0".</summary>
-        public static string Version { get { return Utf8.Decode(Native.pwa_version()); } }
+        public static string Version { get { Native.EnsureLoaded(); return Utf8.Decode(Native.pwa_version()); } }
 
         /// <summary>The version of the header this binding mirrors.</summary>
         public static readonly Version BindingVersion =
             new Version(Native.PWA_VERSION_MAJOR, Native.PWA_VERSION_MINOR, Native.PWA_VERSION_PATCH);
 
         /// <summary>"PWA_CLOSED", ... ("PWA_UNKNOWN" for unknown codes).</summary>
-        public static string StatusName(int code) { return Utf8.Decode(Native.pwa_status_name(code)); }
+        public static string StatusName(int code) { Native.EnsureLoaded(); return Utf8.Decode(Native.pwa_status_name(code)); }
         public static string StatusName(Status code) { return StatusName((int)code); }
 
         /// <summary>The library's description of a status code.</summary>
-        public static string StatusDescription(int code) { return Utf8.Decode(Native.pwa_status_str(code)); }
+        public static string StatusDescription(int code) { Native.EnsureLoaded(); return Utf8.Decode(Native.pwa_status_str(code)); }
 
         /// <summary>"DOUBLE", ... ("UNKNOWN" for others).</summary>
-        public static string ValueKindName(int kind) { return Utf8.Decode(Native.pwa_value_kind_name(kind)); }
+        public static string ValueKindName(int kind) { Native.EnsureLoaded(); return Utf8.Decode(Native.pwa_value_kind_name(kind)); }
 
         /// <summary>pwa_runtime_configure: only before the first Channel.Open.</summary>
         public static void ConfigureRuntime(int workerThreads)
         {
+            Native.EnsureLoaded();
             if (workerThreads <= 0) throw new ArgumentOutOfRangeException("workerThreads");
             Check(Native.pwa_runtime_configure((uint)workerThreads));
         }
@@ -114,6 +115,7 @@ namespace PiWebAsync
         /// Returns the status (PWA_OK). Channels must still be disposed.</summary>
         public static Status Shutdown(int timeoutMs)
         {
+            Native.EnsureLoaded();
             int st = Native.pwa_shutdown(timeoutMs);
             if (st < 0) throw Error(st);
             return (Status)st;
@@ -129,6 +131,7 @@ namespace PiWebAsync
         /// handler are swallowed.</summary>
         public static void SetLogCallback(LogLevel level, Action<LogLevel, string> handler)
         {
+            Native.EnsureLoaded();
             lock (LogLock)
             {
                 if (handler == null || level == LogLevel.Off)
@@ -197,6 +200,7 @@ namespace PiWebAsync
 
         public ChannelConfig()
         {
+            Native.EnsureLoaded();
             Handle = Native.pwa_config_new();
             if (Handle == null || Handle.IsInvalid)
                 throw new PiException(Native.PWA_ERR_PANIC, "pwa_config_new returned NULL");
@@ -418,6 +422,7 @@ namespace PiWebAsync
         /// <summary>A message parsed from JSON text as if received (pwa_message_from_json).</summary>
         public static Message FromJson(string json)
         {
+            Native.EnsureLoaded();
             if (json == null) throw new ArgumentNullException("json");
             byte[] b = Utf8.EncodeNoNul(json);
             IntPtr msg;
@@ -582,6 +587,7 @@ namespace PiWebAsync
 
         private static string Build(UrlOptions options, Builder call)
         {
+            Native.EnsureLoaded();
             List<IntPtr> allocated = new List<IntPtr>();
             try
             {
@@ -678,6 +684,7 @@ namespace PiWebAsync
 
         private static Channel OpenCore(string url, ChannelConfig config, CallbackState cb)
         {
+            Native.EnsureLoaded();
             if (url == null) throw new ArgumentNullException("url");
             byte[] u = Utf8.Encode(url);
             bool addRef = false;

@@ -11,8 +11,9 @@
 Errors: PiError (.status, .status_name, .message) for failed calls; ChannelClosed (not a
 PiError) from poll() once the channel ended; a poll timeout returns None. See README.md.
 
-The library is loaded from $PIWEBASYNC_LIB, else this repository's target/release or
-target/debug, else the system's library path (ctypes.util.find_library).
+The library is loaded from $PIWEBASYNC_LIB, else the copy bundled in this package (the
+wheel's), else this repository's target/release or target/debug, else the system's library
+path (ctypes.util.find_library).
 """
 
 from . import _ffi
@@ -37,6 +38,11 @@ def version():
 
 HEADER_VERSION = (_ffi.PWA_VERSION_MAJOR, _ffi.PWA_VERSION_MINOR, _ffi.PWA_VERSION_PATCH)
 
+try:  # a wheel or build copy carries the project version; a checkout reports the header's
+    from ._version import __version__
+except ImportError:
+    __version__ = ".".join(map(str, HEADER_VERSION))
+
 
 def _check_version():
     try:
@@ -56,7 +62,7 @@ __all__ = [
     "State", "StateEvent", "Stats", "Status", "Stream", "Value", "ValueKind", "WebException",
     "KeyInfo", "config_keys", "configure_runtime", "kind_name", "lib_path", "set_library_log_level", "shutdown",
     "status_name", "status_str", "url_adhoc", "url_adhoc_split", "url_stream", "url_streamset",
-    "version", "HEADER_VERSION",
+    "version", "HEADER_VERSION", "__version__",
     "PWA_LOG_OFF", "PWA_LOG_ERROR", "PWA_LOG_WARN", "PWA_LOG_INFO", "PWA_LOG_DEBUG",
     "PWA_LOG_TRACE", "PWA_URL_DEFAULT_MAX_LEN", "PWA_WEBID_TYPE_DEFAULT", "PWA_WEBID_TYPE_FULL",
     "PWA_WEBID_TYPE_ID_ONLY", "PWA_WEBID_TYPE_PATH_ONLY", "PWA_WEBID_TYPE_LOCAL_ID_ONLY",

@@ -6,9 +6,11 @@ Pythonic API is in the other modules of the package; use this one only for raw a
 to call a function with a handle you kept).
 
 The library is looked for, in order:
-  1. the path in the environment variable PIWEBASYNC_LIB;
-  2. target/release, then target/debug, of the repository this package lives in;
-  3. ctypes.util.find_library("piwebasync") (the system's library path).
+  1. the path in the environment variable PIWEBASYNC_LIB (an explicit choice: nothing else is
+     tried);
+  2. the library bundled inside this package (the wheel puts it there);
+  3. target/release, then target/debug, of the repository this package lives in;
+  4. ctypes.util.find_library("piwebasync") (the system's library path).
 """
 
 import ctypes
@@ -290,9 +292,12 @@ def _candidates():
     if env:
         # An explicit choice: use it or fail, never fall back silently to another build.
         return [env], True
-    repo = Path(__file__).resolve().parents[3]  # bindings/python/piwebasync_c/_ffi.py
-    paths = [str(repo / "target" / profile / name)
-             for profile in ("release", "debug") for name in _LIB_NAMES]
+    here = Path(__file__).resolve().parent
+    # The wheel's own copy first: never a different build from the system or a checkout.
+    paths = [str(here / name) for name in _LIB_NAMES]
+    repo = here.parents[2]  # bindings/python/piwebasync_c/_ffi.py -> the repository
+    paths += [str(repo / "target" / profile / name)
+              for profile in ("release", "debug") for name in _LIB_NAMES]
     paths = [p for p in paths if os.path.exists(p)]
     found = ctypes.util.find_library("piwebasync")
     if found:
@@ -310,8 +315,8 @@ def _load():
             errors.append(f"{path}: {e}")
             if explicit:
                 break
-    where = "; ".join(errors) if errors else "not found in PIWEBASYNC_LIB, target/release, " \
-        "target/debug or the system's library path"
+    where = "; ".join(errors) if errors else "not found in PIWEBASYNC_LIB, the package " \
+        "folder, target/release, target/debug or the system's library path"
     raise ImportError(f"piwebasync_c: cannot load the piwebasync library ({where}). "
                       "Build it with `cargo build` or set PIWEBASYNC_LIB to its path.")
 
