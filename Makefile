@@ -48,7 +48,7 @@ test-rust:
 # C++17.
 check-header: build
 	@mkdir -p $(BUILD)
-	$(CARGO) test --lib --quiet committed_header_is_current
+	$(CARGO) test -p piwebasync-capi --lib --quiet committed_header_is_current
 	printf '#include "piwebasync.h"\nint main(void) { return pwa_version() == 0; }\n' > $(BUILD)/header_check.c
 	$(CC) -std=c89 -Wall -Wextra -Werror -pedantic -Iinclude -c $(BUILD)/header_check.c -o $(BUILD)/header_check_c89.o
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -c $(BUILD)/header_check.c -o $(BUILD)/header_check_c.o
@@ -97,11 +97,11 @@ install:
 dist: deps
 	scripts/dist.sh
 
-## header: regenerate include/piwebasync.h from src/ffi (statuses and configuration keys from
+## header: regenerate include/piwebasync.h from capi/src (statuses and configuration keys from
 ## their tables) and the README's table of configuration keys.
 header:
-	PWA_UPDATE_HEADER=1 $(CARGO) build --lib
-	PWA_UPDATE_HEADER=1 $(CARGO) test --lib --quiet readme_config_table_is_current
+	PWA_UPDATE_HEADER=1 $(CARGO) build -p piwebasync-capi
+	PWA_UPDATE_HEADER=1 $(CARGO) test -p piwebasync --lib --quiet readme_config_table_is_current
 
 ## bench: throughput, latency, scale, recovery and parsing benchmarks on loopback, each beside
 ## its baseline measured in the same run (release build; not part of `make test`). Prints a

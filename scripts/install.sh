@@ -49,8 +49,8 @@ realname="libpiwebasync.so.$version"
 
 if [ -z "${PWA_SKIP_BUILD:-}" ]; then
     # The SONAME is given to the cdylib only (cargo rustc passes the flag to this one target).
-    $CARGO rustc --release --lib --crate-type cdylib -- -C "link-arg=-Wl,-soname,$soname"
-    $CARGO rustc --release --lib --crate-type staticlib
+    $CARGO rustc -p piwebasync-capi --release --lib --crate-type cdylib -- -C "link-arg=-Wl,-soname,$soname"
+    $CARGO rustc -p piwebasync-capi --release --lib --crate-type staticlib
 fi
 [ -f target/release/libpiwebasync.so ] && [ -f target/release/libpiwebasync.a ] \
     || die "target/release/libpiwebasync.{so,a} missing (run without PWA_SKIP_BUILD)"

@@ -1,7 +1,7 @@
 //! The Rust API: a channel that streams PI Web API messages into a bounded queue.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use std::sync::Mutex;
 use std::thread::JoinHandle;
@@ -20,12 +20,10 @@ use crate::wire::Target;
 /// `open` and `poll_next` block the calling thread: call them from ordinary threads, not from
 /// inside an async runtime.
 pub struct Channel {
-    shared: Arc<Shared>,
-    task: TaskHandle,
+    life: Arc<Lifeline>,
     close_timeout: Duration,
     /// Messages go to a callback, not to `poll_next`.
     delivers_messages: bool,
-    delivery: Mutex<Option<JoinHandle<()>>>,
     /// The channel's settings, shared with its task: its own credentials (replaceable) and
     /// the rule against clear-text credentials that an update's URL must pass.
     options: Arc<ChannelOptions>,
@@ -58,12 +56,16 @@ impl Channel {
         ));
         let task = engine::spawn(target, options.clone(), shared.clone())?;
         let delivers_messages = callbacks.on_message.is_some();
-        let channel = Channel {
+        let life = Arc::new(Lifeline {
             shared: shared.clone(),
             task,
+            delivery: Mutex::new(None),
+        });
+        register(&life);
+        let channel = Channel {
+            life,
             close_timeout: options.close_timeout,
             delivers_messages,
-            delivery: Mutex::new(None),
             options,
         };
         if !callbacks.is_empty() {
@@ -73,7 +75,11 @@ impl Channel {
                     format!("could not start the callback thread: {e}"),
                 )
             })?;
-            *channel.delivery.lock().unwrap_or_else(|p| p.into_inner()) = Some(thread);
+            *channel
+                .life
+                .delivery
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(thread);
         }
         Ok(channel)
     }
@@ -84,7 +90,7 @@ impl Channel {
     /// `Busy` when another thread is polling this channel at the same time.
     pub fn poll_next(&self, timeout: Option<Duration>) -> Result<Message, Error> {
         self.may_poll(timeout)?;
-        self.shared.queue.pop(timeout)
+        self.life.shared.queue.pop(timeout)
     }
 
     /// Like `poll_next`, but the next message is taken only if `accept` returns true for it;
@@ -96,7 +102,7 @@ impl Channel {
         accept: impl FnOnce(&Message) -> bool,
     ) -> Result<Option<Message>, Error> {
         self.may_poll(timeout)?;
-        self.shared.queue.pop_if(timeout, accept)
+        self.life.shared.queue.pop_if(timeout, accept)
     }
 
     /// A poll that would block is refused inside a callback; a channel that delivers its
@@ -128,18 +134,18 @@ impl Channel {
         refuse_if_in_callback("an update")?;
         let target = Target::parse(url)?;
         self.options.connect.check_target(&target)?;
-        self.task.update(target, rollback)
+        self.life.task.update(target, rollback)
     }
 
     /// Ask for a graceful close and return at once. Idempotent.
     pub fn close(&self) {
-        self.task.close();
+        self.life.task.close();
     }
 
     /// Wait until the channel's task has ended (after `close`, or by itself). False on timeout.
     pub fn wait_closed(&self, timeout: Duration) -> Result<bool, Error> {
         refuse_if_in_callback("waiting for a channel to close")?;
-        Ok(self.shared.queue.wait_end(timeout))
+        Ok(self.life.shared.queue.wait_end(timeout))
     }
 
     /// Let go of the channel for good: buffered messages are discarded, a blocked `poll_next`
@@ -150,15 +156,16 @@ impl Channel {
     /// second plus the time a running callback takes.
     pub fn dispose(&self) -> Result<(), Error> {
         refuse_if_in_callback("freeing a channel")?;
-        self.shared.queue.abandon();
-        self.task.close();
+        self.life.shared.queue.abandon();
+        self.life.task.close();
         // The engine gives the close handshake FREE_GRACE once the queue is abandoned; wait a
         // little longer, not for a task stuck elsewhere (a ping send to a stalled peer, an
         // update's open): it ends within its own bounds, discarding what it reads.
         let bound = engine::FREE_GRACE.min(self.close_timeout) + Duration::from_millis(250);
-        if !self.shared.queue.wait_end(bound) {
+        if !self.life.shared.queue.wait_end(bound) {
             // The task has not ended yet; end the channel for its consumers now.
-            self.shared
+            self.life
+                .shared
                 .queue
                 .finish(Error::new(ErrorKind::Closed, "channel freed"));
         }
@@ -169,36 +176,24 @@ impl Channel {
     /// Wait (at most `limit`, `None` = no limit) for the callback thread to deliver `Closed`
     /// and end. True when it ended (or there is none).
     pub fn join_delivery(&self, limit: Option<Duration>) -> bool {
-        let mut slot = self.delivery.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(thread) = slot.take() else {
-            return true;
-        };
-        if let Some(limit) = limit {
-            let deadline = std::time::Instant::now() + limit;
-            while !thread.is_finished() && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            if !thread.is_finished() {
-                *slot = Some(thread);
-                return false;
-            }
-        }
-        let _ = thread.join();
-        true
+        self.life.join_delivery(limit)
     }
 
     pub fn state(&self) -> ChannelState {
-        self.shared.counters.state()
+        self.life.shared.counters.state()
     }
 
     /// How the channel ended, as soon as it has — also while messages it buffered are still
     /// to be polled (a poll hands them out first, then this outcome). `None` while it runs.
     pub fn outcome(&self) -> Option<Error> {
-        self.shared.queue.end()
+        self.life.shared.queue.end()
     }
 
     pub fn stats(&self) -> Stats {
-        self.shared.counters.snapshot(self.shared.queue.depth())
+        self.life
+            .shared
+            .counters
+            .snapshot(self.life.shared.queue.depth())
     }
 
     /// Replace the Basic password (`auth=basic`): the next connection — a reconnect or an
@@ -219,7 +214,7 @@ impl Channel {
     /// connection error while it reconnects (cleared when a reconnect succeeds), or why an
     /// update was rolled back. `None` if there was none.
     pub fn last_error(&self) -> Option<String> {
-        self.shared.last_error()
+        self.life.shared.last_error()
     }
 }
 
@@ -230,8 +225,71 @@ impl Drop for Channel {
     fn drop(&mut self) {
         if !self.delivers_messages {
             // Nobody can poll this channel any more: what it would still read is waste.
-            self.shared.queue.abandon();
+            self.life.shared.queue.abandon();
         }
-        self.task.close();
+        self.life.task.close();
+    }
+}
+
+/// What outlives a `Channel` handle while the library shuts down: the queue, the task's
+/// handle, the callback thread. The registry holds it weakly.
+struct Lifeline {
+    shared: Arc<Shared>,
+    task: TaskHandle,
+    delivery: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Lifeline {
+    /// Wait (at most `limit`, `None` = no limit) for the callback thread to deliver `Closed`
+    /// and end. True when it ended (or there is none).
+    fn join_delivery(&self, limit: Option<Duration>) -> bool {
+        let mut slot = self.delivery.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(thread) = slot.take() else {
+            return true;
+        };
+        if let Some(limit) = limit {
+            let deadline = std::time::Instant::now() + limit;
+            while !thread.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            if !thread.is_finished() {
+                *slot = Some(thread);
+                return false;
+            }
+        }
+        let _ = thread.join();
+        true
+    }
+}
+
+/// Every channel not dropped yet, for `shutdown`.
+static LIVE: Mutex<Vec<Weak<Lifeline>>> = Mutex::new(Vec::new());
+
+fn register(life: &Arc<Lifeline>) {
+    let mut live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
+    live.retain(|w| w.strong_count() > 0);
+    live.push(Arc::downgrade(life));
+}
+
+/// Graceful shutdown of every channel: close each, wait (until `deadline`) for them to end,
+/// stop the runtime (a channel still running then ends with `Shutdown`), and wait for the
+/// callback threads to deliver `Closed`. Channels stay usable for draining.
+pub(crate) fn shutdown_all(deadline: Instant) {
+    let left = || deadline.saturating_duration_since(Instant::now());
+    let live: Vec<Arc<Lifeline>> = LIVE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter_map(Weak::upgrade)
+        .collect();
+    for c in &live {
+        c.task.close();
+    }
+    for c in &live {
+        c.shared.queue.wait_end(left());
+    }
+    engine::runtime::shutdown(left());
+    for c in &live {
+        c.join_delivery(Some(left()));
     }
 }

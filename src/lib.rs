@@ -1,5 +1,6 @@
 //! piwebasync: a client for PI Web API channels (the WebSocket streams of live PI point and AF
-//! attribute values), with a C ABI.
+//! attribute values). This is the Rust library: it exports no C symbols and leaves the choice
+//! of allocator to the program; the C ABI (libpiwebasync, piwebasync.h) is the crate in capi/.
 //!
 //! Layers, each knowing only those below it (a test, `layers::each_layer_imports_only_below`,
 //! checks the `use crate::` lines):
@@ -9,7 +10,7 @@
 //! - `engine`: the channel task, reconnect, update, bounded queue; takes `ChannelOptions`;
 //! - the Rust API: `config` (`ChannelConfig`, which builds the options), `channel`,
 //!   `delivery` (callback threads);
-//! - `ffi`: the C ABI (handles, statuses, panic boundary), on the public Rust API only.
+//! - the C ABI lives in its own crate (`capi/`), on this crate's public API only.
 
 mod callback_thread;
 mod channel;
@@ -23,11 +24,6 @@ mod message;
 mod secret;
 mod wire;
 
-pub mod ffi;
-
-#[cfg(not(debug_assertions))]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 pub mod model;
 pub mod urls;
 
@@ -41,12 +37,15 @@ pub use events::StateEvent;
 pub use logging::{set_sink as set_log_sink, LogLevel, LogSink};
 pub use message::Message;
 
-/// Stop the library's runtime and every channel, waiting at most `timeout` for their tasks.
-/// Later opens fail with `ErrorKind::Shutdown`.
-/// Must not be called from inside a callback (`RecursiveCall`).
+/// Graceful shutdown: close every channel, wait (at most `timeout` in all) for them to end and
+/// for their `Closed` callbacks to run, and stop the library's runtime (channels still running
+/// then end with `ErrorKind::Shutdown`). Channels stay valid for draining: a poll returns what
+/// was buffered, then the terminal outcome. Later opens fail with `ErrorKind::Shutdown`; the
+/// library cannot be restarted in this process. `RecursiveCall` from inside a callback.
 pub fn shutdown(timeout: std::time::Duration) -> Result<(), Error> {
     callback_thread::refuse_if_in_callback("shutdown")?;
-    engine::runtime::shutdown(timeout);
+    check_process()?;
+    channel::shutdown_all(std::time::Instant::now() + timeout);
     Ok(())
 }
 
@@ -88,7 +87,7 @@ mod layers {
         "message.rs",
         "urls.rs",
     ];
-    const LAYERS: &[&str] = &["wire", "engine", "config", "channel", "delivery", "ffi"];
+    const LAYERS: &[&str] = &["wire", "engine", "config", "channel", "delivery"];
 
     fn imports(path: &Path) -> Vec<String> {
         let text = std::fs::read_to_string(path).unwrap();

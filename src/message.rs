@@ -45,8 +45,9 @@ impl Message {
         self.content.get().is_some()
     }
 
-    /// The text and, if it was parsed already, the content.
-    pub(crate) fn into_parts(self) -> (String, Option<Content>) {
+    /// The text and, if it was parsed already, the content (a C view takes both over without
+    /// copying or parsing again).
+    pub fn into_parts(self) -> (String, Option<Content>) {
         (self.json, self.content.into_inner())
     }
 
@@ -60,7 +61,9 @@ impl Message {
         &self.url
     }
 
-    pub(crate) fn url_arc(&self) -> &Arc<str> {
+    /// The URL as the channel shares it between its messages (a cache keyed on it serves
+    /// every message of one endpoint).
+    pub fn url_arc(&self) -> &Arc<str> {
         &self.url
     }
 

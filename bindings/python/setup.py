@@ -26,7 +26,7 @@ def version():
         m = re.search(r'__version__ = "([^"]+)"', open(vfile).read())
         return m.group(1)
     cargo = open(os.path.join(HERE, "..", "..", "Cargo.toml")).read()
-    section = cargo.split("[package]", 1)[1].split("\n[", 1)[0]
+    section = cargo.split("[workspace.package]", 1)[1].split("\n[", 1)[0]
     return re.search(r'^version = "([^"]+)"', section, re.M).group(1)
 
 

@@ -3,15 +3,15 @@
 //! as the simulator checks), the refusal of credentials over ws://, every channel's own copy of
 //! its credentials, and no secret in any message, log line or Debug output.
 
-mod common;
-mod tls_common;
+use super::common;
+use super::tls_common;
 
 use std::ffi::CString;
 use std::io::{Read, Write};
 use std::time::Duration;
 
+use crate::*;
 use common::*;
-use piwebasync::ffi::*;
 use piwebasync::{Channel, ChannelConfig, ChannelState, ErrorKind};
 use piwebasync_sim::{SimConfig, Simulator};
 use tls_common::*;

@@ -9,7 +9,7 @@ use super::boundary::{fail, guard, guard_value};
 use super::last_error::copy_out;
 use super::status::*;
 use super::strings::{out_arg, str_arg};
-use crate::ChannelConfig;
+use piwebasync_rust::ChannelConfig;
 
 /// Opaque channel configuration. Create with `pwa_config_new`, free with `pwa_config_free`.
 pub struct pwa_config {

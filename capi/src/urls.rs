@@ -1,4 +1,4 @@
-//! Channel URL builders for C (the logic is in `crate::urls`).
+//! Channel URL builders for C (the logic is in `piwebasync_rust::urls`).
 
 use std::ffi::c_char;
 
@@ -6,7 +6,7 @@ use super::boundary::{fail, guard, Failure};
 use super::last_error::copy_out;
 use super::status::*;
 use super::strings::str_arg;
-use crate::urls::{split_web_id_list, ChannelUrls, UrlOptions, WebIdType};
+use piwebasync_rust::urls::{split_web_id_list, ChannelUrls, UrlOptions, WebIdType};
 
 /// The `webIdType` of `pwa_url_options`.
 pub type pwa_webid_type = i32;
@@ -237,7 +237,7 @@ mod tests {
     fn the_header_constant_is_the_rust_default() {
         assert_eq!(
             super::PWA_URL_DEFAULT_MAX_LEN,
-            crate::urls::DEFAULT_MAX_URL_LEN
+            piwebasync_rust::urls::DEFAULT_MAX_URL_LEN
         );
     }
 }

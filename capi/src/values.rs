@@ -1,5 +1,5 @@
 //! Typed access to a message for C: its streams and values as flat structs, so that no caller
-//! has to parse JSON. The content comes from the Rust API (`crate::model`); this module only
+//! has to parse JSON. The content comes from the Rust API (`piwebasync_rust::model`); this module only
 //! makes C strings of it (once per message) and fills structs.
 
 use std::ffi::c_char;
@@ -9,7 +9,7 @@ use super::last_error::copy_out;
 use super::message::pwa_message;
 use super::status::*;
 use super::strings::out_arg;
-use crate::model::{Content, Timestamp, Value, WebException};
+use piwebasync_rust::model::{Content, Timestamp, Value, WebException};
 
 /// The kind of a value's `Value` (the `kind` field of `pwa_value`).
 pub type pwa_value_kind = i32;

@@ -13,7 +13,7 @@ use super::message::pwa_message;
 use super::status::*;
 use super::strings::{out_arg, str_arg};
 use super::url_cache::UrlCache;
-use crate::{Callbacks, Channel, ChannelConfig, ChannelState};
+use piwebasync_rust::{Callbacks, Channel, ChannelConfig, ChannelState};
 
 /// A channel handle: a generational id, never a pointer. 0 is never a valid handle. A handle
 /// that was freed, or never issued, is refused with `PWA_ERR_INVALID_HANDLE`.
@@ -65,8 +65,8 @@ pub(crate) static CHANNELS: HandleTable<ChannelEntry> = HandleTable::new();
 
 /// A poll that returned no message: a timeout and a channel's terminal outcome are answers
 /// (their status, the call succeeded), anything else is a failure of the call.
-pub(crate) fn poll_outcome(e: crate::Error) -> Result<pwa_status, Failure> {
-    if e.kind() == crate::ErrorKind::Timeout || e.kind().is_terminal() {
+pub(crate) fn poll_outcome(e: piwebasync_rust::Error) -> Result<pwa_status, Failure> {
+    if e.kind() == piwebasync_rust::ErrorKind::Timeout || e.kind().is_terminal() {
         Ok(status_of(e.kind()))
     } else {
         Err(e.into())
@@ -74,7 +74,7 @@ pub(crate) fn poll_outcome(e: crate::Error) -> Result<pwa_status, Failure> {
 }
 
 pub(crate) fn lookup(h: pwa_channel_t) -> Result<Arc<ChannelEntry>, Failure> {
-    crate::check_process()?;
+    piwebasync_rust::check_process()?;
     CHANNELS.get(h).ok_or_else(|| invalid_handle(h))
 }
 
@@ -240,8 +240,8 @@ pub extern "C" fn pwa_channel_close(h: pwa_channel_t) -> pwa_status {
 #[no_mangle]
 pub extern "C" fn pwa_channel_free(h: pwa_channel_t) -> pwa_status {
     guard(|| {
-        crate::check_process()?;
-        if crate::in_callback() {
+        piwebasync_rust::check_process()?;
+        if piwebasync_rust::in_callback() {
             return Err(fail(
                 PWA_ERR_RECURSIVE_CALL,
                 "pwa_channel_free blocks and cannot be called from inside a callback",

@@ -1,10 +1,10 @@
-//! Generates the C header from src/ffi with cbindgen into OUT_DIR. The committed copy in
+//! Generates the C header from capi/src with cbindgen into OUT_DIR. The committed copy in
 //! include/ is compared with it by a test (so drift fails `make test`), and `make header`
 //! (PWA_UPDATE_HEADER=1) writes it into include/.
 //!
 //! Two facts are written once in data files that the library includes too, and rendered into
-//! the header here: the status codes (`src/ffi/status_table.rs`, cbindgen does not expand the
-//! macro that defines them) and the configuration keys (`src/config/key_specs.rs`).
+//! the header here: the status codes (`capi/src/status_table.rs`, cbindgen does not expand the
+//! macro that defines them) and the configuration keys (`src/config/key_specs.rs` of the Rust crate).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -15,11 +15,11 @@ macro_rules! statuses {
         const STATUSES: &[(&str, i32, &[&str])] = &[$((stringify!($name), $code, &[$($doc),*]),)*];
     };
 }
-include!("src/ffi/status_table.rs");
+include!("src/status_table.rs");
 
 #[allow(dead_code)]
 mod keys {
-    include!("src/config/key_specs.rs");
+    include!("../src/config/key_specs.rs");
 }
 
 /// A doxygen block as cbindgen writes them.
@@ -59,7 +59,7 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 
 fn generated_part() -> String {
     let mut out = String::new();
-    out.push_str("\n/* Status codes (src/ffi/status_table.rs). */\n\n");
+    out.push_str("\n/* Status codes (capi/src/status_table.rs). */\n\n");
     for (name, code, doc) in STATUSES {
         doc_block(&mut out, doc);
         let _ = writeln!(out, "#define {name} {code}\n");
@@ -89,16 +89,16 @@ fn generated_part() -> String {
 }
 
 fn main() {
-    println!("cargo:rerun-if-changed=src/ffi");
-    println!("cargo:rerun-if-changed=src/config/key_specs.rs");
+    println!("cargo:rerun-if-changed=src");
+    println!("cargo:rerun-if-changed=../src/config/key_specs.rs");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=PWA_UPDATE_HEADER");
-    println!("cargo:rerun-if-changed=Cargo.toml");
+    println!("cargo:rerun-if-changed=../Cargo.toml");
     let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("piwebasync.h");
     let mut config =
         cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
-    // The version macros come from Cargo.toml's version, its one place (src/ffi/version.rs).
+    // The version macros come from Cargo.toml's version, its one place (capi/src/version.rs).
     let mut after = format!("\n{}", config.after_includes.take().unwrap_or_default());
     for (macro_name, var, doc) in [
         (
@@ -106,18 +106,26 @@ fn main() {
             "CARGO_PKG_VERSION_MAJOR",
             "Major version of the library this header belongs to.",
         ),
-        ("PWA_VERSION_MINOR", "CARGO_PKG_VERSION_MINOR", "Minor version."),
-        ("PWA_VERSION_PATCH", "CARGO_PKG_VERSION_PATCH", "Patch version."),
+        (
+            "PWA_VERSION_MINOR",
+            "CARGO_PKG_VERSION_MINOR",
+            "Minor version.",
+        ),
+        (
+            "PWA_VERSION_PATCH",
+            "CARGO_PKG_VERSION_PATCH",
+            "Patch version.",
+        ),
     ] {
         let n = std::env::var(var).unwrap();
         after.push_str(&format!("\n/**\n * {doc}\n */\n#define {macro_name} {n}\n"));
     }
     after.push_str(&generated_part());
     config.after_includes = Some(after.trim_end().to_string());
-    // Only src/ffi is scanned (cbindgen follows its `mod` items): the header is the C ABI.
+    // Only this crate is scanned (cbindgen follows its `mod` items): the header is the C ABI.
     let bindings = cbindgen::Builder::new()
         .with_config(config)
-        .with_src(crate_dir.join("src/ffi/mod.rs"))
+        .with_src(crate_dir.join("src/lib.rs"))
         .generate()
         .expect("cbindgen could not generate the header");
     let mut text = Vec::new();
@@ -125,7 +133,7 @@ fn main() {
     let text = c89_comments(&String::from_utf8(text).expect("cbindgen wrote UTF-8"));
     write_if_changed(&out, &text);
     if std::env::var_os("PWA_UPDATE_HEADER").is_some() {
-        write_if_changed(&crate_dir.join("include/piwebasync.h"), &text);
+        write_if_changed(&crate_dir.join("../include/piwebasync.h"), &text);
     }
 }
 
@@ -143,7 +151,10 @@ fn c89_comments(header: &str) -> String {
                     && !line[..i].contains('"') =>
             {
                 let comment = line[i + 2..].trim();
-                assert!(!comment.contains("*/"), "cannot convert to a block comment: {line}");
+                assert!(
+                    !comment.contains("*/"),
+                    "cannot convert to a block comment: {line}"
+                );
                 out.push_str(line[..i].trim_end());
                 out.push_str("  /* ");
                 out.push_str(comment);

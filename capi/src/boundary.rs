@@ -18,8 +18,8 @@ pub(crate) fn fail(status: pwa_status, message: impl Into<String>) -> Failure {
     }
 }
 
-impl From<crate::Error> for Failure {
-    fn from(e: crate::Error) -> Failure {
+impl From<piwebasync_rust::Error> for Failure {
+    fn from(e: piwebasync_rust::Error) -> Failure {
         Failure {
             status: status_of(e.kind()),
             message: e.message().to_string(),

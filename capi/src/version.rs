@@ -57,6 +57,6 @@ mod tests {
             env!("CARGO_PKG_VERSION_PATCH")
         );
         let v = unsafe { std::ffi::CStr::from_ptr(pwa_version()) };
-        assert_eq!(v.to_str().unwrap(), crate::VERSION);
+        assert_eq!(v.to_str().unwrap(), piwebasync_rust::VERSION);
     }
 }

@@ -2,12 +2,12 @@
 //! checked value by value through the C accessors, timestamps, a recorded multi-stream file,
 //! property tests (never panics, round-trips), and live simulator messages.
 
-mod common;
+use super::common;
 
 use std::ffi::{c_char, CStr};
 use std::ptr;
 
-use piwebasync::ffi::*;
+use crate::*;
 use piwebasync::model::*;
 use piwebasync::{Channel, ChannelConfig, Message};
 use proptest::prelude::*;
@@ -578,7 +578,7 @@ fn invalid_timestamps_are_rejected_and_flagged_on_the_value() {
 fn recorded_multi_stream_message() {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/multi_stream.json"
+        "/../tests/data/multi_stream.json"
     ))
     .unwrap();
     let c = Content::parse(&text);

@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_void, CString};
 use super::boundary::{fail, guard};
 use super::callbacks::UserData;
 use super::status::*;
-use crate::LogLevel;
+use piwebasync_rust::LogLevel;
 
 /// Receives one log line: `level` is a `PWA_LOG_*` value, `line` a NUL-terminated UTF-8 string
 /// valid during the call. Called on the library's log thread, one line at a time.
@@ -50,10 +50,10 @@ pub extern "C" fn pwa_set_log_callback(
             }
         };
         match level {
-            None => crate::set_log_sink(LogLevel::Error, None)?,
+            None => piwebasync_rust::set_log_sink(LogLevel::Error, None)?,
             Some((l, cb)) => {
                 let user = UserData(user_data);
-                crate::set_log_sink(
+                piwebasync_rust::set_log_sink(
                     l,
                     Some(Box::new(move |level: LogLevel, line: &str| {
                         let user = user;

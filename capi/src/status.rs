@@ -4,7 +4,7 @@
 
 use std::ffi::c_char;
 
-use crate::ErrorKind;
+use piwebasync_rust::ErrorKind;
 
 /// The outcome of a call. 0 is success; positive values are outcomes that are not failures of
 /// the call (a poll timeout, a channel's normal terminal states); negative values are misuse
@@ -95,7 +95,10 @@ mod tests {
 
     #[test]
     fn every_status_is_in_the_header_with_its_value() {
-        let header = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/include/piwebasync.h"));
+        let header = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../include/piwebasync.h"
+        ));
         for (code, name, text) in TABLE {
             let name = name.trim_end_matches('\0');
             assert!(

@@ -7,8 +7,8 @@ use super::boundary::{fail, guard, guard_value};
 use super::status::*;
 use super::strings::out_arg;
 use super::values::CView;
-use crate::model::Content;
-use crate::Message;
+use piwebasync_rust::model::Content;
+use piwebasync_rust::Message;
 
 /// Opaque message. Owned by the caller once returned by a poll: free it with
 /// `pwa_message_free`. Strings obtained from it stay valid until then. A message may be read

@@ -2,14 +2,14 @@
 //! a name mismatch, the insecure opt-in (one warning per channel), client certificates, and the
 //! same failures through the C ABI.
 
-mod common;
-mod tls_common;
+use super::common;
+use super::tls_common;
 
 use std::ffi::CString;
 use std::time::Duration;
 
+use crate::*;
 use common::*;
-use piwebasync::ffi::*;
 use piwebasync::{Channel, ErrorKind};
 use piwebasync_sim::{SimConfig, Simulator};
 use tls_common::*;

@@ -9,7 +9,7 @@ use super::channel::pwa_channel_t;
 use super::message::pwa_message;
 use super::status::{pwa_status, status_of, PWA_OK};
 use super::url_cache::UrlCache;
-use crate::{Callbacks, StateEvent};
+use piwebasync_rust::{Callbacks, StateEvent};
 
 /// Called with each message, on the channel's callback thread, in order. The message is
 /// borrowed: valid only until the callback returns (copy what you keep); do not free it.
@@ -132,7 +132,7 @@ pub(crate) fn from_c(c: &pwa_callbacks, gate: Arc<HandleGate>) -> Callbacks {
     if let Some(on_message) = c.on_message {
         let gate = gate.clone();
         let urls = UrlCache::default();
-        out.on_message = Some(Box::new(move |m: crate::Message| {
+        out.on_message = Some(Box::new(move |m: piwebasync_rust::Message| {
             let h = gate.wait();
             let url = urls.get(m.url_arc());
             let msg = pwa_message::new(m, url);

@@ -1,4 +1,4 @@
-// The status codes of the C ABI, written once: `src/ffi/status.rs` makes the Rust constants and
+// The status codes of the C ABI, written once: `capi/src/status.rs` makes the Rust constants and
 // the name/description table from it, and build.rs writes the header's `#define`s and their
 // documentation from it. Values are part of the ABI: never renumber, only add.
 //

@@ -1,12 +1,12 @@
 //! Channel URL builders: each endpoint and parameter, escaping, the split helper's limits,
 //! bad input, the C API, and a built URL that opens against the simulator.
 
-mod common;
+use super::common;
 
 use std::ffi::{c_char, CStr, CString};
 use std::ptr;
 
-use piwebasync::ffi::*;
+use crate::*;
 use piwebasync::urls::*;
 use piwebasync::{Channel, ChannelConfig, ErrorKind};
 use proptest::prelude::*;

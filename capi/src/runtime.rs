@@ -1,9 +1,8 @@
 //! The library's runtime: configuration before the first open, and shutdown.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::boundary::guard;
-use super::channel::CHANNELS;
 use super::status::*;
 
 /// Set the number of worker threads of the library's runtime (default 2, or 1 on a single
@@ -12,7 +11,7 @@ use super::status::*;
 #[no_mangle]
 pub extern "C" fn pwa_runtime_configure(worker_threads: u32) -> pwa_status {
     guard(|| {
-        crate::configure_runtime(worker_threads as usize)?;
+        piwebasync_rust::configure_runtime(worker_threads as usize)?;
         Ok(PWA_OK)
     })
 }
@@ -27,8 +26,8 @@ pub extern "C" fn pwa_runtime_configure(worker_threads: u32) -> pwa_status {
 #[no_mangle]
 pub extern "C" fn pwa_shutdown(timeout_ms: i32) -> pwa_status {
     guard(|| {
-        crate::check_process()?;
-        if crate::in_callback() {
+        piwebasync_rust::check_process()?;
+        if piwebasync_rust::in_callback() {
             return Err(super::boundary::fail(
                 PWA_ERR_RECURSIVE_CALL,
                 "pwa_shutdown cannot be called from inside a callback",
@@ -37,19 +36,7 @@ pub extern "C" fn pwa_shutdown(timeout_ms: i32) -> pwa_status {
         let timeout = u64::try_from(timeout_ms)
             .map(Duration::from_millis)
             .unwrap_or(Duration::from_secs(10));
-        let deadline = Instant::now() + timeout;
-        let left = || deadline.saturating_duration_since(Instant::now());
-        let entries = CHANNELS.all();
-        for e in &entries {
-            e.channel.close();
-        }
-        for e in &entries {
-            e.channel.wait_closed(left())?;
-        }
-        crate::shutdown(left())?;
-        for e in &entries {
-            e.channel.join_delivery(Some(left()));
-        }
+        piwebasync_rust::shutdown(timeout)?;
         Ok(PWA_OK)
     })
 }

@@ -82,7 +82,8 @@ impl<T> HandleTable<T> {
         value
     }
 
-    /// Every live value (for shutdown).
+    /// Every live value.
+    #[cfg(test)]
     pub fn all(&self) -> Vec<Arc<T>> {
         self.lock()
             .slots
