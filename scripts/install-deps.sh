@@ -20,3 +20,8 @@ if [ ${#need[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# `make lint` runs rustfmt and clippy (rustup components; rustup downloads them when missing).
+if command -v rustup >/dev/null; then
+    cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+    cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+fi

@@ -4,6 +4,11 @@
 //! Layers, each knowing only the one below: `wire` (TCP, HTTP upgrade, frames) -> `engine`
 //! (channel task, reconnect, bounded queue) -> the Rust API (`Channel`, `ChannelConfig`,
 //! `Message`) -> `ffi` (the C ABI: handles, status codes, panic boundary).
+//!
+//! Every unsafe operation is in an `unsafe {}` block, also inside an `unsafe fn`, and every
+//! such block says why it is sound in a `// SAFETY:` comment (clippy enforces it in CI).
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod channel;
 mod config;

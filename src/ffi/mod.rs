@@ -8,6 +8,11 @@
 mod boundary;
 mod callbacks;
 mod channel;
+// The two unsafe fns of config.rs still use unsafe operations outside `unsafe {}` blocks
+// (4 operations: `cfg.as_mut()`, two `str_arg` calls, `Box::from_raw`). That file is being
+// changed on another branch at the same time; it gets its blocks and SAFETY notes once that
+// lands, and this exception goes.
+#[allow(unsafe_op_in_unsafe_fn)]
 mod config;
 mod credentials;
 mod handles;
