@@ -14,7 +14,7 @@ LDLIBS    := -L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR) -lpiwebasync -lpthread
 C_TESTS   := $(patsubst tests/c/%.c,$(BUILD)/%,$(wildcard tests/c/test_*.c))
 EXAMPLES  := $(patsubst examples-c/%.c,$(BUILD)/%,$(wildcard examples-c/*.c))
 
-.PHONY: all build deps demo test test-rust test-c test-install test-packages test-bindings check-header header bench install dist clean
+.PHONY: all build deps lint demo test test-rust test-c test-install test-packages test-bindings check-header header bench install dist clean
 
 all: build
 
@@ -31,6 +31,14 @@ $(BUILD)/%: examples-c/%.c include/piwebasync.h build
 $(BUILD)/test_%: tests/c/test_%.c tests/c/check.h include/piwebasync.h build
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ $(LDLIBS)
+
+## lint: formatting (rustfmt), clippy on every target with warnings as errors (including the
+## workspace lints of Cargo.toml: unsafe ops only in `unsafe {}` blocks, each with a SAFETY
+## comment), and the API docs with warnings as errors. Run by .ci/run before `make test`.
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --workspace
 
 ## demo: start the simulator, stream from it with examples-c/stream.c for a few seconds, stop.
 demo: deps build $(EXAMPLES)

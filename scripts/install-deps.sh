@@ -34,3 +34,8 @@ if [ ${#need[@]} -gt 0 ]; then
     fi
     rm -f "$log"
 fi
+# `make lint` runs rustfmt and clippy (rustup components; rustup downloads them when missing).
+if command -v rustup >/dev/null; then
+    cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+    cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+fi

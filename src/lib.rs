@@ -11,6 +11,10 @@
 //! - the Rust API: `config` (`ChannelConfig`, which builds the options), `channel`,
 //!   `delivery` (callback threads);
 //! - the C ABI lives in its own crate (`capi/`), on this crate's public API only.
+//!
+//! Every unsafe operation is in an `unsafe {}` block, also inside an `unsafe fn`, and every
+//! such block says why it is sound in a `// SAFETY:` comment (the workspace lints of
+//! Cargo.toml deny both; `make lint` runs in CI).
 
 mod callback_thread;
 mod channel;

@@ -57,29 +57,100 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The inodes of the sockets listening on 127.0.0.1:`port` (from /proc/net/tcp).
+fn listening_inodes(port: u16) -> Vec<u64> {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let local = format!("0100007F:{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+            (f.len() > 9 && f[1] == local && f[3] == "0A").then(|| f[9].parse().ok())?
+        })
+        .collect()
+}
+
+/// Whether process `pid` itself holds a socket listening on 127.0.0.1:`port`.
+fn process_listens_on(pid: u32, port: u16) -> bool {
+    let inodes = listening_inodes(port);
+    if inodes.is_empty() {
+        return false;
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .ok()
+            .and_then(|target| {
+                let t = target.to_string_lossy().into_owned();
+                t.strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .is_some_and(|inode| inodes.contains(&inode))
+    })
+}
+
+/// Why a start of nginx did not come up.
+enum SpawnError {
+    /// Another socket took the port between `free_port` and nginx's bind.
+    PortTaken,
+}
+
 /// A running nginx. Dropping it stops it (SIGTERM to its process group, then SIGKILL).
 struct Nginx {
     bin: PathBuf,
     dir: TempDir,
+    cert: String,
+    key: String,
+    upstream: std::net::SocketAddr,
     port: u16,
     child: Option<Child>,
 }
 
 impl Nginx {
-    /// Write the configuration and certificates, start nginx, wait until it accepts.
+    /// Write the configuration and certificates, start nginx, wait until it listens. A port
+    /// taken by someone else between choosing it and nginx's bind is chosen again.
     fn start(bin: PathBuf, pki: &Pki, upstream: std::net::SocketAddr) -> Nginx {
         let dir = TempDir::new("nginx");
         let server = pki.pki.server_cert(LOOPBACK);
         let cert = dir.write("server.pem", &server.cert_pem);
         let key = dir.write("server-key.pem", &server.key_pem);
-        let d = dir.path().display().to_string();
-        let port = free_port();
         // Workers run as another user when the test runs as root: let them into the directory.
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755));
         }
+        let mut n = Nginx {
+            bin,
+            dir,
+            cert,
+            key,
+            upstream,
+            port: 0,
+            child: None,
+        };
+        for attempt in 1..=5 {
+            n.port = free_port();
+            n.write_conf();
+            match n.try_spawn() {
+                Ok(()) => return n,
+                Err(SpawnError::PortTaken) => {
+                    eprintln!("nginx: port {} was taken before nginx bound it (attempt {attempt}), choosing another", n.port)
+                }
+            }
+        }
+        panic!("nginx: 5 ports in a row were taken before nginx bound them");
+    }
+
+    fn write_conf(&self) {
+        let d = self.dir.path().display().to_string();
+        let (port, cert, key, upstream) = (self.port, &self.cert, &self.key, self.upstream);
         let conf = format!(
             r#"daemon off;
 master_process on;
@@ -117,22 +188,33 @@ http {{
 }}
 "#
         );
-        dir.write("nginx.conf", &conf);
-        let mut n = Nginx {
-            bin,
-            dir,
-            port,
-            child: None,
-        };
-        n.spawn();
-        n
+        self.dir.write("nginx.conf", &conf);
     }
 
     fn conf(&self) -> PathBuf {
         self.dir.path().join("nginx.conf")
     }
 
+    /// Start nginx again on the same port (after `stop`).
     fn spawn(&mut self) {
+        if let Err(SpawnError::PortTaken) = self.try_spawn() {
+            panic!(
+                "nginx could not bind its port {} again: another socket took it while nginx was stopped:\n{}",
+                self.port,
+                self.diagnostics()
+            );
+        }
+    }
+
+    /// Start nginx and wait until the nginx master itself listens on the port.
+    ///
+    /// Ready means "nginx's own process holds the listening socket", not "something accepts a
+    /// TCP connection on the port": the port comes from `free_port`, which lets it go again
+    /// before nginx binds it, and in that window any other socket on the machine (another test,
+    /// another build's test suite: bind(0) hands out the same odd ports) may take it. A probe by
+    /// connect then reports "ready" while nginx is not listening yet or failed to bind, and the
+    /// test's first connection meets a refused port or a server that resets the TLS handshake.
+    fn try_spawn(&mut self) -> Result<(), SpawnError> {
         let d = self.dir.path();
         let stderr = std::fs::File::create(d.join("stderr.log")).unwrap();
         let child = Command::new(&self.bin)
@@ -149,9 +231,17 @@ http {{
             .process_group(0)
             .spawn()
             .expect("nginx starts");
+        let pid = child.id();
         self.child = Some(child);
         let deadline = Instant::now() + SOON;
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        while !process_listens_on(pid, self.port) {
+            // nginx retries a bind that fails with EADDRINUSE for a few seconds before it
+            // gives up: notice the first failure at once.
+            let port_taken = self.log_says_address_in_use();
+            if port_taken {
+                self.kill();
+                return Err(SpawnError::PortTaken);
+            }
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!(
                     "nginx exited ({status}) before listening:\n{}",
@@ -160,18 +250,39 @@ http {{
             }
             assert!(
                 Instant::now() < deadline,
-                "nginx did not listen within {SOON:?}:\n{}",
+                "nginx did not listen on 127.0.0.1:{} within {SOON:?}:\n{}",
+                self.port,
                 self.diagnostics()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+        Ok(())
+    }
+
+    fn log_says_address_in_use(&self) -> bool {
+        let read =
+            |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+        let needle = format!("127.0.0.1:{}", self.port);
+        [read("error.log"), read("stderr.log")].iter().any(|log| {
+            log.lines()
+                .any(|l| l.contains(&needle) && l.contains("Address already in use"))
+        })
     }
 
     fn diagnostics(&self) -> String {
         let read =
             |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+        let master = match &self.child {
+            Some(c) => format!(
+                "master pid {}, listening on 127.0.0.1:{}: {}",
+                c.id(),
+                self.port,
+                process_listens_on(c.id(), self.port)
+            ),
+            None => "stopped".to_string(),
+        };
         format!(
-            "stderr:\n{}\nerror.log:\n{}",
+            "{master}\nstderr:\n{}\nerror.log:\n{}",
             read("stderr.log"),
             read("error.log")
         )
@@ -179,26 +290,49 @@ http {{
 
     /// Stop nginx (fast shutdown: every connection is dropped) and wait until it is gone.
     fn stop(&mut self) {
+        let was_running = self.child.is_some();
+        self.kill();
+        if !was_running {
+            return;
+        }
+        // The port is free once no socket listens on it any more.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !listening_inodes(self.port).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Stop nginx's processes and reap the master.
+    fn kill(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;
         };
         let pgid = child.id() as libc::pid_t;
-        // SAFETY: signalling the process group of a child we started.
+        // SAFETY: signalling the process group of a child we started and have not reaped (so
+        // its pid, the group's id, cannot have been given to another process).
         unsafe { libc::kill(-pgid, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+        let mut exited = false;
+        while !exited && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
+            // WNOWAIT: look without reaping, so the group id stays ours for the SIGKILL below.
+            // SAFETY: waitid on our own child's pid with a zeroed siginfo_t to fill.
+            exited = unsafe {
+                let mut info: libc::siginfo_t = std::mem::zeroed();
+                libc::waitid(
+                    libc::P_PID,
+                    pgid as libc::id_t,
+                    &mut info,
+                    libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+                ) == 0
+                    && info.si_pid() == pgid
+            };
         }
-        // SAFETY: as above; a no-op if the group is gone.
+        // The master is not reaped yet: its workers, if any are left, go with it. On a
+        // graceful exit the master waited for them, and this finds nobody.
+        // SAFETY: as above.
         unsafe { libc::kill(-pgid, libc::SIGKILL) };
         let _ = child.wait();
-        // The port is free once the workers are gone.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
-            && Instant::now() < deadline
-        {
-            std::thread::sleep(Duration::from_millis(10));
-        }
     }
 
     fn restart(&mut self) {

@@ -116,14 +116,20 @@ pub unsafe extern "C" fn pwa_channel_open(
     guard(|| {
         let out = out_arg(out, "out")?;
         *out = 0;
-        let url = str_arg(url, "url")?;
+        // SAFETY: `url` is NULL or NUL-terminated (this function's contract) and outlives the
+        // call, during which the borrow is used.
+        let url = unsafe { str_arg(url, "url") }?;
         let gate = Arc::new(HandleGate::default());
-        let callbacks = match callbacks.as_ref() {
+        // SAFETY: `callbacks` is NULL or points to a valid pwa_callbacks (contract); it is
+        // copied by from_c before this call returns.
+        let callbacks = match unsafe { callbacks.as_ref() } {
             Some(c) => callbacks::from_c(c, gate.clone()),
             None => Callbacks::default(),
         };
         let default_cfg;
-        let config = match cfg.as_ref() {
+        // SAFETY: `cfg` is NULL or a live configuration (contract), borrowed only during the
+        // call: the channel copies what it needs.
+        let config = match unsafe { cfg.as_ref() } {
             Some(c) => &c.inner,
             None => {
                 default_cfg = ChannelConfig::default();
@@ -208,7 +214,8 @@ pub unsafe extern "C" fn pwa_channel_update(
     rollback: i32,
 ) -> pwa_status {
     guard(|| {
-        let url = str_arg(url, "url")?;
+        // SAFETY: `url` is NULL or NUL-terminated (contract) and outlives the call.
+        let url = unsafe { str_arg(url, "url") }?;
         let entry = lookup(h)?;
         // Rolled back and terminal outcomes map to their positive codes, failures to negative
         // ones; the message goes to pwa_last_error either way.
@@ -271,7 +278,9 @@ pub unsafe extern "C" fn pwa_channel_last_error(
 ) -> pwa_status {
     guard(|| {
         let text = lookup(h)?.channel.last_error().unwrap_or_default();
-        Ok(copy_out(&text, buf, cap, needed))
+        // SAFETY: `buf`, `cap` and `needed` are passed on under copy_out's own contract, which
+        // is this function's.
+        Ok(unsafe { copy_out(&text, buf, cap, needed) })
     })
 }
 

@@ -53,11 +53,13 @@ pub unsafe extern "C" fn pwa_config_set(
     value: *const c_char,
 ) -> pwa_status {
     guard(|| {
-        let cfg = cfg
-            .as_mut()
-            .ok_or_else(|| fail(PWA_ERR_INVALID_ARGUMENT, "cfg is NULL"))?;
-        let key = str_arg(key, "key")?;
-        let value = str_arg(value, &format!("the value of '{key}'"))?;
+        // SAFETY: `cfg` is NULL or a live configuration used by this thread only (contract).
+        let cfg =
+            unsafe { cfg.as_mut() }.ok_or_else(|| fail(PWA_ERR_INVALID_ARGUMENT, "cfg is NULL"))?;
+        // SAFETY: `key` and `value` are NULL or NUL-terminated and outlive the call (contract).
+        let key = unsafe { str_arg(key, "key") }?;
+        // SAFETY: as above.
+        let value = unsafe { str_arg(value, &format!("the value of '{key}'")) }?;
         cfg.inner.set(key, value)?;
         Ok(PWA_OK)
     })
@@ -72,7 +74,9 @@ pub unsafe extern "C" fn pwa_config_set(
 pub unsafe extern "C" fn pwa_config_free(cfg: *mut pwa_config) {
     guard_value((), || {
         if !cfg.is_null() {
-            drop(Box::from_raw(cfg));
+            // SAFETY: a non-NULL `cfg` came from Box::into_raw in pwa_config_new and was not
+            // freed before (contract), so this is its one owner.
+            drop(unsafe { Box::from_raw(cfg) });
         }
         Ok(())
     })
@@ -97,12 +101,14 @@ pub unsafe extern "C" fn pwa_config_get(
     needed: *mut usize,
 ) -> pwa_status {
     guard(|| {
-        let cfg = cfg
-            .as_ref()
-            .ok_or_else(|| fail(PWA_ERR_INVALID_ARGUMENT, "cfg is NULL"))?;
-        let key = str_arg(key, "key")?;
+        // SAFETY: `cfg` is NULL or a live configuration (contract), only read here.
+        let cfg =
+            unsafe { cfg.as_ref() }.ok_or_else(|| fail(PWA_ERR_INVALID_ARGUMENT, "cfg is NULL"))?;
+        // SAFETY: `key` is NULL or NUL-terminated and outlives the call (contract).
+        let key = unsafe { str_arg(key, "key") }?;
         let value = cfg.inner.get(key)?;
-        Ok(copy_out(&value, buf, cap, needed))
+        // SAFETY: `buf` is NULL or `cap` writable bytes, `needed` NULL or valid (contract).
+        Ok(unsafe { copy_out(&value, buf, cap, needed) })
     })
 }
 

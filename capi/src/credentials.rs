@@ -24,7 +24,9 @@ pub unsafe extern "C" fn pwa_channel_set_bearer_token(
     token: *const c_char,
 ) -> pwa_status {
     guard(|| {
-        let token = str_arg(token, "token")?;
+        // SAFETY: `token` is NULL or NUL-terminated (this function's contract) and outlives the
+        // call, during which the borrow is used.
+        let token = unsafe { str_arg(token, "token") }?;
         lookup(h)?.channel.set_bearer_token(token)?;
         Ok(PWA_OK)
     })
@@ -47,7 +49,9 @@ pub unsafe extern "C" fn pwa_channel_set_password(
     password: *const c_char,
 ) -> pwa_status {
     guard(|| {
-        let password = str_arg(password, "password")?;
+        // SAFETY: `password` is NULL or NUL-terminated (this function's contract) and outlives
+        // the call, during which the borrow is used.
+        let password = unsafe { str_arg(password, "password") }?;
         lookup(h)?.channel.set_password(password)?;
         Ok(PWA_OK)
     })

@@ -32,7 +32,8 @@ pub(crate) unsafe fn copy_out(
 ) -> pwa_status {
     let want = text.len() + 1;
     if !needed.is_null() {
-        *needed = want;
+        // SAFETY: `needed` is not NULL and, by this function's contract, valid for a write.
+        unsafe { *needed = want };
     }
     if buf.is_null() {
         return if cap == 0 {
@@ -48,8 +49,13 @@ pub(crate) unsafe fn copy_out(
     while !text.is_char_boundary(n) {
         n -= 1;
     }
-    std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
-    *buf.add(n) = 0;
+    // SAFETY: `buf` is not NULL and points to `cap` writable bytes (contract); n < cap, so the
+    // n bytes and the NUL at offset n are inside it. `text` is a Rust string, which cannot
+    // overlap a buffer the caller owns and passes for writing.
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
+        *buf.add(n) = 0;
+    }
     if n < text.len() {
         PWA_ERR_BUFFER_TOO_SMALL
     } else {
@@ -75,6 +81,8 @@ pub unsafe extern "C" fn pwa_last_error(
 ) -> pwa_status {
     // Not through `guard`: a failure here must not overwrite the message being read.
     std::panic::catch_unwind(|| {
+        // SAFETY: `buf`, `cap` and `needed` come from our caller under the same contract as
+        // copy_out's (this function's "# Safety").
         LAST_ERROR.with(|e| unsafe { copy_out(&e.borrow(), buf, cap, needed) })
     })
     .unwrap_or(PWA_ERR_PANIC)

@@ -80,9 +80,13 @@ pub unsafe extern "C" fn pwa_message_from_json(
             return Err(fail(PWA_ERR_INVALID_ARGUMENT, "json is NULL"));
         }
         let bytes = if len == usize::MAX {
-            std::ffi::CStr::from_ptr(json).to_bytes()
+            // SAFETY: `json` is not NULL and, with len SIZE_MAX, NUL-terminated (contract);
+            // the borrow ends before the call returns.
+            unsafe { std::ffi::CStr::from_ptr(json) }.to_bytes()
         } else {
-            std::slice::from_raw_parts(json.cast::<u8>(), len)
+            // SAFETY: `json` is not NULL and points to `len` readable bytes (contract); the
+            // borrow ends before the call returns. A byte slice has alignment 1.
+            unsafe { std::slice::from_raw_parts(json.cast::<u8>(), len) }
         };
         let text = std::str::from_utf8(bytes).map_err(|e| {
             fail(
@@ -114,11 +118,12 @@ pub unsafe extern "C" fn pwa_message_json(
     len: *mut usize,
 ) -> *const c_char {
     guard_value(std::ptr::null(), || {
-        let msg = msg
-            .as_ref()
-            .ok_or_else(|| fail(PWA_ERR_INVALID_ARGUMENT, "msg is NULL"))?;
+        // SAFETY: `msg` is NULL or a live message (contract).
+        let msg =
+            unsafe { msg.as_ref() }.ok_or_else(|| fail(PWA_ERR_INVALID_ARGUMENT, "msg is NULL"))?;
         if !len.is_null() {
-            *len = msg.json.len() - 1;
+            // SAFETY: `len` is not NULL and valid for a write (contract).
+            unsafe { *len = msg.json.len() - 1 };
         }
         Ok(msg.json.as_ptr().cast())
     })
@@ -133,9 +138,9 @@ pub unsafe extern "C" fn pwa_message_json(
 #[no_mangle]
 pub unsafe extern "C" fn pwa_message_url(msg: *const pwa_message) -> *const c_char {
     guard_value(std::ptr::null(), || {
-        let msg = msg
-            .as_ref()
-            .ok_or_else(|| fail(PWA_ERR_INVALID_ARGUMENT, "msg is NULL"))?;
+        // SAFETY: `msg` is NULL or a live message (contract).
+        let msg =
+            unsafe { msg.as_ref() }.ok_or_else(|| fail(PWA_ERR_INVALID_ARGUMENT, "msg is NULL"))?;
         Ok(msg.url.as_ptr())
     })
 }
@@ -148,7 +153,9 @@ pub unsafe extern "C" fn pwa_message_url(msg: *const pwa_message) -> *const c_ch
 pub unsafe extern "C" fn pwa_message_free(msg: *mut pwa_message) {
     guard_value((), || {
         if !msg.is_null() {
-            drop(Box::from_raw(msg));
+            // SAFETY: a non-NULL `msg` came from Box::into_raw in this library and was not
+            // freed before (contract), so we own it and may drop it once.
+            drop(unsafe { Box::from_raw(msg) });
         }
         Ok(())
     })

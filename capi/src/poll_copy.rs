@@ -38,7 +38,8 @@ pub unsafe extern "C" fn pwa_channel_poll_json(
 ) -> pwa_status {
     guard(|| {
         if !needed.is_null() {
-            *needed = 0;
+            // SAFETY: `needed` is not NULL and valid for a write (contract).
+            unsafe { *needed = 0 };
         }
         if buf.is_null() && cap != 0 {
             return Err(fail(
@@ -54,10 +55,13 @@ pub unsafe extern "C" fn pwa_channel_poll_json(
             want <= cap
         });
         match taken {
-            Ok(Some(m)) => Ok(copy_out(m.json(), buf, cap, needed)),
+            // SAFETY: `buf`, `cap` and `needed` are passed on under copy_out's contract, which
+            // is this function's.
+            Ok(Some(m)) => Ok(unsafe { copy_out(m.json(), buf, cap, needed) }),
             Ok(None) => {
                 if !needed.is_null() {
-                    *needed = want;
+                    // SAFETY: `needed` is not NULL and valid for a write (contract).
+                    unsafe { *needed = want };
                 }
                 Err(fail(
                     PWA_ERR_BUFFER_TOO_SMALL,

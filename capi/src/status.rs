@@ -87,8 +87,10 @@ mod tests {
             assert!(name.ends_with('\0') && text.ends_with('\0'));
             assert_eq!(name.matches('\0').count(), 1);
         }
+        // SAFETY: pwa_status_name returns a pointer to a static NUL-terminated string.
         let name = unsafe { std::ffi::CStr::from_ptr(pwa_status_name(PWA_CLOSED)) };
         assert_eq!(name.to_str().unwrap(), "PWA_CLOSED");
+        // SAFETY: as above; unknown codes give the static "PWA_UNKNOWN".
         let name = unsafe { std::ffi::CStr::from_ptr(pwa_status_name(12345)) };
         assert_eq!(name.to_str().unwrap(), "PWA_UNKNOWN");
     }

@@ -13,7 +13,9 @@ pub(crate) unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str
     if p.is_null() {
         return Err(fail(PWA_ERR_INVALID_ARGUMENT, format!("{what} is NULL")));
     }
-    CStr::from_ptr(p).to_str().map_err(|e| {
+    // SAFETY: `p` is not NULL, and the caller guarantees a NUL-terminated string that outlives
+    // the borrow (this function's contract).
+    unsafe { CStr::from_ptr(p) }.to_str().map_err(|e| {
         fail(
             PWA_ERR_INVALID_ARGUMENT,
             format!(

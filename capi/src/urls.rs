@@ -52,15 +52,23 @@ pub struct pwa_url_options {
     pub show_hidden: i32,
 }
 
+/// The options of a URL builder call.
+///
+/// # Safety
+/// `opts` must be NULL or point to a valid `pwa_url_options` whose strings are NULL or
+/// NUL-terminated.
 unsafe fn options(opts: *const pwa_url_options) -> Result<UrlOptions, Failure> {
-    let Some(o) = opts.as_ref() else {
+    // SAFETY: `opts` is NULL or valid (this function's contract).
+    let Some(o) = (unsafe { opts.as_ref() }) else {
         return Ok(UrlOptions::default());
     };
     let text = |p: *const c_char, what: &str| -> Result<Option<String>, Failure> {
         if p.is_null() {
             Ok(None)
         } else {
-            Ok(Some(str_arg(p, what)?.to_string()))
+            // SAFETY: each string of a valid `opts` is NULL or NUL-terminated (contract); the
+            // borrow is copied into a String at once.
+            Ok(Some(unsafe { str_arg(p, what) }?.to_string()))
         }
     };
     let flag = |v: i32| (v != 0).then_some(true);
@@ -92,13 +100,17 @@ unsafe fn options(opts: *const pwa_url_options) -> Result<UrlOptions, Failure> {
 }
 
 /// Copy a built URL out; a too-small buffer also gets a message in `pwa_last_error`.
+///
+/// # Safety
+/// As `copy_out`: `buf` NULL or `cap` writable bytes; `needed` NULL or valid.
 unsafe fn copy_url(
     text: &str,
     buf: *mut c_char,
     cap: usize,
     needed: *mut usize,
 ) -> Result<pwa_status, Failure> {
-    match copy_out(text, buf, cap, needed) {
+    // SAFETY: passed on under copy_out's contract, which is this function's.
+    match unsafe { copy_out(text, buf, cap, needed) } {
         PWA_ERR_BUFFER_TOO_SMALL => Err(fail(
             PWA_ERR_BUFFER_TOO_SMALL,
             format!(
@@ -138,9 +150,14 @@ pub unsafe extern "C" fn pwa_url_stream(
     needed: *mut usize,
 ) -> pwa_status {
     guard(|| {
-        let urls = ChannelUrls::new(str_arg(base, "base")?)?;
-        let url = urls.stream(str_arg(web_id, "web_id")?, &options(opts)?)?;
-        copy_url(&url, buf, cap, needed)
+        // SAFETY: the strings are NULL or NUL-terminated, `opts` NULL or valid, `buf` NULL or
+        // `cap` writable bytes and `needed` NULL or valid (this function's contract); every
+        // borrow ends before the call returns.
+        unsafe {
+            let urls = ChannelUrls::new(str_arg(base, "base")?)?;
+            let url = urls.stream(str_arg(web_id, "web_id")?, &options(opts)?)?;
+            copy_url(&url, buf, cap, needed)
+        }
     })
 }
 
@@ -161,9 +178,14 @@ pub unsafe extern "C" fn pwa_url_streamset(
     needed: *mut usize,
 ) -> pwa_status {
     guard(|| {
-        let urls = ChannelUrls::new(str_arg(base, "base")?)?;
-        let url = urls.stream_set(str_arg(web_id, "web_id")?, &options(opts)?)?;
-        copy_url(&url, buf, cap, needed)
+        // SAFETY: the strings are NULL or NUL-terminated, `opts` NULL or valid, `buf` NULL or
+        // `cap` writable bytes and `needed` NULL or valid (this function's contract); every
+        // borrow ends before the call returns.
+        unsafe {
+            let urls = ChannelUrls::new(str_arg(base, "base")?)?;
+            let url = urls.stream_set(str_arg(web_id, "web_id")?, &options(opts)?)?;
+            copy_url(&url, buf, cap, needed)
+        }
     })
 }
 
@@ -185,10 +207,13 @@ pub unsafe extern "C" fn pwa_url_adhoc(
     needed: *mut usize,
 ) -> pwa_status {
     guard(|| {
-        let urls = ChannelUrls::new(str_arg(base, "base")?)?;
-        let ids = split_web_id_list(str_arg(web_ids, "web_ids")?);
-        let url = urls.ad_hoc(&ids, &options(opts)?)?;
-        copy_url(&url, buf, cap, needed)
+        // SAFETY: as in pwa_url_stream (the same contract).
+        unsafe {
+            let urls = ChannelUrls::new(str_arg(base, "base")?)?;
+            let ids = split_web_id_list(str_arg(web_ids, "web_ids")?);
+            let url = urls.ad_hoc(&ids, &options(opts)?)?;
+            copy_url(&url, buf, cap, needed)
+        }
     })
 }
 
@@ -218,16 +243,20 @@ pub unsafe extern "C" fn pwa_url_adhoc_split(
     url_count: *mut usize,
 ) -> pwa_status {
     guard(|| {
-        if !url_count.is_null() {
-            *url_count = 0;
+        // SAFETY: as in pwa_url_stream (the same contract), and `url_count`, checked for NULL
+        // before each write, is NULL or valid.
+        unsafe {
+            if !url_count.is_null() {
+                *url_count = 0;
+            }
+            let urls = ChannelUrls::new(str_arg(base, "base")?)?;
+            let ids = split_web_id_list(str_arg(web_ids, "web_ids")?);
+            let list = urls.ad_hoc_split(&ids, &options(opts)?, max_url_len)?;
+            if !url_count.is_null() {
+                *url_count = list.len();
+            }
+            copy_url(&list.join("\n"), buf, cap, needed)
         }
-        let urls = ChannelUrls::new(str_arg(base, "base")?)?;
-        let ids = split_web_id_list(str_arg(web_ids, "web_ids")?);
-        let list = urls.ad_hoc_split(&ids, &options(opts)?, max_url_len)?;
-        if !url_count.is_null() {
-            *url_count = list.len();
-        }
-        copy_url(&list.join("\n"), buf, cap, needed)
     })
 }
 

@@ -645,7 +645,9 @@ pub unsafe extern "C" fn pwa_message_copy_string(
                 ))
             }
         };
-        Ok(copy_out(view.text(*text), buf, cap, needed))
+        // SAFETY: `buf`, `cap` and `needed` are passed on under copy_out's contract, which is
+        // this function's.
+        Ok(unsafe { copy_out(view.text(*text), buf, cap, needed) })
     })
 }
 

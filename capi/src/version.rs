@@ -56,6 +56,7 @@ mod tests {
             PWA_VERSION_PATCH.to_string(),
             env!("CARGO_PKG_VERSION_PATCH")
         );
+        // SAFETY: pwa_version returns a pointer to a static NUL-terminated string.
         let v = unsafe { std::ffi::CStr::from_ptr(pwa_version()) };
         assert_eq!(v.to_str().unwrap(), piwebasync_rust::VERSION);
     }

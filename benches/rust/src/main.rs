@@ -329,7 +329,9 @@ fn rss_kib() -> u64 {
 }
 
 fn cpu_secs() -> f64 {
+    // SAFETY: a C struct of integers and pointers, for which all zero bytes is a valid value.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, writable rusage for the call to fill.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
     let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
     t(ru.ru_utime) + t(ru.ru_stime)

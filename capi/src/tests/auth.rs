@@ -214,6 +214,7 @@ fn a_replaced_password_is_used_by_the_next_reconnect_through_the_c_abi() {
     let _logs = logs();
     let t = TlsSim::start(SimConfig::default().basic_auth(USER, PASSWORD));
     let url = CString::new(t.url()).unwrap();
+    // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
     unsafe {
         let cfg = pwa_config_new();
         let set = |k: &str, v: &str| {
@@ -464,6 +465,7 @@ fn no_secret_appears_in_any_message_log_line_or_debug_output() {
     seen.push(e.to_string());
 
     // Through the C ABI: pwa_last_error and pwa_channel_last_error.
+    // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
     unsafe {
         let ccfg = pwa_config_new();
         let set = |k: &str, v: &str| {
@@ -507,6 +509,7 @@ fn no_secret_appears_in_any_message_log_line_or_debug_output() {
 
 fn c_last_error() -> String {
     let mut buf = vec![0u8; 4096];
+    // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
     unsafe { pwa_last_error(buf.as_mut_ptr().cast(), buf.len(), std::ptr::null_mut()) };
     let end = buf.iter().position(|&b| b == 0).unwrap_or(0);
     String::from_utf8_lossy(&buf[..end]).into_owned()

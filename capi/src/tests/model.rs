@@ -21,6 +21,7 @@ struct CMsg(*mut pwa_message);
 impl CMsg {
     fn new(json: &str) -> CMsg {
         let mut m = ptr::null_mut();
+        // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
         let st = unsafe { pwa_message_from_json(json.as_ptr().cast(), json.len(), &mut m) };
         assert_eq!(st, PWA_OK);
         assert!(!m.is_null());
@@ -28,14 +29,18 @@ impl CMsg {
     }
 
     fn info(&self) -> pwa_message_info {
+        // SAFETY: a C struct of integers and pointers, for which all zero bytes is a valid value.
         let mut out = unsafe { std::mem::zeroed() };
+        // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
         assert_eq!(unsafe { pwa_message_get_info(self.0, &mut out) }, PWA_OK);
         out
     }
 
     fn stream(&self, i: usize) -> pwa_stream_info {
+        // SAFETY: a C struct of integers and pointers, for which all zero bytes is a valid value.
         let mut out = unsafe { std::mem::zeroed() };
         assert_eq!(
+            // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
             unsafe { pwa_message_stream(self.0, i, &mut out) },
             PWA_OK,
             "stream {i}: {}",
@@ -45,8 +50,10 @@ impl CMsg {
     }
 
     fn value(&self, k: usize) -> pwa_value {
+        // SAFETY: a C struct of integers and pointers, for which all zero bytes is a valid value.
         let mut out = unsafe { std::mem::zeroed() };
         assert_eq!(
+            // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
             unsafe { pwa_message_value(self.0, k, &mut out) },
             PWA_OK,
             "value {k}: {}",
@@ -58,17 +65,20 @@ impl CMsg {
 
 impl Drop for CMsg {
     fn drop(&mut self) {
+        // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
         unsafe { pwa_message_free(self.0) }
     }
 }
 
 fn s(p: *const c_char) -> String {
     assert!(!p.is_null());
+    // SAFETY: a NUL-terminated string the library wrote or returned, alive here.
     unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_string()
 }
 
 fn last_error() -> String {
     let mut buf = [0 as c_char; 512];
+    // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
     unsafe { pwa_last_error(buf.as_mut_ptr(), buf.len(), ptr::null_mut()) };
     s(buf.as_ptr())
 }
@@ -139,8 +149,10 @@ fn protocol_sample_value_by_value_through_the_c_accessors() {
     // The same pointers on a second call: strings are made once per message.
     assert_eq!(m.value(0).text, v.text);
     // Out of range.
+    // SAFETY: a C struct of integers and pointers, for which all zero bytes is a valid value.
     let mut out = unsafe { std::mem::zeroed() };
     assert_eq!(
+        // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
         unsafe { pwa_message_value(m.0, 1, &mut out) },
         PWA_ERR_INVALID_ARGUMENT
     );
@@ -149,16 +161,20 @@ fn protocol_sample_value_by_value_through_the_c_accessors() {
         "{}",
         last_error()
     );
+    // SAFETY: a C struct of integers and pointers, for which all zero bytes is a valid value.
     let mut out = unsafe { std::mem::zeroed() };
     assert_eq!(
+        // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
         unsafe { pwa_message_stream(m.0, 1, &mut out) },
         PWA_ERR_INVALID_ARGUMENT
     );
     assert_eq!(
+        // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
         unsafe { pwa_message_stream(ptr::null(), 0, &mut out) },
         PWA_ERR_INVALID_ARGUMENT
     );
     assert_eq!(
+        // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
         unsafe { pwa_message_stream(m.0, 0, ptr::null_mut()) },
         PWA_ERR_INVALID_ARGUMENT
     );
@@ -350,6 +366,7 @@ fn heartbeats() {
     ] {
         let m = CMsg::new(text);
         let mut hb = -1;
+        // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
         assert_eq!(unsafe { pwa_message_is_heartbeat(m.0, &mut hb) }, PWA_OK);
         assert_eq!((hb, m.info().is_unparsable), (1, 0), "{text:?}");
         assert!(Content::parse(text).is_heartbeat());
@@ -383,14 +400,17 @@ fn unparsable_frames_keep_their_text_and_error() {
         );
         assert!(!s(info.parse_error).is_empty());
         let mut len = 0;
+        // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
         let json = unsafe { pwa_message_json(m.0, &mut len) };
         assert_eq!(s(json), text);
         let mut bad = 0;
+        // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
         assert_eq!(unsafe { pwa_message_is_unparsable(m.0, &mut bad) }, PWA_OK);
         assert_eq!(bad, 1);
         // Copy the parse error out.
         let mut needed = 0;
         assert_eq!(
+            // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
             unsafe {
                 pwa_message_copy_string(
                     m.0,
@@ -417,20 +437,24 @@ fn unparsable_frames_keep_their_text_and_error() {
 fn from_json_refuses_null_and_bad_utf8() {
     let mut m = ptr::null_mut();
     assert_eq!(
+        // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
         unsafe { pwa_message_from_json(ptr::null(), 0, &mut m) },
         PWA_ERR_INVALID_ARGUMENT
     );
     let bad = [b'{', 0xff, b'}'];
     assert_eq!(
+        // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
         unsafe { pwa_message_from_json(bad.as_ptr().cast(), 3, &mut m) },
         PWA_ERR_INVALID_ARGUMENT
     );
     assert!(m.is_null());
     // SIZE_MAX: NUL-terminated.
     assert_eq!(
+        // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
         unsafe { pwa_message_from_json(c"{}".as_ptr(), usize::MAX, &mut m) },
         PWA_OK
     );
+    // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
     unsafe { pwa_message_free(m) };
 }
 
@@ -869,6 +893,7 @@ fn walk_c(text: &str) {
         for field in PWA_FIELD_VALUE_TEXT..=PWA_FIELD_VALUE_WEB_EXCEPTION {
             let mut needed = 0;
             let st =
+                // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
                 unsafe { pwa_message_copy_string(m.0, field, k, ptr::null_mut(), 0, &mut needed) };
             assert_eq!(st, PWA_ERR_BUFFER_TOO_SMALL);
         }

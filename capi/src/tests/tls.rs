@@ -257,6 +257,7 @@ fn tls_settings_are_checked_when_set() {
 fn c_last_error() -> String {
     let mut buf = vec![0u8; 2048];
     let mut needed = 0usize;
+    // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
     unsafe { pwa_last_error(buf.as_mut_ptr().cast(), buf.len(), &mut needed) };
     let end = buf.iter().position(|&b| b == 0).unwrap_or(0);
     String::from_utf8_lossy(&buf[..end]).into_owned()
@@ -268,6 +269,7 @@ fn the_c_abi_reports_pwa_err_tls_with_the_reason() {
     let other = Pki::new("c-abi-other");
     let sim = tls_sim(pki.pki.server(LOOPBACK));
     let url = CString::new(sim.stream_url(&sim.point_web_ids()[0])).unwrap();
+    // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
     unsafe {
         let cfg = pwa_config_new();
         let set = |k: &str, v: &str| {

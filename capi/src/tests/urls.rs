@@ -340,7 +340,9 @@ fn c(s: &str) -> CString {
 
 fn last_error() -> String {
     let mut buf = [0 as c_char; 512];
+    // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
     unsafe { pwa_last_error(buf.as_mut_ptr(), buf.len(), ptr::null_mut()) };
+    // SAFETY: a NUL-terminated string the library wrote or returned, alive here.
     unsafe { CStr::from_ptr(buf.as_ptr()) }
         .to_string_lossy()
         .into_owned()
@@ -351,6 +353,7 @@ fn c_api() {
     let base = c(BASE);
     let mut buf = [0 as c_char; 256];
     let mut needed = 0usize;
+    // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
     let st = unsafe {
         pwa_url_stream(
             base.as_ptr(),
@@ -362,6 +365,7 @@ fn c_api() {
         )
     };
     assert_eq!(st, PWA_OK);
+    // SAFETY: a NUL-terminated string the library wrote or returned, alive here.
     let got = unsafe { CStr::from_ptr(buf.as_ptr()) }
         .to_str()
         .unwrap()
@@ -370,6 +374,7 @@ fn c_api() {
     assert_eq!(needed, got.len() + 1);
     // Too small: truncated, needed reported, message set.
     let mut small = [0 as c_char; 10];
+    // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
     let st = unsafe {
         pwa_url_stream(
             base.as_ptr(),
@@ -383,7 +388,9 @@ fn c_api() {
     assert_eq!((st, needed), (PWA_ERR_BUFFER_TOO_SMALL, got.len() + 1));
     assert!(last_error().contains("the URL needs"));
     // A zeroed options struct writes nothing; fields map to parameters.
+    // SAFETY: a C struct of integers and pointers, for which all zero bytes is a valid value.
     let mut o: pwa_url_options = unsafe { std::mem::zeroed() };
+    // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
     let st = unsafe {
         pwa_url_streamset(
             base.as_ptr(),
@@ -395,6 +402,7 @@ fn c_api() {
         )
     };
     assert_eq!(st, PWA_OK);
+    // SAFETY: a NUL-terminated string the library wrote or returned, alive here.
     assert!(unsafe { CStr::from_ptr(buf.as_ptr()) }
         .to_str()
         .unwrap()
@@ -405,6 +413,7 @@ fn c_api() {
     o.heartbeat_rate = 0; // left out
     o.web_id_type = PWA_WEBID_TYPE_LOCAL_ID_ONLY;
     o.show_hidden = 7;
+    // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
     let st = unsafe {
         pwa_url_streamset(
             base.as_ptr(),
@@ -417,10 +426,12 @@ fn c_api() {
     };
     assert_eq!(st, PWA_OK);
     assert_eq!(
+        // SAFETY: a NUL-terminated string the library wrote or returned, alive here.
         unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap(),
         "wss://pi.example.com/piwebapi/streamsets/E/channel?includeInitialValues=true&webIdType=LocalIDOnly&nameFilter=Pump%201*&showHidden=true"
     );
     o.web_id_type = 6;
+    // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
     let st = unsafe {
         pwa_url_streamset(
             base.as_ptr(),
@@ -437,6 +448,7 @@ fn c_api() {
     let mut count = 0usize;
     let mut big = vec![0 as c_char; 8192];
     let ids = c("AAAA,BBBB CCCC\nDDDD");
+    // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
     let st = unsafe {
         pwa_url_adhoc_split(
             base.as_ptr(),
@@ -450,6 +462,7 @@ fn c_api() {
         )
     };
     assert_eq!(st, PWA_OK, "{}", last_error());
+    // SAFETY: a NUL-terminated string the library wrote or returned, alive here.
     let text = unsafe { CStr::from_ptr(big.as_ptr()) }
         .to_str()
         .unwrap()
@@ -465,6 +478,7 @@ fn c_api() {
             "wss://pi.example.com/piwebapi/streamsets/channel?webId=DDDD"
         ]
     );
+    // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
     let st = unsafe {
         pwa_url_adhoc_split(
             base.as_ptr(),
@@ -479,6 +493,7 @@ fn c_api() {
     };
     assert_eq!((st, count), (PWA_OK, 1));
     // NULLs.
+    // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
     let st = unsafe {
         pwa_url_adhoc(
             ptr::null(),
@@ -491,6 +506,7 @@ fn c_api() {
     };
     assert_eq!(st, PWA_ERR_INVALID_ARGUMENT);
     assert!(last_error().contains("base is NULL"));
+    // SAFETY: the C ABI as its header documents: live handles, pointers to valid locals, NUL-terminated strings.
     let st = unsafe {
         pwa_url_adhoc(
             base.as_ptr(),
