@@ -93,6 +93,7 @@ test-bindings: build
 	scripts/test-cpp.sh
 	scripts/test-python.sh
 	scripts/test-dotnet.sh
+	scripts/test-labview-layout.sh
 
 ## install: release library (SONAME libpiwebasync.so.0.1; stripped, debug info in lib/.debug),
 ## static library, headers (C and C++), pkg-config files and CMake package under
@@ -110,6 +111,7 @@ dist: deps
 header:
 	PWA_UPDATE_HEADER=1 $(CARGO) build -p piwebasync-capi
 	PWA_UPDATE_HEADER=1 $(CARGO) test -p piwebasync --lib --quiet readme_config_table_is_current
+	PWA_UPDATE_HEADER=1 $(CARGO) test -p piwebasync-capi --lib --quiet labview_status_table_is_current
 
 ## bench: throughput, latency, scale, recovery and parsing benchmarks on loopback, each beside
 ## its baseline measured in the same run (release build; not part of `make test`). Prints a
