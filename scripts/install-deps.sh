@@ -20,3 +20,5 @@ if [ ${#need[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# The Windows part (make dist-windows / test-windows): rustup targets, mingw-w64, Wine.
+"$(dirname "$0")/install-windows-deps.sh"
