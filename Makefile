@@ -14,7 +14,7 @@ LDLIBS    := -L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR) -lpiwebasync -lpthread
 C_TESTS   := $(patsubst tests/c/%.c,$(BUILD)/%,$(wildcard tests/c/test_*.c))
 EXAMPLES  := $(patsubst examples-c/%.c,$(BUILD)/%,$(wildcard examples-c/*.c))
 
-.PHONY: all build deps demo test test-rust test-c test-install test-bindings check-header header bench install clean
+.PHONY: all build deps demo test test-rust test-c test-install test-bindings check-header header bench install dist-windows clean
 
 all: build
 
@@ -73,6 +73,12 @@ test-bindings: build
 PREFIX ?= /usr/local
 install:
 	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) CARGO=$(CARGO) scripts/install.sh
+
+## dist-windows: release piwebasync.dll for x64 and x86 with its .def, MSVC import library
+## (piwebasync.lib), MinGW import library, header, debug info and a README, in
+## dist/windows-x64/ and dist/windows-x86/. See scripts/dist-windows.sh.
+dist-windows:
+	CARGO=$(CARGO) scripts/dist-windows.sh
 
 ## header: regenerate include/piwebasync.h from src/ffi.
 header:
