@@ -110,6 +110,7 @@ pub unsafe extern "C" fn pwa_channel_open(
         let out = out_arg(out, "out")?;
         *out = 0;
         let url = str_arg(url, "url")?;
+        super::module_pin::pin_module(); // Windows: the runtime's threads run from this DLL
         let gate = Arc::new(HandleGate::default());
         let callbacks = match callbacks.as_ref() {
             Some(c) => callbacks::from_c(c, gate.clone()),
