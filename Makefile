@@ -14,7 +14,7 @@ LDLIBS    := -L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR) -lpiwebasync -lpthread
 C_TESTS   := $(patsubst tests/c/%.c,$(BUILD)/%,$(wildcard tests/c/test_*.c))
 EXAMPLES  := $(patsubst examples-c/%.c,$(BUILD)/%,$(wildcard examples-c/*.c))
 
-.PHONY: all build deps demo test test-rust test-c test-install test-bindings check-header header bench install dist-windows clean
+.PHONY: all build deps demo test test-rust test-c test-install test-bindings test-windows check-header header bench install dist-windows clean
 
 all: build
 
@@ -37,8 +37,8 @@ demo: deps build $(EXAMPLES)
 	scripts/demo.sh
 
 ## test: Rust tests, header check, C tests against the simulator, the installed library, the
-## C++, Python and .NET bindings.
-test: deps build check-header test-rust test-c test-install test-bindings
+## C++, Python and .NET bindings, and the Windows DLLs under Wine.
+test: deps build check-header test-rust test-c test-install test-bindings test-windows
 
 test-rust:
 	$(CARGO) test --workspace
@@ -67,6 +67,12 @@ test-bindings: build
 	scripts/test-cpp.sh
 	scripts/test-python.sh
 	scripts/test-dotnet.sh
+
+# The Windows DLLs (x64, x86), cross-built in debug, their exports, imports and import
+# libraries, and the C tests, examples and Windows hosts run under Wine in a private prefix
+# against the native simulator. See scripts/test-windows.sh.
+test-windows: build
+	CARGO=$(CARGO) scripts/test-windows.sh
 
 ## install: release library (SONAME libpiwebasync.so.0.1), header and pkg-config file under
 ## $(DESTDIR)$(PREFIX) (default /usr/local). See scripts/install.sh.
