@@ -14,7 +14,7 @@ LDLIBS    := -L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR) -lpiwebasync -lpthread
 C_TESTS   := $(patsubst tests/c/%.c,$(BUILD)/%,$(wildcard tests/c/test_*.c))
 EXAMPLES  := $(patsubst examples-c/%.c,$(BUILD)/%,$(wildcard examples-c/*.c))
 
-.PHONY: all build deps lint demo test test-rust test-c test-install test-packages test-bindings check-header header bench install dist clean
+.PHONY: all build deps lint demo test test-rust test-c test-install test-packages test-bindings test-windows check-header header bench install dist dist-windows clean
 
 all: build
 
@@ -45,8 +45,9 @@ demo: deps build $(EXAMPLES)
 	scripts/demo.sh
 
 ## test: Rust tests, header check, C tests against the simulator, the installed library (CMake
-## and pkg-config, shared and static), the wheel and the .nupkg, the C++, Python and .NET bindings.
-test: deps build check-header test-rust test-c test-install test-packages test-bindings
+## and pkg-config, shared and static), the wheel and the .nupkg, the C++, Python and .NET
+## bindings, and the Windows DLLs under Wine.
+test: deps build check-header test-rust test-c test-install test-packages test-bindings test-windows
 
 test-rust:
 	$(CARGO) test --workspace
@@ -95,6 +96,12 @@ test-bindings: build
 	scripts/test-dotnet.sh
 	scripts/test-labview-layout.sh
 
+# The Windows DLLs (x64, x86), cross-built in debug, their exports, imports and import
+# libraries, and the C tests, examples and Windows hosts run under Wine in a private prefix
+# against the native simulator. See scripts/test-windows.sh.
+test-windows: build
+	CARGO=$(CARGO) scripts/test-windows.sh
+
 ## install: release library (SONAME libpiwebasync.so.0.1; stripped, debug info in lib/.debug),
 ## static library, headers (C and C++), pkg-config files and CMake package under
 ## $(DESTDIR)$(PREFIX) (default /usr/local). See scripts/install.sh.
@@ -105,6 +112,12 @@ install:
 ## dist: the release tarball, the Python wheel and the NuGet package in dist/ (scripts/dist.sh).
 dist: deps
 	scripts/dist.sh
+
+## dist-windows: release piwebasync.dll for x64 and x86 with its .def, MSVC import library
+## (piwebasync.lib), MinGW import library, header, debug info and a README, in
+## dist/windows-x64/ and dist/windows-x86/. See scripts/dist-windows.sh.
+dist-windows:
+	CARGO=$(CARGO) scripts/dist-windows.sh
 
 ## header: regenerate include/piwebasync.h from capi/src (statuses and configuration keys from
 ## their tables) and the README's table of configuration keys.

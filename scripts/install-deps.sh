@@ -43,3 +43,5 @@ if command -v rustup >/dev/null; then
     cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
     cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 fi
+# The Windows part (make dist-windows / test-windows): rustup targets, mingw-w64, Wine.
+"$(dirname "$0")/install-windows-deps.sh"

@@ -6,6 +6,9 @@
 # valgrind memcheck when it is installed (PWA_NO_VALGRIND=1 skips that).
 # Prints "=== name" and PASS / FAILED per check, then "examples: N passed, M failed",
 # and fails if any check failed.
+# For Windows builds run under Wine (scripts/test-windows.sh): PWA_RUN is a command that runs
+# each program (e.g. scripts/wine-run.sh), PWA_BIN the folder of the already built programs
+# (then nothing is built here and valgrind is not used), PWA_EXE their file suffix (.exe).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SIM_DIR=${SIM_DIR:-build/sim-examples} # sims' output and the examples' output go here
@@ -37,7 +40,9 @@ build_examples() {
             -Ltarget/debug -Wl,-rpath,"$PWD/target/debug" -lpiwebasync -lpthread || return 1
     done
 }
-check "build examples-c/update.c and examples-c/watchdog.c" build_examples
+runner=(); [ -n "${PWA_RUN:-}" ] && runner=($PWA_RUN)
+BIN=${PWA_BIN:-build}; EXE=${PWA_EXE:-}
+[ -n "${PWA_BIN:-}" ] || check "build examples-c/update.c and examples-c/watchdog.c" build_examples
 if [ "$failed" -ne 0 ]; then
     echo "examples: $passed passed, $failed failed"; exit 1
 fi
@@ -92,7 +97,7 @@ start_sim B --interval-ms 20 || exit 1
 # --- update.c
 update_to_b() { # $1: output file, $2: message count; the rest: how to run the program
     local out=$1 count=$2; shift 2
-    timeout 60 "$@" build/update "$A_STREAM" "$B_STREAM" -n "$count" > "$out" 2> "$out.err"
+    timeout 60 "$@" "$BIN/update$EXE" "$A_STREAM" "$B_STREAM" -n "$count" > "$out" 2> "$out.err"
     local rc=$?
     [ "$rc" -eq 0 ] || { fail "exit status $rc, expected 0" "$out"; return; }
     grep -q '^update: PWA_OK' "$out" || { fail "no 'update: PWA_OK'" "$out"; return; }
@@ -104,7 +109,7 @@ update_to_b() { # $1: output file, $2: message count; the rest: how to run the p
 
 update_rolled_back() {
     local out=$1; shift
-    timeout 60 "$@" build/update "$A_STREAM" "$BAD_URL" -n 15 --expect-rollback > "$out" 2> "$out.err"
+    timeout 60 "$@" "$BIN/update$EXE" "$A_STREAM" "$BAD_URL" -n 15 --expect-rollback > "$out" 2> "$out.err"
     local rc=$?
     [ "$rc" -eq 0 ] || { fail "exit status $rc, expected 0" "$out"; return; }
     grep -q '^update: PWA_ROLLED_BACK' "$out" || { fail "no 'update: PWA_ROLLED_BACK'" "$out"; return; }
@@ -114,7 +119,7 @@ update_rolled_back() {
 
 update_failed_no_rollback() { # -n 1000: the channel ends first, after its buffer is drained
     local out=$1; shift
-    timeout 60 "$@" build/update "$A_STREAM" "$BAD_URL" -n 1000 --no-rollback > "$out" 2> "$out.err"
+    timeout 60 "$@" "$BIN/update$EXE" "$A_STREAM" "$BAD_URL" -n 1000 --no-rollback > "$out" 2> "$out.err"
     local rc=$?
     [ "$rc" -eq 1 ] || { fail "exit status $rc, expected 1" "$out"; return; }
     grep -q '^update: PWA_UPDATE_FAILED' "$out" || { fail "no 'update: PWA_UPDATE_FAILED'" "$out"; return; }
@@ -126,7 +131,7 @@ watchdog_server_gone() { # the simulator is stopped after 3 messages and never c
     local prefix=$1 out=$2; shift 2
     start_sim "$prefix" --interval-ms 50 || return 1
     local sim_pid=${SIM_PIDS[-1]} stream_var="${prefix}_STREAM"
-    timeout 60 "$@" build/watchdog "${!stream_var}" -t 2000 > "$out" 2> "$out.err" &
+    timeout 60 "$@" "$BIN/watchdog$EXE" "${!stream_var}" -t 2000 > "$out" 2> "$out.err" &
     local pid=$!
     wait_for_line "$out" '^#3 ' "$pid" || { wait "$pid"; fail "no 3 messages" "$out"; return; }
     local stopped=$SECONDS
@@ -146,7 +151,7 @@ watchdog_server_back() { # a 500 ms outage, within the 3 s timeout: it reconnect
     local prefix=$1 out=$2 count=$3; shift 3
     start_sim "$prefix" --interval-ms 50 || return 1
     local base_var="${prefix}_BASE" stream_var="${prefix}_STREAM"
-    timeout 60 "$@" build/watchdog "${!stream_var}" -t 3000 -n "$count" --expect PWA_CLOSED \
+    timeout 60 "$@" "$BIN/watchdog$EXE" "${!stream_var}" -t 3000 -n "$count" --expect PWA_CLOSED \
         > "$out" 2> "$out.err" &
     local pid=$!
     wait_for_line "$out" '^#3 ' "$pid" || { wait "$pid"; fail "no 3 messages" "$out"; return; }
@@ -168,12 +173,14 @@ watchdog_server_back() { # a 500 ms outage, within the 3 s timeout: it reconnect
 
 # --- run every check natively, then under valgrind memcheck
 modes=(native)
-if [ -z "${PWA_NO_VALGRIND:-}" ] && command -v valgrind > /dev/null; then modes+=(valgrind); fi
+if [ -z "${PWA_NO_VALGRIND:-}" ] && [ -z "${PWA_BIN:-}" ] && command -v valgrind > /dev/null; then
+    modes+=(valgrind)
+fi
 for mode in "${modes[@]}"; do
     # Both simulators send 50 messages/s: all that A sent until the update returned (a backlog of
     # ~20 under valgrind, over 100 on a loaded machine) is polled before B's first message.
     # Likewise the watchdog's backlog when the simulator restarts: up to ~30 under valgrind.
-    wrap=(); suffix=""; update_count=60; watchdog_count=40
+    wrap=("${runner[@]}"); suffix=""; update_count=60; watchdog_count=40
     if [ "$mode" = valgrind ]; then
         update_count=400; watchdog_count=100
         wrap=(valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite

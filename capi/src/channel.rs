@@ -119,6 +119,7 @@ pub unsafe extern "C" fn pwa_channel_open(
         // SAFETY: `url` is NULL or NUL-terminated (this function's contract) and outlives the
         // call, during which the borrow is used.
         let url = unsafe { str_arg(url, "url") }?;
+        super::module_pin::pin_module(); // Windows: the runtime's threads run from this DLL
         let gate = Arc::new(HandleGate::default());
         // SAFETY: `callbacks` is NULL or points to a valid pwa_callbacks (contract); it is
         // copied by from_c before this call returns.

@@ -19,6 +19,7 @@ mod handles;
 mod last_error;
 mod logging;
 mod message;
+mod module_pin;
 mod poll_copy;
 mod runtime;
 mod status;

@@ -52,6 +52,7 @@ pub extern "C" fn pwa_set_log_callback(
         match level {
             None => piwebasync_rust::set_log_sink(LogLevel::Error, None)?,
             Some((l, cb)) => {
+                super::module_pin::pin_module(); // Windows: the log thread runs from this DLL
                 let user = UserData(user_data);
                 piwebasync_rust::set_log_sink(
                     l,

@@ -23,6 +23,9 @@ pub extern "C" fn pwa_runtime_configure(worker_threads: u32) -> pwa_status {
 /// Later `pwa_channel_open` calls return `PWA_ERR_SHUTDOWN`; the library cannot be restarted
 /// in this process. Call it from an ordinary thread, e.g. before unloading the library:
 /// `PWA_ERR_RECURSIVE_CALL` from inside a callback. A process may also exit without it.
+/// On Windows the DLL pins itself once a channel was opened or a log callback set (its threads
+/// run from it): `FreeLibrary` then leaves it loaded, with or without `pwa_shutdown`, and a
+/// later `LoadLibrary` gets the same library in the same state.
 #[no_mangle]
 pub extern "C" fn pwa_shutdown(timeout_ms: i32) -> pwa_status {
     guard(|| {

@@ -3,14 +3,19 @@
 #ifndef PWA_TEST_CHECK_H
 #define PWA_TEST_CHECK_H
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
+#ifdef _WIN32 /* cross-compiled with mingw-w64 and run under Wine (scripts/test-windows.sh) */
+#include <winsock2.h>
+#include <windows.h>
+#else
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
+#endif
 
 #include "piwebasync.h"
 
@@ -76,8 +81,22 @@ static inline int sim_control(const char *base, const char *command) {
     p = strchr(p + 3, ':');
     if (!p) return -1;
     int port = atoi(p + 1);
+#ifdef _WIN32
+    static int wsa_started = 0;
+    if (!wsa_started) {
+        WSADATA wsa;
+        if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0) return -1;
+        wsa_started = 1;
+    }
+    SOCKET fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd == INVALID_SOCKET) return -1;
+#define close closesocket
+#define write(fd, buf, len) send(fd, buf, (int)(len), 0)
+#define read(fd, buf, len) recv(fd, buf, (int)(len), 0)
+#else
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return -1;
+#endif
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
@@ -94,14 +113,23 @@ static inline int sim_control(const char *base, const char *command) {
         return -1;
     }
     char resp[256] = {0};
-    ssize_t got = read(fd, resp, sizeof resp - 1);
+    long got = (long)read(fd, resp, sizeof resp - 1);
     close(fd);
+#ifdef _WIN32
+#undef close
+#undef write
+#undef read
+#endif
     return (got > 12 && strncmp(resp + 9, "200", 3) == 0) ? 0 : -1;
 }
 
 static inline void sleep_ms(long ms) {
+#ifdef _WIN32
+    Sleep((DWORD)ms);
+#else
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+#endif
 }
 
 #endif

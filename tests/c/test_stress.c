@@ -108,7 +108,7 @@ int main(void) {
     urls[1] = env_url("SIM_STREAMSET");
     urls[2] = env_url("SIM_ADHOC");
     pthread_t threads[THREADS];
-    for (long i = 0; i < THREADS; i++) pthread_create(&threads[i], NULL, worker, (void *)i);
+    for (intptr_t i = 0; i < THREADS; i++) pthread_create(&threads[i], NULL, worker, (void *)i);
     for (int i = 0; i < THREADS; i++) pthread_join(threads[i], NULL); /* a deadlock fails by timeout */
     for (int i = 0; i < SLOTS; i++)
         if (slots[i]) EXPECT_ONE_OF(pwa_channel_free(slots[i]), PWA_OK);

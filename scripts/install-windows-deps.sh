@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Install what the Windows part (`make dist-windows`, `make test-windows`) needs, on Debian:
+#   - rustup targets x86_64-pc-windows-gnu and i686-pc-windows-gnu,
+#   - mingw-w64 for both (C compilers, dlltool, objcopy, strip),
+#   - llvm-dlltool (writes piwebasync.lib in the short import format MSVC's lib.exe writes),
+#   - Wine: wine64 (runs the x64 tests) and, when it can be had, wine32 (i386 multiarch; runs
+#     the x86 tests).
+# Idempotent: does nothing when everything is there. Anything it cannot install ends the run
+# with one line naming what is missing. wine32 is the exception: Debian's i386 packages are not
+# always installable beside the amd64 ones (a mirror a sync behind, held versions); then one
+# line says so and the x86 DLL is still built and checked, but its tests cannot run (and
+# `make test-windows` says so again). PWA_REQUIRE_WINE32=1 makes a missing wine32 fatal too.
+#
+# Fallback when the rustup targets cannot be downloaded: Debian's packaged Rust builds the same
+# DLL with std compiled from source (README.md, "Windows"):
+#   apt-get install rustc-web cargo-web rust-web-src gcc-mingw-w64-x86-64
+#   RUSTC_BOOTSTRAP=1 /usr/bin/cargo build --release -Z build-std --target x86_64-pc-windows-gnu
+set -uo pipefail
+
+die() { echo "install-windows-deps: MISSING: $*" >&2; exit 1; }
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+apt_install() { DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/tmp/pwa-apt-$$.log 2>&1; }
+updated=0
+apt_update() {
+    [ "$updated" -eq 1 ] && return 0
+    # A partly failed update (one index a sync behind) still leaves usable lists: go on, and let
+    # the install say what it cannot find.
+    $SUDO apt-get update -qq >/tmp/pwa-apt-update-$$.log 2>&1 || true
+    updated=1
+}
+
+# --- Rust targets
+command -v rustup >/dev/null ||
+    die "rustup (needed for the x86_64/i686-pc-windows-gnu targets; see README.md 'Windows' for the rustc-web fallback)"
+installed=$(rustup target list --installed 2>/dev/null)
+for t in x86_64-pc-windows-gnu i686-pc-windows-gnu; do
+    if ! grep -qx "$t" <<<"$installed"; then
+        echo "installing: rustup target $t"
+        rustup target add "$t" >/dev/null 2>&1 ||
+            die "rustup target $t could not be installed (see README.md 'Windows' for the Debian rustc-web + -Z build-std fallback)"
+    fi
+done
+
+# --- mingw-w64, llvm-dlltool, Wine (64-bit)
+need=()
+command -v x86_64-w64-mingw32-gcc >/dev/null || need+=(gcc-mingw-w64-x86-64)
+command -v i686-w64-mingw32-gcc >/dev/null || need+=(gcc-mingw-w64-i686)
+command -v x86_64-w64-mingw32-dlltool >/dev/null || need+=(binutils-mingw-w64-x86-64)
+command -v i686-w64-mingw32-dlltool >/dev/null || need+=(binutils-mingw-w64-i686)
+command -v llvm-dlltool >/dev/null || need+=(llvm)
+command -v wine >/dev/null || need+=(wine)
+[ -x /usr/lib/wine/wine64 ] || need+=(wine64)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "installing: ${need[*]}"
+    apt_update
+    apt_install "${need[@]}" ||
+        die "apt-get could not install ${need[*]}: $(grep -E '^E:' /tmp/pwa-apt-$$.log | head -n 1)"
+    rm -f /tmp/pwa-apt-$$.log
+fi
+for tool in x86_64-w64-mingw32-gcc i686-w64-mingw32-gcc x86_64-w64-mingw32-dlltool \
+            i686-w64-mingw32-dlltool llvm-dlltool wine; do
+    command -v "$tool" >/dev/null || die "$tool (its package was installed but the command is not on PATH)"
+done
+
+# --- Wine's 32-bit part (wine32:i386)
+if [ ! -x /usr/lib/wine/wine ]; then
+    echo "installing: wine32:i386"
+    if ! dpkg --print-foreign-architectures | grep -qx i386; then
+        $SUDO dpkg --add-architecture i386 || die "dpkg --add-architecture i386 failed"
+        updated=0
+    fi
+    apt_update
+    if ! apt_install wine32:i386; then
+        # The usual cause: an i386 index that failed to download, so the i386 libraries lag the
+        # installed amd64 ones, and Multi-Arch: same needs both at one version.
+        why=$(grep -oE 'Failed to fetch [^ ]*binary-i386[^ ]*' /tmp/pwa-apt-update-$$.log 2>/dev/null | head -n 1)
+        [ -n "$why" ] || why=$(apt-get install -s wine32:i386 2>&1 | grep -E ': Depends:' | head -n 1 | sed 's/^ *//; s/  */ /g')
+        [ -n "$why" ] || why=$(grep -E '^E:' /tmp/pwa-apt-$$.log | head -n 1)
+        msg="wine32:i386 cannot be installed here ($why): the x86 DLL is built and checked, its tests cannot run"
+        [ -n "${PWA_REQUIRE_WINE32:-}" ] && die "$msg"
+        echo "install-windows-deps: WARNING: $msg" >&2
+    fi
+    rm -f /tmp/pwa-apt-$$.log
+fi
+rm -f /tmp/pwa-apt-update-$$.log
+exit 0
