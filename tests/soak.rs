@@ -460,8 +460,12 @@ impl Slot {
         };
         let mut got = std::mem::take(&mut life.inbox.lock().unwrap().got);
         let lf = life.last_fault.map(Fault::name).unwrap_or("none");
+        // Take the simulator's newest frames again before judging a mismatch (once per mismatch).
+        let mut refresh = at_end;
+        let mut refreshed_mismatch = false;
         loop {
-            if life.pending.is_empty() && !life.conn_final {
+            if !life.conn_final && (life.pending.is_empty() || refresh) {
+                refresh = false;
                 match self.sim.take_frames(life.conn) {
                     Some((frames, ended)) => {
                         life.pending.extend(frames);
@@ -541,6 +545,7 @@ impl Slot {
                 );
                 self.messages += 1;
                 self.values += want as u64;
+                refreshed_mismatch = false;
                 life.pending.pop_front();
                 got.pop_front();
                 continue;
@@ -554,21 +559,24 @@ impl Slot {
             }
             if life.conn_final {
                 panic!(
-                    "{who}: connection {} (ended without a reset; last fault {lf}): expected {} more frame(s), starting with\n  {}\nbut got\n  {}",
+                    "{who}: connection {} (ended without a reset; last fault {lf}): a frame it sent is missing or out of place ({} of its frames unmatched); the next one sent and the next one received {}",
                     life.conn,
                     life.pending.len(),
-                    short(frame),
-                    short(json)
+                    diff(frame, json)
                 );
+            }
+            if !refreshed_mismatch {
+                refreshed_mismatch = true;
+                refresh = true;
+                continue;
             }
             // The connection is still open: the message may come from the next connection of
             // an update, or is not recorded yet. Wait for more; at the end this cannot be.
             assert!(
                 !at_end,
-                "{who}: connection {} is still open at the end; expected {} got {}",
+                "{who}: connection {} is still open at the end; the next frame sent and the next one received {}",
                 life.conn,
-                short(frame),
-                short(json)
+                diff(frame, json)
             );
             break;
         }
@@ -664,6 +672,31 @@ impl Slot {
             }
         }
     }
+}
+
+/// Where two texts first differ, with some context of each.
+fn diff(a: &str, b: &str) -> String {
+    let at = a
+        .bytes()
+        .zip(b.bytes())
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
+    let cut = |s: &str| {
+        let mut from = at.saturating_sub(40);
+        while !s.is_char_boundary(from) {
+            from -= 1;
+        }
+        let mut to = (at + 80).min(s.len());
+        while !s.is_char_boundary(to) {
+            to += 1;
+        }
+        format!("...{}... ({} bytes)", &s[from..to], s.len())
+    };
+    format!(
+        "differ at byte {at}:\n  sent: {}\n  got:  {}",
+        cut(a),
+        cut(b)
+    )
 }
 
 fn short(s: &str) -> String {
