@@ -54,7 +54,7 @@ use piwebasync_sim::{SimConfig, Simulator};
 /// Largest message the channels accept; `oversize-small` frames stay below, `oversize-big` above.
 const MAX_MESSAGE: usize = 256 * 1024;
 /// A reconnect-on channel with a watchdog: `dead_channel_timeout` in seconds.
-const WATCHDOG_S: f64 = 3.0;
+const WATCHDOG_S: f64 = 5.0;
 /// A refused port on loopback: an update to it fails at once.
 const DEAD_URL: &str = "ws://127.0.0.1:1/piwebapi/streams/nothing/channel";
 
@@ -187,13 +187,16 @@ impl Spec {
         set("reconnect", self.reconnect.to_string());
         set("reconnect_initial_delay", "0.05".into());
         set("reconnect_max_delay", "0.3".into());
+        // Stalls are found within ~2.5 s; the pong and open bounds are generous, so that a
+        // loaded 2-core machine does not drop a healthy connection (which, not being a fault
+        // the driver injected, would be judged as a loss).
         set("ping_interval", "0.5".into());
-        set("ping_timeout", "1".into());
-        set("open_timeout", "2".into());
+        set("ping_timeout", "2".into());
+        set("open_timeout", "5".into());
         set("max_message_size", MAX_MESSAGE.to_string());
         if self.watchdog {
             set("dead_channel_timeout", WATCHDOG_S.to_string());
-            set("open_timeout", "1".into());
+            set("open_timeout", "2".into());
         }
         if let Some(n) = self.max_queue {
             set("max_queue", n.to_string());
