@@ -17,10 +17,11 @@
 //!   - a connection that ended by a TCP reset (faults `reset`, `restart`, `auth`, `watchdog`)
 //!     or was left as half-open (`stall`): the frames the simulator counted as sent but that
 //!     were still in its socket's send buffer when the RST went out never reach the client
-//!     (the loss window of a dropped connection; counted and printed as "lost at drops");
+//!     (the loss window of a dropped connection; counted and printed as "lost (drops)");
 //!   - a frame larger than `max_message_size` (`oversize-big`) is a protocol error: it and
 //!     whatever the simulator wrote after it on that connection are not delivered; everything
 //!     before it is.
+//!
 //!   Every other end must deliver everything: a server close with any code (`close1000`,
 //!   `close-other`, `refuse`), an invalid frame (`malformed`: all frames before it), an
 //!   update's switch (make-before-break: the old endpoint's frames all come, before the new
