@@ -36,7 +36,7 @@
 //!   our close at the end of the run), seen by the consumer and by `outcome()`.
 //! - **Flat resources.** RSS and open file descriptors, sampled every 250 ms: over the second
 //!   half, the least-squares line's rise across that half is at most `RSS_RISE_KIB` and
-//!   `FD_RISE`, and the file descriptors stay within `FD_SPREAD` of each other.
+//!   `FD_RISE`, and the file descriptors stay within 6 per channel + 16 of each other.
 
 mod common;
 
