@@ -14,7 +14,7 @@ LDLIBS    := -L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR) -lpiwebasync -lpthread
 C_TESTS   := $(patsubst tests/c/%.c,$(BUILD)/%,$(wildcard tests/c/test_*.c))
 EXAMPLES  := $(patsubst examples-c/%.c,$(BUILD)/%,$(wildcard examples-c/*.c))
 
-.PHONY: all build deps lint demo test test-rust test-c test-install test-packages test-bindings test-windows check-header header bench install dist dist-windows clean
+.PHONY: all build deps lint demo test test-rust test-soak soak test-c test-install test-packages test-bindings test-windows check-header header bench install dist dist-windows clean
 
 all: build
 
@@ -46,8 +46,18 @@ demo: deps build $(EXAMPLES)
 
 ## test: Rust tests, header check, C tests against the simulator, the installed library (CMake
 ## and pkg-config, shared and static), the wheel and the .nupkg, the C++, Python and .NET
-## bindings, and the Windows DLLs under Wine.
-test: deps build check-header test-rust test-c test-install test-packages test-bindings test-windows
+## bindings, the 2-minute soak, and the Windows DLLs under Wine.
+test: deps build check-header test-rust test-soak test-c test-install test-packages test-bindings test-windows
+
+## soak: channels under random faults for DURATION seconds (default 3600); SOAK_SEED=<n>
+## replays a run. Prints a summary table (also build/soak-summary.md). See tests/soak.rs.
+DURATION ?= 3600
+soak:
+	SOAK_DURATION=$(DURATION) $(CARGO) test -p piwebasync --test soak -- --ignored --nocapture
+
+# The 2-minute soak that `make test` runs.
+test-soak:
+	$(MAKE) soak DURATION=120
 
 test-rust:
 	$(CARGO) test --workspace

@@ -206,6 +206,32 @@ impl Simulator {
             .cloned()
     }
 
+    /// Takes the frames recorded so far on connection `id` (with `record_frames`), leaving its
+    /// list empty, and whether the connection had ended then (if so, these are its last
+    /// frames). For long runs: recorded frames are otherwise kept for the simulator's life.
+    /// `None` for an unknown id.
+    pub fn take_frames(&self, id: u64) -> Option<(Vec<String>, bool)> {
+        let mut conns = lock(&self.shared.conns);
+        let c = conns.get_mut((id as usize).checked_sub(1)?)?;
+        Some((std::mem::take(&mut c.frames), !c.open))
+    }
+
+    /// Ids of the connections still open.
+    pub fn open_connection_ids(&self) -> Vec<u64> {
+        lock(&self.shared.conns)
+            .iter()
+            .filter(|c| c.open)
+            .map(|c| c.id)
+            .collect()
+    }
+
+    /// Whether connection `id` is still open (`false` for an unknown id).
+    pub fn is_connection_open(&self, id: u64) -> bool {
+        lock(&self.shared.conns)
+            .get((id as usize).wrapping_sub(1))
+            .is_some_and(|c| c.open)
+    }
+
     /// Number of connections upgraded so far (open or not).
     pub fn connection_count(&self) -> usize {
         lock(&self.shared.conns).len()
