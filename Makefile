@@ -14,7 +14,7 @@ LDLIBS    := -L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR) -lpiwebasync -lpthread
 C_TESTS   := $(patsubst tests/c/%.c,$(BUILD)/%,$(wildcard tests/c/test_*.c))
 EXAMPLES  := $(patsubst examples-c/%.c,$(BUILD)/%,$(wildcard examples-c/*.c))
 
-.PHONY: all build deps lint demo test test-rust test-c test-install test-bindings check-header header bench install clean
+.PHONY: all build deps lint demo test test-rust test-c test-asan sanitize test-install test-bindings check-header header bench install clean
 
 all: build
 
@@ -44,9 +44,10 @@ lint:
 demo: deps build $(EXAMPLES)
 	scripts/demo.sh
 
-## test: Rust tests, header check, C tests against the simulator, the installed library, the
-## C++, Python and .NET bindings.
-test: deps build check-header test-rust test-c test-install test-bindings
+## test: Rust tests, header check, C tests against the simulator (under valgrind, then again
+## under AddressSanitizer + LeakSanitizer), the installed library, the C++, Python and .NET
+## bindings.
+test: deps build check-header test-rust test-c test-asan test-install test-bindings
 
 test-rust:
 	$(CARGO) test --workspace
@@ -63,6 +64,18 @@ check-header: build
 test-c: build $(C_TESTS) $(EXAMPLES)
 	scripts/run-c-tests.sh $(C_TESTS)
 	scripts/test-examples.sh
+
+# The C tests and examples again, built with AddressSanitizer + LeakSanitizer against the
+# library built with -Zsanitizer=address on the nightly toolchain (target/san-address); a
+# canary leak must be caught first. See scripts/sanitize.sh.
+test-asan: build
+	scripts/sanitize.sh address
+
+## sanitize: the C tests and examples under ThreadSanitizer (nightly, std rebuilt with
+## -Zbuild-std; suppressions in tests/c/tsan.supp, each explained there). Not part of
+## `make test`.
+sanitize: build
+	scripts/sanitize.sh thread
 
 # make install into build/stage; examples-c/stream.c built from it (pkg-config, shared and
 # static) streams from the simulator.

@@ -20,8 +20,12 @@ if [ ${#need[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-# `make lint` runs rustfmt and clippy (rustup components; rustup downloads them when missing).
+# `make lint` runs rustfmt and clippy; `make test` builds the library with AddressSanitizer
+# and `make sanitize` with ThreadSanitizer, both on the nightly toolchain (-Zsanitizer is
+# nightly-only); ThreadSanitizer also needs the nightly's rust-src (scripts/sanitize.sh adds it
+# when missing). rustup's components and toolchains download from its own server.
 if command -v rustup >/dev/null; then
     cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
     cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+    cargo +nightly --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal
 fi

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Run the C tests (given as arguments) against simulators started here, stopped at exit.
 # Prints a closing line "N passed, N failed" and fails if any test failed.
+# PWA_SANITIZER=address|thread: the tests and the examples (in PWA_BUILD_DIR) were built with
+# that sanitizer (scripts/sanitize.sh does it); they run natively then, not under valgrind.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+B=${PWA_BUILD_DIR:-build} # where the examples were built
+SAN=${PWA_SANITIZER:-}
+if [ -n "$SAN" ]; then SIM_DIR=${SIM_DIR:-build/sim-$SAN}; fi
 source scripts/sim-lib.sh
 set -e
 start_sim SIM --interval-ms 20                 # data flows quickly
@@ -14,7 +19,7 @@ set +e
 # Under valgrind memcheck (when present; `make test` installs it): any invalid read or write,
 # or a definite leak, fails the test. PWA_NO_VALGRIND=1 runs the tests natively.
 run=()
-if [ -z "${PWA_NO_VALGRIND:-}" ] && command -v valgrind >/dev/null; then
+if [ -z "$SAN" ] && [ -z "${PWA_NO_VALGRIND:-}" ] && command -v valgrind >/dev/null; then
     run=(valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite
          --errors-for-leak-kinds=definite --suppressions=tests/c/valgrind.supp)
 fi
@@ -33,11 +38,13 @@ for t in "$@"; do
     fi
 done
 # The examples run too, natively: a user copies them, so they must work as shipped.
-for example in "build/stream $SIM_STREAM?includeInitialValues=true -n 5" "build/callback $SIM_ADHOC -n 5"; do
+for example in "$B/stream $SIM_STREAM?includeInitialValues=true -n 5" "$B/callback $SIM_ADHOC -n 5"; do
     echo "=== $example"
     if timeout 60 $example; then passed=$((passed + 1)); else echo "FAILED: $example"; failed=$((failed + 1)); fi
 done
-# examples-c/stream.c takes the auth and TLS settings on its command line.
+# examples-c/stream.c takes the auth and TLS settings on its command line. A check that expects
+# the example to fail also makes sure no sanitizer report is in its output: a sanitizer error
+# exits non-zero too.
 check_example() {
     local name=$1; shift
     echo "=== $name"
@@ -48,19 +55,19 @@ check_example() {
         failed=$((failed + 1))
     fi
 }
-if [ -x build/stream ]; then
+if [ -x "$B/stream" ]; then
     out="$SIM_DIR/stream-example.out"
     check_example "stream: wss://, Basic from the environment, --ca-file" \
-        env PWA_EXAMPLE_PW='pi-secret-pw' timeout 60 build/stream "$TLS_STREAM" -n 3 \
+        env PWA_EXAMPLE_PW='pi-secret-pw' timeout 60 "$B/stream" "$TLS_STREAM" -n 3 \
             --ca-file "$SIM_DIR/tls/ca.pem" --user piuser --password-env PWA_EXAMPLE_PW
     check_example "stream: a wrong password fails with PWA_ERR_AUTH and is not shown" bash -c '
-        ! timeout 60 build/stream "$1" -n 1 --ca-file "$2" --user piuser --password "Wrong-pw-3141" >"$3" 2>&1 &&
-        grep -q PWA_ERR_AUTH "$3" && ! grep -q "Wrong-pw-3141" "$3"' _ "$TLS_STREAM" "$SIM_DIR/tls/ca.pem" "$out"
+        ! timeout 60 "$4/stream" "$1" -n 1 --ca-file "$2" --user piuser --password "Wrong-pw-3141" >"$3" 2>&1 &&
+        grep -q PWA_ERR_AUTH "$3" && ! grep -q "Wrong-pw-3141" "$3" && ! grep -q Sanitizer "$3"' _ "$TLS_STREAM" "$SIM_DIR/tls/ca.pem" "$out" "$B"
     check_example "stream: without --ca-file (the system store lacks the test CA), PWA_ERR_TLS" bash -c '
-        ! timeout 60 build/stream "$1" -n 1 --user piuser --password pi-secret-pw >"$2" 2>&1 &&
-        grep -q PWA_ERR_TLS "$2"' _ "$TLS_STREAM" "$out"
+        ! timeout 60 "$3/stream" "$1" -n 1 --user piuser --password pi-secret-pw >"$2" 2>&1 &&
+        grep -q PWA_ERR_TLS "$2" && ! grep -q Sanitizer "$2"' _ "$TLS_STREAM" "$out" "$B"
     check_example "stream: --insecure connects" \
-        timeout 60 build/stream "$TLS_STREAM" -n 1 --insecure --user piuser --password pi-secret-pw
+        timeout 60 "$B/stream" "$TLS_STREAM" -n 1 --insecure --user piuser --password pi-secret-pw
 fi
-echo "c-tests: $passed passed, $failed failed"
+echo "c-tests${SAN:+ ($SAN sanitizer)}: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

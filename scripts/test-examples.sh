@@ -6,9 +6,16 @@
 # valgrind memcheck when it is installed (PWA_NO_VALGRIND=1 skips that).
 # Prints "=== name" and PASS / FAILED per check, then "examples: N passed, M failed",
 # and fails if any check failed.
+# PWA_SANITIZER=address|thread (scripts/sanitize.sh sets it, with PWA_BUILD_DIR, PWA_LIB_DIR,
+# PWA_SAN_CFLAGS and PWA_SAN_LDFLAGS): the examples are built with that sanitizer against the
+# sanitizer build of the library, and every check runs once that way (no valgrind, no plain
+# run).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-SIM_DIR=${SIM_DIR:-build/sim-examples} # sims' output and the examples' output go here
+SAN=${PWA_SANITIZER:-}
+BIN_DIR=${PWA_BUILD_DIR:-build} # where the examples are built
+LIB=${PWA_LIB_DIR:-$PWD/target/debug} # the library they link
+SIM_DIR=${SIM_DIR:-build/sim-examples${SAN:+-$SAN}} # sims' output and the examples' output go here
 source scripts/sim-lib.sh
 
 passed=0; failed=0
@@ -29,12 +36,15 @@ fail() { # fail REASON OUTPUT_FILE: say why, show the output (and OUTPUT_FILE.er
 
 # --- build
 build_examples() {
-    mkdir -p build
+    mkdir -p "$BIN_DIR"
     local ex
     for ex in update watchdog; do
-        gcc -std=c99 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -g -Iinclude \
-            "examples-c/$ex.c" -o "build/$ex" \
-            -Ltarget/debug -Wl,-rpath,"$PWD/target/debug" -lpiwebasync -lpthread || return 1
+        # shellcheck disable=SC2086 # PWA_SAN_CFLAGS and PWA_SAN_LDFLAGS are lists of flags
+        gcc -std=c99 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -g ${PWA_SAN_CFLAGS:-} -Iinclude \
+            -c "examples-c/$ex.c" -o "$BIN_DIR/$ex.o" || return 1
+        # shellcheck disable=SC2086
+        gcc "$BIN_DIR/$ex.o" -o "$BIN_DIR/$ex" ${PWA_SAN_LDFLAGS:-} \
+            -L"$LIB" -Wl,-rpath,"$LIB" -lpiwebasync -lpthread || return 1
     done
 }
 check "build examples-c/update.c and examples-c/watchdog.c" build_examples
@@ -92,7 +102,7 @@ start_sim B --interval-ms 20 || exit 1
 # --- update.c
 update_to_b() { # $1: output file, $2: message count; the rest: how to run the program
     local out=$1 count=$2; shift 2
-    timeout 60 "$@" build/update "$A_STREAM" "$B_STREAM" -n "$count" > "$out" 2> "$out.err"
+    timeout 60 "$@" "$BIN_DIR/update" "$A_STREAM" "$B_STREAM" -n "$count" > "$out" 2> "$out.err"
     local rc=$?
     [ "$rc" -eq 0 ] || { fail "exit status $rc, expected 0" "$out"; return; }
     grep -q '^update: PWA_OK' "$out" || { fail "no 'update: PWA_OK'" "$out"; return; }
@@ -104,7 +114,7 @@ update_to_b() { # $1: output file, $2: message count; the rest: how to run the p
 
 update_rolled_back() {
     local out=$1; shift
-    timeout 60 "$@" build/update "$A_STREAM" "$BAD_URL" -n 15 --expect-rollback > "$out" 2> "$out.err"
+    timeout 60 "$@" "$BIN_DIR/update" "$A_STREAM" "$BAD_URL" -n 15 --expect-rollback > "$out" 2> "$out.err"
     local rc=$?
     [ "$rc" -eq 0 ] || { fail "exit status $rc, expected 0" "$out"; return; }
     grep -q '^update: PWA_ROLLED_BACK' "$out" || { fail "no 'update: PWA_ROLLED_BACK'" "$out"; return; }
@@ -114,7 +124,7 @@ update_rolled_back() {
 
 update_failed_no_rollback() { # -n 1000: the channel ends first, after its buffer is drained
     local out=$1; shift
-    timeout 60 "$@" build/update "$A_STREAM" "$BAD_URL" -n 1000 --no-rollback > "$out" 2> "$out.err"
+    timeout 60 "$@" "$BIN_DIR/update" "$A_STREAM" "$BAD_URL" -n 1000 --no-rollback > "$out" 2> "$out.err"
     local rc=$?
     [ "$rc" -eq 1 ] || { fail "exit status $rc, expected 1" "$out"; return; }
     grep -q '^update: PWA_UPDATE_FAILED' "$out" || { fail "no 'update: PWA_UPDATE_FAILED'" "$out"; return; }
@@ -126,7 +136,7 @@ watchdog_server_gone() { # the simulator is stopped after 3 messages and never c
     local prefix=$1 out=$2; shift 2
     start_sim "$prefix" --interval-ms 50 || return 1
     local sim_pid=${SIM_PIDS[-1]} stream_var="${prefix}_STREAM"
-    timeout 60 "$@" build/watchdog "${!stream_var}" -t 2000 > "$out" 2> "$out.err" &
+    timeout 60 "$@" "$BIN_DIR/watchdog" "${!stream_var}" -t 2000 > "$out" 2> "$out.err" &
     local pid=$!
     wait_for_line "$out" '^#3 ' "$pid" || { wait "$pid"; fail "no 3 messages" "$out"; return; }
     local stopped=$SECONDS
@@ -146,7 +156,7 @@ watchdog_server_back() { # a 500 ms outage, within the 3 s timeout: it reconnect
     local prefix=$1 out=$2 count=$3; shift 3
     start_sim "$prefix" --interval-ms 50 || return 1
     local base_var="${prefix}_BASE" stream_var="${prefix}_STREAM"
-    timeout 60 "$@" build/watchdog "${!stream_var}" -t 3000 -n "$count" --expect PWA_CLOSED \
+    timeout 60 "$@" "$BIN_DIR/watchdog" "${!stream_var}" -t 3000 -n "$count" --expect PWA_CLOSED \
         > "$out" 2> "$out.err" &
     local pid=$!
     wait_for_line "$out" '^#3 ' "$pid" || { wait "$pid"; fail "no 3 messages" "$out"; return; }
@@ -169,6 +179,7 @@ watchdog_server_back() { # a 500 ms outage, within the 3 s timeout: it reconnect
 # --- run every check natively, then under valgrind memcheck
 modes=(native)
 if [ -z "${PWA_NO_VALGRIND:-}" ] && command -v valgrind > /dev/null; then modes+=(valgrind); fi
+if [ -n "$SAN" ]; then modes=("$SAN"); fi
 for mode in "${modes[@]}"; do
     # Both simulators send 50 messages/s: all that A sent until the update returned (a backlog of
     # ~20 under valgrind, over 100 on a loaded machine) is polled before B's first message.
@@ -179,6 +190,10 @@ for mode in "${modes[@]}"; do
         wrap=(valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite
               --errors-for-leak-kinds=definite --suppressions=tests/c/valgrind.supp)
         suffix=" (valgrind)"
+    elif [ -n "$SAN" ]; then
+        # Slower than native, faster than valgrind: a backlog between the two.
+        update_count=200; watchdog_count=60
+        suffix=" ($SAN sanitizer)"
     fi
     o="$SIM_DIR/$mode"
     check "update: A -> B, messages from both URLs$suffix" update_to_b "$o-update.out" "$update_count" "${wrap[@]}"
@@ -192,5 +207,5 @@ for mode in "${modes[@]}"; do
         watchdog_server_back "WDBACK_$mode" "$o-watchdog-back.out" "$watchdog_count" "${wrap[@]}"
 done
 
-echo "examples: $passed passed, $failed failed"
+echo "examples${SAN:+ ($SAN sanitizer)}: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
