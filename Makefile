@@ -14,7 +14,7 @@ LDLIBS    := -L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR) -lpiwebasync -lpthread
 C_TESTS   := $(patsubst tests/c/%.c,$(BUILD)/%,$(wildcard tests/c/test_*.c))
 EXAMPLES  := $(patsubst examples-c/%.c,$(BUILD)/%,$(wildcard examples-c/*.c))
 
-.PHONY: all build deps lint demo test test-rust test-soak soak test-c test-install test-packages test-bindings test-windows check-header header bench install dist dist-windows clean
+.PHONY: all build deps lint demo test test-rust test-soak soak test-c test-asan sanitize test-install test-packages test-bindings test-windows check-header header bench install dist dist-windows clean
 
 all: build
 
@@ -44,10 +44,11 @@ lint:
 demo: deps build $(EXAMPLES)
 	scripts/demo.sh
 
-## test: Rust tests, header check, C tests against the simulator, the installed library (CMake
-## and pkg-config, shared and static), the wheel and the .nupkg, the C++, Python and .NET
-## bindings, the 2-minute soak, and the Windows DLLs under Wine.
-test: deps build check-header test-rust test-soak test-c test-install test-packages test-bindings test-windows
+## test: Rust tests, header check, C tests against the simulator (under valgrind, then again
+## under AddressSanitizer + LeakSanitizer), the installed library (CMake and pkg-config, shared
+## and static), the wheel and the .nupkg, the C++, Python and .NET bindings, the 2-minute soak,
+## and the Windows DLLs under Wine.
+test: deps build check-header test-rust test-soak test-c test-asan test-install test-packages test-bindings test-windows
 
 ## soak: channels under random faults for DURATION seconds (default 3600); SOAK_SEED=<n>
 ## replays a run. Prints a summary table (also build/soak-summary.md). See tests/soak.rs.
@@ -80,6 +81,18 @@ check-header: build
 test-c: build $(C_TESTS) $(EXAMPLES)
 	scripts/run-c-tests.sh $(C_TESTS)
 	scripts/test-examples.sh
+
+# The C tests and examples again, built with AddressSanitizer + LeakSanitizer against the
+# library built with -Zsanitizer=address on the nightly toolchain (target/san-address); a
+# canary leak must be caught first. See scripts/sanitize.sh.
+test-asan: build
+	scripts/sanitize.sh address
+
+## sanitize: the C tests and examples under ThreadSanitizer (nightly, std rebuilt with
+## -Zbuild-std; suppressions in tests/c/tsan.supp, each explained there). Not part of
+## `make test`.
+sanitize: build
+	scripts/sanitize.sh thread
 
 # make install into build/stage (then moved: the tree is relocatable); out-of-tree consumers
 # built from it with pkg-config and CMake (shared, static, C89, C++14) stream from the simulator.

@@ -38,10 +38,14 @@ if [ ${#need[@]} -gt 0 ]; then
     fi
     rm -f "$log"
 fi
-# `make lint` runs rustfmt and clippy (rustup components; rustup downloads them when missing).
+# `make lint` runs rustfmt and clippy; `make test` builds the library with AddressSanitizer
+# and `make sanitize` with ThreadSanitizer, both on the nightly toolchain (-Zsanitizer is
+# nightly-only); ThreadSanitizer also needs the nightly's rust-src (scripts/sanitize.sh adds it
+# when missing). rustup's components and toolchains download from its own server.
 if command -v rustup >/dev/null; then
     cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
     cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+    cargo +nightly --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal
 fi
 # The Windows part (make dist-windows / test-windows): rustup targets, mingw-w64, Wine.
 "$(dirname "$0")/install-windows-deps.sh"

@@ -11,7 +11,14 @@
 # (then nothing is built here and valgrind is not used), PWA_EXE their file suffix (.exe).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-SIM_DIR=${SIM_DIR:-build/sim-examples} # sims' output and the examples' output go here
+# PWA_SANITIZER=address|thread (scripts/sanitize.sh sets it, with PWA_BUILD_DIR, PWA_LIB_DIR,
+# PWA_SAN_CFLAGS and PWA_SAN_LDFLAGS): the examples are built with that sanitizer against the
+# sanitizer build of the library, and every check runs once that way (no valgrind, no plain
+# run).
+SAN=${PWA_SANITIZER:-}
+BIN_DIR=${PWA_BUILD_DIR:-build} # where the examples are built
+LIB=${PWA_LIB_DIR:-$PWD/target/debug} # the library they link
+SIM_DIR=${SIM_DIR:-build/sim-examples${SAN:+-$SAN}} # sims' output and the examples' output go here
 source scripts/sim-lib.sh
 
 passed=0; failed=0
@@ -32,19 +39,22 @@ fail() { # fail REASON OUTPUT_FILE: say why, show the output (and OUTPUT_FILE.er
 
 # --- build
 build_examples() {
-    mkdir -p build
+    mkdir -p "$BIN_DIR"
     local ex
     for ex in update watchdog; do
-        gcc -std=c99 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -g -Iinclude \
-            "examples-c/$ex.c" -o "build/$ex" \
-            -Ltarget/debug -Wl,-rpath,"$PWD/target/debug" -lpiwebasync -lpthread || return 1
+        # shellcheck disable=SC2086 # PWA_SAN_CFLAGS and PWA_SAN_LDFLAGS are lists of flags
+        gcc -std=c99 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -g ${PWA_SAN_CFLAGS:-} -Iinclude \
+            -c "examples-c/$ex.c" -o "$BIN_DIR/$ex.o" || return 1
+        # shellcheck disable=SC2086
+        gcc "$BIN_DIR/$ex.o" -o "$BIN_DIR/$ex" ${PWA_SAN_LDFLAGS:-} \
+            -L"$LIB" -Wl,-rpath,"$LIB" -lpiwebasync -lpthread || return 1
     done
 }
 runner=(); [ -n "${PWA_RUN:-}" ] && runner=($PWA_RUN)
-BIN=${PWA_BIN:-build}; EXE=${PWA_EXE:-}
+BIN=${PWA_BIN:-$BIN_DIR}; EXE=${PWA_EXE:-}
 [ -n "${PWA_BIN:-}" ] || check "build examples-c/update.c and examples-c/watchdog.c" build_examples
 if [ "$failed" -ne 0 ]; then
-    echo "examples: $passed passed, $failed failed"; exit 1
+    echo "examples${SAN:+ ($SAN sanitizer)}: $passed passed, $failed failed"; exit 1
 fi
 mkdir -p "$SIM_DIR"
 
@@ -176,6 +186,7 @@ modes=(native)
 if [ -z "${PWA_NO_VALGRIND:-}" ] && [ -z "${PWA_BIN:-}" ] && command -v valgrind > /dev/null; then
     modes+=(valgrind)
 fi
+if [ -n "$SAN" ]; then modes=("$SAN"); fi
 for mode in "${modes[@]}"; do
     # Both simulators send 50 messages/s: all that A sent until the update returned (a backlog of
     # ~20 under valgrind, over 100 on a loaded machine) is polled before B's first message.
@@ -186,6 +197,10 @@ for mode in "${modes[@]}"; do
         wrap=(valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite
               --errors-for-leak-kinds=definite --suppressions=tests/c/valgrind.supp)
         suffix=" (valgrind)"
+    elif [ -n "$SAN" ]; then
+        # Slower than native, faster than valgrind: a backlog between the two.
+        update_count=200; watchdog_count=60
+        suffix=" ($SAN sanitizer)"
     fi
     o="$SIM_DIR/$mode"
     check "update: A -> B, messages from both URLs$suffix" update_to_b "$o-update.out" "$update_count" "${wrap[@]}"

@@ -19,14 +19,18 @@
 
 #include "piwebasync.h"
 
-static int checks_failed = 0; /* per test program */
+/* Per test program. Checks also run on callback and worker threads, so the counters are
+ * updated atomically (a lost increment of checks_failed would hide a failure; ThreadSanitizer
+ * reported the plain ++ as a data race). */
+static int checks_failed = 0;
 static int checks_run = 0;
+#define COUNT_CHECK_(counter) ((void)__atomic_add_fetch(&(counter), 1, __ATOMIC_RELAXED))
 
 #define CHECK(cond)                                                                    \
     do {                                                                               \
-        checks_run++;                                                                  \
+        COUNT_CHECK_(checks_run);                                                      \
         if (!(cond)) {                                                                 \
-            checks_failed++;                                                           \
+            COUNT_CHECK_(checks_failed);                                               \
             fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
         }                                                                              \
     } while (0)
@@ -34,11 +38,11 @@ static int checks_run = 0;
 #define CHECK_STATUS(expr, expected)                                                   \
     do {                                                                               \
         pwa_status got_ = (expr);                                                      \
-        checks_run++;                                                                  \
+        COUNT_CHECK_(checks_run);                                                      \
         if (got_ != (expected)) {                                                      \
             char err_[512];                                                            \
             pwa_last_error(err_, sizeof err_, NULL);                                   \
-            checks_failed++;                                                           \
+            COUNT_CHECK_(checks_failed);                                               \
             fprintf(stderr, "%s:%d: %s returned %s, expected %s (last error: %s)\n",   \
                     __FILE__, __LINE__, #expr, pwa_status_name(got_),                  \
                     pwa_status_name(expected), err_);                                  \
@@ -46,8 +50,10 @@ static int checks_run = 0;
     } while (0)
 
 static inline int finish(const char *name) {
-    printf("%s: %d checks, %d failed\n", name, checks_run, checks_failed);
-    return checks_failed == 0 ? 0 : 1;
+    int run = __atomic_load_n(&checks_run, __ATOMIC_RELAXED);
+    int failed = __atomic_load_n(&checks_failed, __ATOMIC_RELAXED);
+    printf("%s: %d checks, %d failed\n", name, run, failed);
+    return failed == 0 ? 0 : 1;
 }
 
 /* A simulator URL exported by scripts/run-c-tests.sh, e.g. env_url("SIM_STREAM"). */

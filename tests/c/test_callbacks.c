@@ -99,6 +99,14 @@ static void on_message_slow(void *user, pwa_channel_t ch, const pwa_message *msg
     sleep_ms(100);
 }
 
+/* s->messages, read under the lock the callback writes it under. */
+static long messages_seen(struct seen *s) {
+    pthread_mutex_lock(&s->lock);
+    long n = s->messages;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
 static void free_while_callback_runs(void) {
     struct seen s;
     memset(&s, 0, sizeof s);
@@ -106,7 +114,7 @@ static void free_while_callback_runs(void) {
     pwa_callbacks cbs = {on_message_slow, on_state, &s};
     pwa_channel_t h = 0;
     CHECK_STATUS(pwa_channel_open(env_url("SIM_STREAM"), NULL, &cbs, &h), PWA_OK);
-    for (int i = 0; i < 1000 && s.messages == 0; i++) sleep_ms(5);
+    for (int i = 0; i < 1000 && messages_seen(&s) == 0; i++) sleep_ms(5);
     CHECK_STATUS(pwa_channel_free(h), PWA_OK);
     pthread_mutex_lock(&s.lock);
     long n = s.messages;
