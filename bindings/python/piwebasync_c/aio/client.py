@@ -177,6 +177,9 @@ class WebsocketClient:
             raise ValueError("max_queue must be >= 1 (the buffer is always bounded)")
         self._max_queue = int(max_queue)
         keys = dict(config or {})
+        # Only the JSON text is taken from the library's message (typed values are parsed on
+        # demand from it): the library need not parse on its network thread.
+        keys.setdefault("parse_on_receive", "false")
         keys["reconnect"] = bool(reconnect)
         if dead_channel_timeout is None:
             keys["dead_channel_timeout"] = 0  # 0 = never (the library's spelling of None)
