@@ -325,6 +325,24 @@ class TestUpdate(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(firsts, sorted(firsts, key=lambda u: u == url2.split("?")[0]))
             self.assertTrue(channel.is_open)
 
+    async def test_update_to_another_webid_both_webids_seen(self):
+        # piwebasync's scenario: streams of point A, then update() to point B on the same
+        # server; the messages show A's WebId first, then B's.
+        ids = adhoc_ids("PWA_SIM")
+        self.assertGreaterEqual(len(ids), 2)
+        c = controller("PWA_SIM")
+        async with WebsocketClient(c.streams.get_channel(ids[0])) as channel:
+            before = await data_messages(channel, 2)
+            await asyncio.wait_for(channel.update(c.streams.get_channel(ids[1])), T)
+            after = await data_messages(channel, 10)
+            seen = [m.items[0]["web_id"] for m in before + after]
+            self.assertEqual(seen[0], ids[0])
+            self.assertEqual(seen[-1], ids[1])
+            switch = seen.index(ids[1])
+            self.assertEqual(set(seen[:switch]), {ids[0]})  # A's first, then only B's
+            self.assertEqual(set(seen[switch:]), {ids[1]})
+            self.assertEqual(channel.request.webid, ids[1])
+
     async def test_update_failure_without_rollback_closes(self):
         async with WebsocketClient(sim("PWA_SIM_STREAM"), open_timeout=2) as channel:
             await data_messages(channel, 1)
