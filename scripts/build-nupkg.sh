@@ -26,7 +26,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/pkg/lib/netstandard2.0" "$out"
 mcs -langversion:7 -target:library -unsafe- -warnaserror+ -nowarn:1591 -nologo -optimize+ \
     -out:"$work/pkg/lib/netstandard2.0/PiWebAsync.dll" -doc:"$work/pkg/lib/netstandard2.0/PiWebAsync.xml" \
-    bindings/dotnet/Native.cs bindings/dotnet/PiWebAsync.cs
+    bindings/dotnet/Native.cs bindings/dotnet/PiWebAsync.cs bindings/dotnet/AsyncChannel.cs
 
 rids=()
 for arg in "$@"; do

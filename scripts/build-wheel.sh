@@ -30,7 +30,7 @@ rm -rf "$src" "$raw"
 mkdir -p "$src" "$raw" "$out"
 cp -r bindings/python/pyproject.toml bindings/python/setup.py bindings/python/README.md \
     bindings/python/piwebasync_c "$src/"
-rm -rf "$src/piwebasync_c/__pycache__"
+find "$src/piwebasync_c" -name __pycache__ -prune -exec rm -rf {} +   # also aio/
 install -m 0755 "$lib" "$src/piwebasync_c/libpiwebasync.so"
 cp LICENSE-MIT LICENSE-APACHE "$src/piwebasync_c/"
 printf '__version__ = "%s"\n' "$version" > "$src/piwebasync_c/_version.py"

@@ -16,6 +16,9 @@ start_sim PWA_SIM --interval-ms 20                       # data flows quickly
 start_sim PWA_SIM2 --interval-ms 20                      # the target of updates
 start_sim PWA_SIMCLOSE --interval-ms 20 --close-after 5  # Close(1000) after 5 data messages
 start_sim PWA_SIMAUTH --interval-ms 20 --user piuser --password 'pi-secret-pw'
+start_sim PWA_SIMSTALL --interval-ms 20                  # stalled by tests (no close answer)
+start_sim PWA_SIMFAULT --interval-ms 20                  # test_aio: reset and stalled
+start_sim PWA_SIMDOG --interval-ms 20                    # test_aio: taken down (watchdog)
 set +e
 
 export PWA_REQUIRE_SIM=1   # a missing simulator variable fails a test instead of skipping it

@@ -40,6 +40,14 @@ with pwa.Channel.open(url, pwa.Config(open_timeout=10)) as ch:
         msg = ch.poll(10000)
         assert msg is not None, "no message within 10 s"
         values += len(msg.values)
+import asyncio
+from piwebasync_c.aio import WebsocketClient  # the asyncio module is in the wheel too
+
+
+async def three():
+    async with WebsocketClient(url, open_timeout=10) as channel:
+        return [await asyncio.wait_for(channel.recv(), 10) for _ in range(3)]
+assert len(asyncio.run(three())) == 3
 pwa.shutdown()
 assert values > 0, "three messages without a value"
 print(f"test-wheel: piwebasync_c {pwa.__version__} from {pwa.lib_path}: 3 messages, {values} values")

@@ -20,6 +20,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading;
+using System.Threading.Tasks;
 using PiWebAsync;
 
 internal static class TestBinding
@@ -917,6 +918,223 @@ internal static class TestBinding
         CheckEq("PWA_ERR_SHUTDOWN", e.StatusName, "status name after shutdown");
     }
 
+
+    // ---- AsyncChannel (Task-based) ----
+
+    private const int AsyncBoundMs = 15000;
+
+    /// <summary>Waits for t at most ms; returns its result, or fails (the test) with its
+    /// exception or a timeout.</summary>
+    private static T Await<T>(Task<T> t, string what, int ms = AsyncBoundMs)
+    {
+        try
+        {
+            if (!t.Wait(ms)) Fail(what + ": not done within " + ms + " ms");
+        }
+        catch (AggregateException e)
+        {
+            Fail(what + ": " + e.InnerException.GetType().Name + ": " + e.InnerException.Message);
+        }
+        return t.Result;
+    }
+
+    /// <summary>t must end with an exception of type TEx within ms; returns it.</summary>
+    private static TEx AwaitThrows<TEx>(Task t, string what, int ms = AsyncBoundMs) where TEx : Exception
+    {
+        try
+        {
+            if (!t.Wait(ms)) Fail(what + ": not done within " + ms + " ms");
+        }
+        catch (AggregateException e)
+        {
+            TEx x = e.InnerException as TEx;
+            if (x == null) Fail(what + ": expected " + typeof(TEx).Name + ", got " + e.InnerException.GetType().Name + ": " + e.InnerException.Message);
+            return x;
+        }
+        Fail(what + ": expected " + typeof(TEx).Name + ", the task succeeded");
+        return null;
+    }
+
+    /// <summary>The fault-injection simulator's URL for urlA's streams.</summary>
+    private static string UrlC()
+    {
+        Uri a = new Uri(urlA), c = new Uri(baseC);
+        return "ws://" + c.Host + ":" + c.Port + a.PathAndQuery;
+    }
+
+    private static Message AsyncData(AsyncChannel ch)
+    {
+        for (int i = 0; i < 1000; i++)
+        {
+            Message m = Await(ch.ReceiveAsync(), "ReceiveAsync");
+            Check(m != null, "ReceiveAsync returned null (an end) while data flows");
+            if (!m.IsHeartbeat) return m;
+        }
+        Fail("no data message in 1000");
+        return null;
+    }
+
+    private static void TestAsyncReceiveAndClose()
+    {
+        AsyncChannel ch = Await(AsyncChannel.OpenAsync(urlA), "OpenAsync");
+        Check(ch.IsOpen && !ch.IsClosed, "open after OpenAsync");
+        for (int i = 0; i < 5; i++) Check(AsyncData(ch).Values.Count > 0, "a data message has values");
+        Stopwatch sw = Stopwatch.StartNew();
+        Task close = ch.CloseAsync();
+        Check(ReferenceEquals(close, ch.CloseAsync()), "concurrent CloseAsync calls share one close");
+        Await(close.ContinueWith(t => { t.Wait(); return true; }), "CloseAsync");
+        Check(sw.ElapsedMilliseconds < 5000, "CloseAsync took " + sw.ElapsedMilliseconds + " ms");
+        Check(ch.IsClosed && !ch.IsOpen, "closed after CloseAsync");
+        int n = 0;
+        while (Await(ch.ReceiveAsync(), "ReceiveAsync after close") != null)
+            Check(++n <= 64, "more buffered messages than maxQueue after CloseAsync");
+        Check(Await(ch.ReceiveAsync(), "ReceiveAsync again") == null, "a clean end is null on every call");
+        ch.Dispose();
+        AwaitThrows<ObjectDisposedException>(ch.ReceiveAsync(), "ReceiveAsync after Dispose");
+        AwaitThrows<PiException>(AsyncChannel.OpenAsync("ws://127.0.0.1:" + DeadPort() + "/piwebapi/streams/x/channel"),
+            "OpenAsync to a dead port");
+    }
+
+    private static void TestAsyncCancelAndDispose()
+    {
+        AsyncChannel ch = Await(AsyncChannel.OpenAsync(UrlC()), "OpenAsync");
+        try
+        {
+            AsyncData(ch);
+            CancellationTokenSource pre = new CancellationTokenSource();
+            pre.Cancel();
+            AwaitThrows<OperationCanceledException>(ch.ReceiveAsync(pre.Token), "pre-cancelled ReceiveAsync");
+            SimControl(baseC, "/_sim/stall?on=1");
+            try
+            {
+                while (true) // take what is buffered
+                {
+                    CancellationTokenSource c = new CancellationTokenSource(300);
+                    Task<Message> t = ch.ReceiveAsync(c.Token);
+                    try { t.Wait(5000); }
+                    catch (AggregateException e) when (e.InnerException is OperationCanceledException) { break; }
+                    Check(t.IsCompleted, "a bounded ReceiveAsync did not finish");
+                }
+                CancellationTokenSource cts = new CancellationTokenSource();
+                Task<Message> pending = ch.ReceiveAsync(cts.Token);
+                Thread.Sleep(100);
+                Check(!pending.IsCompleted, "ReceiveAsync completed while the server is stalled");
+                AwaitThrows<InvalidOperationException>(ch.ReceiveAsync(), "a second concurrent ReceiveAsync");
+                cts.Cancel();
+                AwaitThrows<OperationCanceledException>(pending, "cancelled ReceiveAsync");
+            }
+            finally
+            {
+                SimControl(baseC, "/_sim/stall?on=0");
+            }
+            AsyncData(ch); // receiving works after a cancellation
+            // Dispose while a ReceiveAsync waits: it ends with ObjectDisposedException, at once.
+            SimControl(baseC, "/_sim/stall?on=1");
+            try
+            {
+                while (true)
+                {
+                    CancellationTokenSource c = new CancellationTokenSource(300);
+                    Task<Message> t = ch.ReceiveAsync(c.Token);
+                    try { t.Wait(5000); }
+                    catch (AggregateException e) when (e.InnerException is OperationCanceledException) { break; }
+                }
+                Task<Message> waiting = ch.ReceiveAsync();
+                Thread.Sleep(50);
+                Check(!waiting.IsCompleted, "ReceiveAsync completed while the server is stalled");
+                Stopwatch sw = Stopwatch.StartNew();
+                ch.Dispose();
+                Check(sw.ElapsedMilliseconds < 2000, "Dispose took " + sw.ElapsedMilliseconds + " ms");
+                AwaitThrows<ObjectDisposedException>(waiting, "ReceiveAsync pending during Dispose", 2000);
+            }
+            finally
+            {
+                SimControl(baseC, "/_sim/stall?on=0");
+            }
+        }
+        finally
+        {
+            ch.Dispose();
+        }
+    }
+
+    private static void TestAsyncErrorEndAndObservable()
+    {
+        // reconnect off: a reset ends the channel with ClosedError, thrown by ReceiveAsync.
+        AsyncChannel ch = Await(AsyncChannel.OpenAsync(UrlC()), "OpenAsync");
+        try
+        {
+            AsyncData(ch);
+            SimControl(baseC, "/_sim/reset");
+            ChannelClosedException end = null;
+            for (int i = 0; i < 100000 && end == null; i++)
+            {
+                Task<Message> t = ch.ReceiveAsync();
+                try { t.Wait(AsyncBoundMs); }
+                catch (AggregateException e) { end = e.InnerException as ChannelClosedException; if (end == null) throw; }
+                if (end == null) Check(t.IsCompleted && t.Result != null, "ReceiveAsync returned null or hung before the error end");
+            }
+            Check(end != null, "no ChannelClosedException after a reset");
+            CheckEq(Status.ClosedError, end.Status, "terminal status");
+            Check(ch.IsClosed, "IsClosed after the error end");
+            AwaitThrows<ChannelClosedException>(ch.ReceiveAsync(), "ReceiveAsync again after the error end");
+        }
+        finally
+        {
+            ch.Dispose();
+        }
+
+        // IObservable: OnNext for messages, then OnError(ChannelClosedException) at an error end.
+        AsyncChannel ch2 = Await(AsyncChannel.OpenAsync(UrlC()), "OpenAsync");
+        try
+        {
+            Collector obs = new Collector();
+            using (ch2.Subscribe(obs))
+            {
+                Check(WaitFor(() => obs.Count >= 3, AsyncBoundMs), "the observer got no messages");
+                Throws<InvalidOperationException>(() => ch2.Subscribe(new Collector()), "a second subscriber");
+                SimControl(baseC, "/_sim/reset");
+                Check(obs.Done.Wait(AsyncBoundMs), "neither OnError nor OnCompleted after a reset");
+                Check(obs.Error is ChannelClosedException, "OnError(ChannelClosedException), got " +
+                    (obs.Error == null ? "OnCompleted" : obs.Error.GetType().Name));
+            }
+        }
+        finally
+        {
+            ch2.Dispose();
+        }
+    }
+
+    private sealed class Collector : IObserver<Message>
+    {
+        private int count;
+        public int Count { get { return Volatile.Read(ref count); } }
+        public Exception Error;
+        public readonly ManualResetEventSlim Done = new ManualResetEventSlim();
+        public void OnNext(Message m) { Interlocked.Increment(ref count); }
+        public void OnError(Exception e) { Error = e; Done.Set(); }
+        public void OnCompleted() { Done.Set(); }
+    }
+
+    private static void TestAsyncUpdate()
+    {
+        using (AsyncChannel ch = Await(AsyncChannel.OpenAsync(urlA, null, 8), "OpenAsync"))
+        {
+            AsyncData(ch);
+            CheckEq(Status.Ok, Await(ch.UpdateAsync(urlB), "UpdateAsync"), "update status");
+            string hostB = new Uri(urlB).Authority;
+            bool seenB = false;
+            for (int i = 0; i < 2000 && !seenB; i++) seenB = new Uri(AsyncData(ch).Url).Authority == hostB;
+            Check(seenB, "no message from the new endpoint after UpdateAsync");
+            string dead = "ws://127.0.0.1:" + DeadPort() + "/piwebapi/streams/x/channel";
+            CheckEq(Status.RolledBack, Await(ch.UpdateAsync(dead, true), "UpdateAsync (rollback)"), "rolled back");
+            Check(ch.IsOpen, "still open after a rollback");
+            AsyncData(ch);
+            // Back-pressure: nobody receives; the library's queue fills, nothing is lost.
+            Check(WaitFor(() => ch.Channel.Stats.QueueDepth > 0, AsyncBoundMs), "the library queued nothing");
+        }
+    }
+
     private static int Main(string[] args)
     {
         urlA = Arg(args, 0, "SIM_ADHOC");
@@ -952,6 +1170,14 @@ internal static class TestBinding
         Run("finalizer_safety_net", TestFinalizerSafetyNet);
         if (!string.IsNullOrEmpty(baseC)) Run("terminal_failure_is_a_status", TestTerminalFailureIsAStatus);
         else Skip("terminal_failure_is_a_status", "no fault-injection simulator (SIM3_BASE)");
+        Run("async_receive_and_close", TestAsyncReceiveAndClose);
+        Run("async_update", TestAsyncUpdate);
+        if (!string.IsNullOrEmpty(baseC))
+        {
+            Run("async_cancel_and_dispose", TestAsyncCancelAndDispose);
+            Run("async_error_end_and_observable", TestAsyncErrorEndAndObservable);
+        }
+        else Skip("async_cancel_and_dispose", "no fault-injection simulator (SIM3_BASE)");
         Run("shutdown", TestShutdown);
 
         GC.Collect();

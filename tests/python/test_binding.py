@@ -493,6 +493,114 @@ class TestPolling(unittest.TestCase):
         self.assertEqual(errors, [])
 
 
+def sim_control(base_var, command):
+    """GET /_sim/<command> on the simulator whose base URL is in `base_var`."""
+    import urllib.request
+    base = sim(base_var)
+    http = "http://" + base.split("://", 1)[1].split("/", 1)[0]
+    with urllib.request.urlopen(f"{http}/_sim/{command}", timeout=10) as r:
+        if r.status != 200:
+            raise AssertionError(f"{command}: HTTP {r.status}")
+
+
+class TestCloseFromAnotherThread(unittest.TestCase):
+    """One thread iterates, another calls close(), against a server that does not answer the
+    close frame (the simulator is stalled: it neither reads nor sends). The iterating thread
+    must see the channel's end, never PiError(PWA_ERR_BUSY): close() must not poll."""
+
+    def test_iterator_sees_the_end_not_busy(self):
+        url = sim("PWA_SIMSTALL_STREAM")
+        ch = pwa.Channel.open(url, {"close_timeout": "2"})
+        closer = None
+        closer_errors = []
+        try:
+            got = []
+            t0 = None
+
+            def close_it():
+                try:
+                    ch.close()
+                except BaseException as e:  # pragma: no cover (reported below)
+                    closer_errors.append(e)
+
+            try:
+                for msg in ch:
+                    got.append(msg)
+                    if closer is None:
+                        sim_control("PWA_SIMSTALL_BASE", "stall?on=1")
+                        closer = threading.Thread(target=close_it)
+                        t0 = time.monotonic()
+                        closer.start()
+                        # close() asks for the close; the server will not answer it, so
+                        # close() waits close_timeout (2 s) for the end. Meanwhile this
+                        # thread polls again (the old close() polled too: PWA_ERR_BUSY here).
+                        time.sleep(0.5)
+                    if time.monotonic() - (t0 or time.monotonic()) > 15:
+                        self.fail("iteration did not end within 15 s of close()")
+            except pwa.PiError as e:
+                self.fail(f"the iterating thread got {e.status_name} instead of the end: {e}")
+            closer.join(15)
+            self.assertFalse(closer.is_alive(), "close() did not return")
+            self.assertEqual(closer_errors, [])
+            self.assertLess(time.monotonic() - t0, 2 + 2.5)  # close_timeout + the free's bound
+            self.assertIsNotNone(ch.terminal)
+            self.assertEqual(ch.terminal.status, pwa.Status.CLOSED)
+            with self.assertRaises(pwa.ChannelClosed) as cm:
+                ch.poll(0)
+            self.assertEqual(cm.exception.status, pwa.Status.CLOSED)
+            self.assertGreaterEqual(len(got), 1)
+        finally:
+            sim_control("PWA_SIMSTALL_BASE", "stall?on=0")
+            ch.close()
+            if closer is not None:
+                closer.join(15)
+
+    def test_close_from_another_thread_without_an_iterator(self):
+        # close() alone (nobody polling) against the stalled server: returns within
+        # close_timeout + about 1 s, remembers CLOSED.
+        ch = pwa.Channel.open(sim("PWA_SIMSTALL_STREAM"), {"close_timeout": "1"})
+        try:
+            self.assertIsNotNone(ch.poll(POLL_MS))
+            sim_control("PWA_SIMSTALL_BASE", "stall?on=1")
+            t0 = time.monotonic()
+            ch.close()
+            self.assertLess(time.monotonic() - t0, 1 + 2.5)
+            self.assertEqual(ch.terminal.status, pwa.Status.CLOSED)
+        finally:
+            sim_control("PWA_SIMSTALL_BASE", "stall?on=0")
+
+
+class TestIterationEndingRule(unittest.TestCase):
+    """The documented rule: `for msg in channel` stops at every end, clean or not, after the
+    buffer is drained; channel.terminal then holds the ChannelClosed with the terminal status,
+    and channel.raise_if_failed() raises it when the end was not clean."""
+
+    def test_error_ending_stops_iteration_and_terminal_tells(self):
+        ch = pwa.Channel.open(sim("PWA_SIMSTALL_STREAM"))  # reconnect off
+        try:
+            n = 0
+            deadline = time.monotonic() + 30
+            for msg in ch:
+                n += 1
+                if n == 3:
+                    sim_control("PWA_SIMSTALL_BASE", "reset")
+                if time.monotonic() > deadline:
+                    self.fail("iteration did not end within 30 s of a reset")
+            self.assertGreaterEqual(n, 3)
+            self.assertEqual(ch.terminal.status, pwa.Status.CLOSED_ERROR)
+            self.assertFalse(ch.terminal.clean)
+            with self.assertRaises(pwa.ChannelClosed) as cm:
+                ch.raise_if_failed()
+            self.assertIs(cm.exception, ch.terminal)
+        finally:
+            ch.close()
+        # A clean end does not raise.
+        with pwa.Channel.open(sim("PWA_SIMCLOSE_STREAM")) as ch2:
+            self.assertGreaterEqual(len(list(ch2)), 5)
+            self.assertTrue(ch2.terminal.clean)
+            ch2.raise_if_failed()
+
+
 class TestUpdate(unittest.TestCase):
     def test_update_to_second_simulator(self):
         url1, url2 = sim("PWA_SIM_STREAM"), sim("PWA_SIM2_STREAM")

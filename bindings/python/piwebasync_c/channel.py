@@ -227,9 +227,10 @@ class _CallbackState:
     """What the callback trampolines share with the Channel (not the Channel itself, so that
     the Channel can be collected while callbacks run)."""
 
-    def __init__(self, on_message, on_state):
+    def __init__(self, on_message, on_state, raw_messages=False):
         self.on_message = on_message
         self.on_state = on_state
+        self.raw_messages = raw_messages
         self.closed_event = None
         self.terminal = None
         self.done = threading.Event()
@@ -239,8 +240,11 @@ def _make_trampolines(cs):
     def message_tramp(_user, _handle, msg):
         _tls.depth = getattr(_tls, "depth", 0) + 1
         try:
-            m = Message._copy(msg)  # borrowed: copy it now, the library frees it after
-            cs.on_message(m)
+            if cs.raw_messages:
+                cs.on_message(msg)  # the borrowed pointer, valid until this returns
+            else:
+                m = Message._copy(msg)  # borrowed: copy it now, the library frees it after
+                cs.on_message(m)
         except BaseException:  # never let an exception reach C
             log.exception("exception in the on_message callback (ignored)")
         finally:
@@ -290,7 +294,8 @@ class Channel:
     ``for msg in channel`` stops there; channel.terminal then holds the ChannelClosed.
     """
 
-    def __init__(self, url, config=None, *, on_message=None, on_state=None):
+    def __init__(self, url, config=None, *, on_message=None, on_state=None,
+                 _raw_messages=False):
         self._handle = 0
         self._freed = False
         self._freeing = False
@@ -313,7 +318,7 @@ class Channel:
             for name, f in (("on_message", on_message), ("on_state", on_state)):
                 if f is not None and not callable(f):
                     raise TypeError(f"{name} must be callable")
-            cs = _CallbackState(on_message, on_state)
+            cs = _CallbackState(on_message, on_state, _raw_messages)
             cb_msg, cb_state = _make_trampolines(cs)
             cbs = _ffi.pwa_callbacks()
             if cb_msg is not None:
@@ -428,7 +433,11 @@ class Channel:
                 return msg
 
     def __iter__(self):
-        """Yield messages until the channel ends (then channel.terminal tells how)."""
+        """Yield messages until the channel ends, then stop — at every end, clean or not,
+        once the buffer is drained (also when close() is called from another thread). Then
+        channel.terminal holds the ChannelClosed (status CLOSED, CLOSED_ERROR, ...), and
+        channel.raise_if_failed() raises it unless the end was clean. Misuse (PWA_ERR_BUSY
+        from a second poller, ...) raises PiError."""
         while True:
             try:
                 msg = self.poll(None)
@@ -498,10 +507,15 @@ class Channel:
         return self._cs.terminal if self._cs.done.wait(timeout) else None
 
     def close(self):
-        """Close and release the channel: pwa_channel_close, then (poll mode) wait for the
-        terminal status, discarding what is buffered, then pwa_channel_free. Blocks at most
-        about close_timeout + 1 s. Afterwards poll() raises ChannelClosed with the terminal
-        status, and other calls raise PiError(PWA_ERR_INVALID_HANDLE). Idempotent.
+        """Close and release the channel: pwa_channel_close, then (poll mode) wait until the
+        channel has ended — the server answered the close, or close_timeout passed — then
+        pwa_channel_free. Blocks at most about close_timeout + 1.5 s. What is buffered is
+        discarded. Afterwards poll() raises ChannelClosed with the terminal status, and other
+        calls raise PiError(PWA_ERR_INVALID_HANDLE). Idempotent.
+
+        close() never polls: it watches pwa_channel_outcome. So a thread iterating the
+        channel meanwhile keeps its poll (never PWA_ERR_BUSY because of close()) and sees the
+        end: the terminal status, or ChannelClosed once the handle is freed.
 
         Inside a callback of this library, only the close is asked for (blocking calls are
         refused there); the handle is freed later by close() from another thread, the
@@ -514,8 +528,8 @@ class Channel:
         with self._lock:
             if self._freed:
                 return
-            if self._cs is None and self._terminal is None:
-                self._drain_to_terminal()
+            if self._cs is None:
+                self._wait_ended()
             self._freeing = True
             status = _ffi.pwa_channel_free(self._handle)
             if status == _ffi.PWA_ERR_RECURSIVE_CALL:  # pragma: no cover (checked above)
@@ -527,21 +541,34 @@ class Channel:
             if self.terminal is None:
                 self._terminal = ChannelClosed(_ffi.PWA_CLOSED, "closed by Channel.close()")
 
-    def _drain_to_terminal(self):
-        """Poll mode, after pwa_channel_close: take (and drop) what is left until the terminal
-        status, which is remembered. Bounded by close_timeout + 2 s."""
-        deadline = time.monotonic() + self._close_timeout + 2.0
-        out = _ffi.pwa_message_p()
-        while time.monotonic() < deadline:
-            status = _ffi.pwa_channel_poll_next(self._handle, _SLICE_MS, ctypes.byref(out))
-            if status == _ffi.PWA_OK:
-                _ffi.pwa_message_free(out)
-                continue
-            if status == _ffi.PWA_TIMEOUT:
-                continue
-            if status not in MISUSE:
-                self._terminal = ChannelClosed(status, _ffi.channel_last_error(self._handle))
-            return  # a terminal status, or BUSY (another poller) / invalid: free anyway
+    def _wait_ended(self):
+        """Poll mode, after pwa_channel_close: wait (without polling, so as not to take the
+        poll from another thread) until pwa_channel_outcome reports the end, bounded by
+        close_timeout + 1 s; remember the terminal status unless a poll already did."""
+        deadline = time.monotonic() + self._close_timeout + 1.0
+        st = _ffi.pwa_status(0)
+        delay = 0.002
+        while True:
+            if _ffi.pwa_channel_outcome(self._handle, ctypes.byref(st)) != _ffi.PWA_OK:
+                return  # invalid handle: nothing to wait for
+            if st.value != _ffi.PWA_OK:
+                if self._terminal is None:
+                    self._terminal = ChannelClosed(st.value,
+                                                   _ffi.channel_last_error(self._handle))
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return  # the free bounds the rest
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 0.05)
+
+    def raise_if_failed(self):
+        """Raise the terminal ChannelClosed if the channel ended other than cleanly (status
+        not PWA_CLOSED); return None while it runs or after a clean end. For use after
+        ``for msg in channel``, which stops at every end."""
+        t = self.terminal
+        if t is not None and not t.clean:
+            raise t
 
     def __enter__(self):
         return self

@@ -1,0 +1,421 @@
+"""WebsocketClient: piwebasync's asyncio channel client on the native core.
+
+Delivery is push-based. The channel runs in callback mode: the library's own callback thread
+for this channel copies each message's text and URL out of the borrowed C message and appends
+it to a bounded buffer shared with the event loop; when a recv() is waiting, one
+loop.call_soon_threadsafe wakes it (one wake per batch, not per message, when the consumer is
+behind). No thread of ours is blocked per channel.
+
+Back-pressure: when the buffer holds `max_queue` messages, the callback thread waits (a
+threading.Condition) until recv() takes one. While it waits, the library's own queue
+(max_queue / max_queue_bytes of the configuration, default 1024 messages / 32 MiB) fills, and
+then the library stops reading the socket, so the server is held back. Nothing is dropped and
+memory is bounded by max_queue here plus the library's bound.
+
+Blocking library calls (open, update, free) run in the loop's default executor, so the loop
+never blocks; everything else (state, outcome, close request) does not block.
+"""
+
+import asyncio
+import atexit
+import collections
+import ctypes
+import logging
+import threading
+import weakref
+
+from .. import _ffi
+from ..channel import Channel, Config, EventKind, State
+from ..errors import PiError, Status
+from .controller import APIRequest
+from .exceptions import (ChannelClosedError, ChannelClosedOK, ChannelOpenError, ChannelRollback,
+                         ChannelUpdateError, closed_exception)
+from .message import WebsocketMessage
+
+log = logging.getLogger("piwebasync_c.aio")
+
+_shareds = weakref.WeakSet()
+
+
+class _End:
+    """The end of the stream in the buffer: stays at its head, raised by every recv()."""
+    __slots__ = ("status", "message")
+
+    def __init__(self, status, message):
+        self.status = status
+        self.message = message
+
+
+def _url_of(request):
+    if isinstance(request, APIRequest):
+        return request.absolute_url
+    if isinstance(request, str):
+        return request
+    url = getattr(request, "absolute_url", None) or getattr(request, "url", None)
+    if isinstance(url, str):
+        return url
+    raise TypeError(f"a request is an APIRequest (Controller(...).streams.get_channel(...)) "
+                    f"or a channel URL, not {type(request).__name__}")
+
+
+class _Shared:
+    """What the library's callback thread and the event loop share. Holds no reference to the
+    WebsocketClient or the Channel, so dropping the client frees the channel (no cycle)."""
+
+    def __init__(self, loop, max_queue):
+        self.loop = loop
+        self.max_queue = max_queue
+        self.cond = threading.Condition(threading.Lock())
+        self.buf = collections.deque()
+        self.waiter = None          # a loop future a recv() awaits, or None
+        self.discard = False        # closing: the callback thread stops waiting, drops
+        self.discarded = 0
+        self.ended = False
+        self.end_event = asyncio.Event()
+        self.reconnecting = False
+        self.last_event = None
+        _shareds.add(self)
+
+    # -- callback thread ----------------------------------------------------------------------
+
+    def _wake(self, w):
+        try:
+            self.loop.call_soon_threadsafe(_resolve, w)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass
+
+    def on_message(self, msg):
+        n = ctypes.c_size_t(0)
+        p = _ffi.pwa_message_json(msg, ctypes.byref(n))
+        text = ctypes.string_at(p, n.value).decode("utf-8", errors="replace") if p else ""
+        u = _ffi.pwa_message_url(msg)
+        url = ctypes.string_at(u).decode("utf-8", errors="replace") if u else ""
+        item = WebsocketMessage(text, url)
+        with self.cond:
+            while len(self.buf) >= self.max_queue and not self.discard:
+                self.cond.wait()
+            if self.discard:
+                self.discarded += 1
+                return
+            self.buf.append(item)
+            w, self.waiter = self.waiter, None
+        if w is not None:
+            self._wake(w)
+
+    def on_state(self, event):
+        self.last_event = event
+        if event.kind in (EventKind.DISCONNECTED, EventKind.RECONNECTING):
+            self.reconnecting = True
+        elif event.kind in (EventKind.RECONNECTED, EventKind.CONNECTED, EventKind.UPDATED):
+            self.reconnecting = False
+        elif event.kind == EventKind.CLOSED:
+            self.push_end(int(event.status), event.message)
+
+    def push_end(self, status, message):
+        with self.cond:
+            if self.ended:
+                return
+            self.ended = True
+            self.reconnecting = False
+            self.buf.append(_End(status, message))
+            w, self.waiter = self.waiter, None
+        if w is not None:
+            self._wake(w)
+        try:
+            self.loop.call_soon_threadsafe(self.end_event.set)
+        except RuntimeError:
+            pass
+
+    def release(self):
+        """Let a callback thread that waits for room go (and drop what still comes)."""
+        with self.cond:
+            self.discard = True
+            self.cond.notify_all()
+
+
+def _resolve(fut):
+    if not fut.done():
+        fut.set_result(None)
+
+
+@atexit.register
+def _release_all():
+    # Runs before the binding's own exit hook (registered earlier), which frees every
+    # channel: no callback thread may still wait for an event loop that is gone.
+    for s in list(_shareds):
+        s.release()
+
+
+class WebsocketClient:
+    """An asyncio channel client with piwebasync's interface.
+
+        async with WebsocketClient(request, reconnect=True) as channel:
+            async for message in channel:          # WebsocketMessage
+                print(message.items)
+
+    request: an APIRequest (Controller(...).streams.get_channel(...)) or a channel URL.
+    reconnect: reconnect in the background after a dropped connection (with backoff).
+    dead_channel_timeout: with reconnect, end the channel (ChannelClosedError whose __cause__
+    is a WatchdogTimeout) when no connection is back within this many seconds; None: never.
+    open_timeout, close_timeout, ping_interval, ping_timeout (seconds), max_size (bytes of
+    one message): None keeps the library's default (10, 10, 20, 20, 64 MiB).
+    max_queue: messages buffered on the Python side before the library's callback thread
+    waits (then the library's own queue fills and it stops reading the socket).
+    auth: None, or a (username, password) tuple for HTTP Basic.
+    config: more configuration keys of the library (a mapping, e.g. {"max_queue": 256,
+    "tls_ca_file": "ca.pem", "header.X-Site": "north"}).
+
+    Open with `async with`, or `channel = await WebsocketClient(request)` (then close()).
+    """
+
+    def __init__(self, request, reconnect=False, dead_channel_timeout=None, *,
+                 open_timeout=None, close_timeout=None, ping_interval=None, ping_timeout=None,
+                 max_size=None, max_queue=32, auth=None, config=None):
+        self.request = request
+        self._url = _url_of(request)
+        if max_queue is None or int(max_queue) < 1:
+            raise ValueError("max_queue must be >= 1 (the buffer is always bounded)")
+        self._max_queue = int(max_queue)
+        keys = dict(config or {})
+        # Only the JSON text is taken from the library's message (typed values are parsed on
+        # demand from it): the library need not parse on its network thread.
+        keys.setdefault("parse_on_receive", "false")
+        keys["reconnect"] = bool(reconnect)
+        if dead_channel_timeout is None:
+            keys["dead_channel_timeout"] = 0  # 0 = never (the library's spelling of None)
+        else:
+            if float(dead_channel_timeout) <= 0:
+                raise ValueError("dead_channel_timeout must be > 0 seconds, or None for never")
+            keys["dead_channel_timeout"] = float(dead_channel_timeout)
+        for k, v in (("open_timeout", open_timeout), ("close_timeout", close_timeout),
+                     ("ping_interval", ping_interval), ("ping_timeout", ping_timeout),
+                     ("max_message_size", max_size)):
+            if v is not None:
+                keys[k] = v
+        if auth is not None:
+            if not (isinstance(auth, tuple) and len(auth) == 2):
+                raise TypeError("auth: a (username, password) tuple for HTTP Basic; other "
+                                "methods through config (auth=bearer, bearer_token=...)")
+            keys.update(auth="basic", username=auth[0], password=auth[1])
+        self._config_keys = keys
+        self._close_timeout = float(keys.get("close_timeout", 10))
+        Config(keys).free()  # every key and value checked now: PiError names a bad one
+        self._ch = None
+        self._shared = None
+        self._freed = False
+        self._closing = None  # the task of a close() in progress
+
+    # -- opening --------------------------------------------------------------------------------
+
+    def _open_blocking(self, shared):
+        try:
+            return Channel(self._url, self._config_keys, on_message=shared.on_message,
+                           on_state=shared.on_state, _raw_messages=True)
+        except PiError as e:
+            err = ChannelOpenError(e.message, e.status)
+            raise err from e
+
+    async def connect(self):
+        """Open the channel (waits for the first connection in an executor thread). Raises
+        ChannelOpenError (its __cause__ the PiError) if it cannot."""
+        if self._ch is not None or self._shared is not None:
+            raise RuntimeError("this WebsocketClient was already opened")
+        loop = asyncio.get_running_loop()
+        shared = self._shared = _Shared(loop, self._max_queue)
+        fut = loop.run_in_executor(None, self._open_blocking, shared)
+        try:
+            self._ch = await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            # The open goes on in its thread: release what it opens as soon as it is done.
+            def discard(f):
+                if not f.cancelled() and f.exception() is None:
+                    shared.release()
+                    loop.run_in_executor(None, f.result().close)
+            fut.add_done_callback(discard)
+            self._freed = True
+            shared.push_end(_ffi.PWA_CLOSED, "the open was cancelled")
+            raise
+        except BaseException:
+            self._freed = True
+            raise
+        return self
+
+    def __await__(self):
+        return self.connect().__await__()
+
+    async def __aenter__(self):
+        return await self.connect()
+
+    async def __aexit__(self, *exc):
+        await self.close()
+
+    # -- receiving ------------------------------------------------------------------------------
+
+    async def recv(self):
+        """The next message. Buffered messages come first, also after the channel ended; then
+        ChannelClosedOK (a normal end) or ChannelClosedError (any other; __cause__ a
+        WatchdogTimeout when the watchdog ended it), on this and every later call.
+        Cancelling a recv() loses nothing. One recv() at a time (RuntimeError otherwise)."""
+        s = self._shared
+        if s is None:
+            raise RuntimeError("the channel is not open: use `async with WebsocketClient(...)` "
+                               "or `await client.connect()` first")
+        if s.waiter is not None:
+            raise RuntimeError("recv() is already being awaited by another task")
+        while True:
+            with s.cond:
+                if s.buf:
+                    item = s.buf[0]
+                    if not isinstance(item, _End):
+                        s.buf.popleft()
+                        s.cond.notify()
+                        return item
+                else:
+                    fut = s.loop.create_future()
+                    s.waiter = fut
+                    item = None
+            if item is not None:
+                raise closed_exception(item.status, item.message)
+            try:
+                await fut
+            finally:
+                with s.cond:
+                    if s.waiter is fut:
+                        s.waiter = None
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        """Ends the iteration at a normal end; raises ChannelClosedError at any other."""
+        try:
+            return await self.recv()
+        except ChannelClosedOK:
+            raise StopAsyncIteration from None
+
+    # -- control --------------------------------------------------------------------------------
+
+    async def update(self, request, rollback=False):
+        """Switch to another endpoint, make-before-break: the new one is opened while the old
+        one streams; messages of the old endpoint come first, nothing sent meanwhile is lost.
+        Then self.request is `request`.
+
+        Failure with rollback=False (piwebasync's default): raises ChannelUpdateError and the
+        channel closes (recv() gives what was buffered, then ChannelClosedError). With
+        rollback=True: raises ChannelRollback, the channel goes on at its previous endpoint
+        and stays open. Cancelling an update() does not stop the switch in the library."""
+        url = _url_of(request)
+        ch = self._require_open()
+        loop = asyncio.get_running_loop()
+        try:
+            status = await loop.run_in_executor(None, ch.update, url, bool(rollback))
+        except PiError as e:
+            raise ChannelUpdateError(e.message, e.status) from e
+        if status == Status.OK:
+            self.request = request
+            return
+        why = self._last_error()
+        if status == Status.ROLLED_BACK:
+            raise ChannelRollback(why, status)
+        if status == Status.UPDATE_FAILED:
+            raise ChannelUpdateError(why, status)
+        raise ChannelUpdateError(f"the channel had already ended: {why}", status)
+
+    async def close(self):
+        """Close the channel: ask for a graceful close, wait (at most close_timeout + 1 s) for
+        the end, release the library's channel. Messages already received stay readable,
+        then recv() raises ChannelClosedOK; what the library still held is discarded (counted
+        in messages_discarded). Idempotent; concurrent calls wait for the same close."""
+        if self._ch is None or self._freed:
+            return
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close())
+        await asyncio.shield(self._closing)
+
+    async def _close(self):
+        ch, s = self._ch, self._shared
+        try:
+            ch.request_close()
+        except PiError:
+            pass
+        s.release()
+        try:
+            await asyncio.wait_for(s.end_event.wait(), self._close_timeout + 1.0)
+        except asyncio.TimeoutError:
+            log.warning("channel %s: no end within close_timeout + 1 s; freeing it", self._url)
+        await asyncio.get_running_loop().run_in_executor(None, ch.close)
+        self._freed = True
+        s.push_end(_ffi.PWA_CLOSED, "closed by close()")  # no-op when the end came
+
+    def _require_open(self):
+        if self._ch is None:
+            raise RuntimeError("the channel is not open")
+        if self._freed or self._closing is not None:
+            raise ChannelClosedError("the channel was closed", _ffi.PWA_CLOSED)
+        return self._ch
+
+    def _last_error(self):
+        try:
+            return self._ch.last_error()
+        except PiError:
+            return ""
+
+    def _state(self):
+        if self._ch is None or self._freed:
+            return None
+        try:
+            return self._ch.state()
+        except PiError:
+            return None
+
+    # -- status ---------------------------------------------------------------------------------
+
+    @property
+    def is_open(self):
+        """A connection is up and messages flow (not while reconnecting, closing or ended)."""
+        return (self._closing is None and not self._shared_ended()
+                and self._state() == State.OPEN)
+
+    @property
+    def is_reconnecting(self):
+        """The connection dropped and the library is reconnecting (reconnect=True)."""
+        return not self._shared_ended() and self._state() == State.RECONNECTING
+
+    @property
+    def is_closed(self):
+        """The channel has ended (messages may still be buffered for recv()), or was closed,
+        or its open failed."""
+        if self._freed or self._shared_ended():
+            return True
+        if self._ch is None:
+            return False
+        try:
+            return self._ch.outcome() is not None
+        except PiError:
+            return True
+
+    def _shared_ended(self):
+        return self._shared is not None and self._shared.ended
+
+    @property
+    def url(self):
+        """The URL of the endpoint the channel streams from (changes with update())."""
+        return _url_of(self.request)
+
+    @property
+    def messages_discarded(self):
+        """Messages the library still held when close() was called, dropped unread."""
+        return self._shared.discarded if self._shared is not None else 0
+
+    def stats(self):
+        """The library's counters (piwebasync_c.Stats) while the channel is not freed."""
+        return self._require_open().stats()
+
+    def __del__(self):
+        s = getattr(self, "_shared", None)
+        if s is not None and not self._freed:
+            s.release()  # the Channel's own finalizer frees it next, never blocked by us
+
+    def __repr__(self):
+        state = "closed" if self.is_closed else ("open" if self._ch is not None else "new")
+        return f"<WebsocketClient {self._url!r} {state}>"
