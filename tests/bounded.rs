@@ -276,9 +276,19 @@ fn a_close_that_is_never_answered_obeys_the_queue_bound_and_reports_what_it_drop
     let base = reset_peak_rss();
     let ch = Channel::open(&server.url(), &cfg).unwrap();
     assert!(wait_until(SOON, || ch.stats().queue_bytes >= 4 * MIB));
-    // Close without draining: the queue stays full, the close handshake times out.
+    // Close without draining: the queue stays full, the close handshake times out. Meanwhile
+    // the channel says it is closing.
     ch.close();
+    assert!(wait_until(SOON, || ch.state()
+        == piwebasync::ChannelState::Closing
+        || ch.outcome().is_some()));
+    assert_eq!(
+        ch.state(),
+        piwebasync::ChannelState::Closing,
+        "closing for close_timeout (1.5 s)"
+    );
     assert!(ch.wait_closed(SOON).unwrap());
+    assert_eq!(ch.state(), piwebasync::ChannelState::Closed);
     let stats = ch.stats();
     assert!(
         stats.queue_bytes <= 4 * MIB + 170 * 1024,

@@ -104,6 +104,7 @@ impl Session<'_> {
                     if let Some((_, update)) = updating.take() {
                         let _ = update.reply.send(Err(Error::new(ErrorKind::Closed, "the channel was closed during the update")));
                     }
+                    self.shared.counters.set_state(super::ChannelState::Closing);
                     return self.close(ws).await;
                 }
                 _ = self.shared.queue.space_freed(), if !has_space => {
