@@ -300,6 +300,14 @@ impl ChannelTask {
             let result = tokio::select! {
                 r = connecting => r,
                 _ = close_requested(&mut self.close_rx) => return Err(Error::new(ErrorKind::Closed, "channel closed")),
+                // An update does not wait for this attempt (its caller waits at most
+                // open_timeout + close_timeout): the attempt is dropped, the new endpoint tried.
+                Some(Command::Update { target, rollback, reply }) = self.commands.recv() => {
+                    match self.update_while_reconnecting(target, rollback, reply).await {
+                        Some(done) => return done,
+                        None => continue,
+                    }
+                }
             };
             match result {
                 Ok(ws) => {
@@ -337,25 +345,54 @@ impl ChannelTask {
                     _ = &mut pause => break,
                     _ = close_requested(&mut self.close_rx) => return Err(Error::new(ErrorKind::Closed, "channel closed")),
                     Some(Command::Update { target, rollback, reply }) = self.commands.recv() => {
-                        let limit = self.cfg.open_timeout;
-                        match connect(target.clone(), self.cfg.clone(), limit).await {
-                            Ok(ws) => {
-                                self.switch_to(Update { target, rollback, reply });
-                                return Ok(ws);
-                            }
-                            Err(cause) if rollback => {
-                                let msg = format!("update rolled back, the channel keeps reconnecting to {}: {}", self.url, cause.message());
-                                self.shared.emit(StateEvent::RolledBack { cause: cause.clone() });
-                                let _ = reply.send(Err(Error::new(ErrorKind::RolledBack, msg)));
-                            }
-                            Err(cause) => {
-                                let update = Update { target, rollback, reply };
-                                self.fail_update(cause.clone(), update);
-                                return Err(self.shared.queue.end().unwrap_or(cause));
-                            }
+                        if let Some(done) = self.update_while_reconnecting(target, rollback, reply).await {
+                            return done;
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// An update that arrived while reconnecting: try its endpoint at once. `Some(Ok)`: the
+    /// channel came back there; `Some(Err)`: it failed without rollback and the channel ended;
+    /// `None`: rolled back, the channel keeps reconnecting to its endpoint.
+    async fn update_while_reconnecting(
+        &mut self,
+        target: Target,
+        rollback: bool,
+        reply: std::sync::mpsc::SyncSender<Result<(), Error>>,
+    ) -> Option<Result<WsStream, Error>> {
+        let limit = self.cfg.open_timeout;
+        match connect(target.clone(), self.cfg.clone(), limit).await {
+            Ok(ws) => {
+                self.switch_to(Update {
+                    target,
+                    rollback,
+                    reply,
+                });
+                Some(Ok(ws))
+            }
+            Err(cause) if rollback => {
+                let msg = format!(
+                    "update rolled back, the channel keeps reconnecting to {}: {}",
+                    self.url,
+                    cause.message()
+                );
+                self.shared.emit(StateEvent::RolledBack {
+                    cause: cause.clone(),
+                });
+                let _ = reply.send(Err(Error::new(ErrorKind::RolledBack, msg)));
+                None
+            }
+            Err(cause) => {
+                let update = Update {
+                    target,
+                    rollback,
+                    reply,
+                };
+                self.fail_update(cause.clone(), update);
+                Some(Err(self.shared.queue.end().unwrap_or(cause)))
             }
         }
     }
