@@ -38,6 +38,8 @@ check() { # check NAME FUNCTION [ARGS...]: the function returns 0 on success
     fi
 }
 finish() {
+    # Stop what we started first, so that the closing line below is the last one.
+    if declare -F cleanup >/dev/null; then cleanup; trap - EXIT; fi
     echo "test-windows took $((SECONDS - started)) s"
     echo "windows: $passed passed, $failed failed"
     [ "$failed" -eq 0 ]
@@ -127,7 +129,9 @@ unset SSL_CERT_FILE SSL_CERT_DIR
 echo "== creating the Wine prefix $WINEPREFIX ($(wine --version))"
 wineboot -i >"$W/wineboot.log" 2>&1 && wineserver -w ||
     die "wineboot failed in $WINEPREFIX: $(tail -n 3 "$W/wineboot.log")"
-wineserver -p 600 # keep it running between the programs (faster starts); -k at exit
+# Keep it running between the programs (faster starts); -k at exit. Its output (at exit it may
+# list objects a killed program left) goes to a log.
+wineserver -p 600 >"$W/wineserver.log" 2>&1
 
 # ProcessPrng: in Wine since 8.13.
 wine_version=$(wine --version | sed -nE 's/^wine-([0-9]+)\.([0-9]+).*/\1 \2/p')
