@@ -24,7 +24,8 @@
  * - The library runs one internal runtime (2 worker threads at most), started by the first
  *   pwa_channel_open. pwa_shutdown stops it. Nothing is torn down by a library destructor: a
  *   process may exit with channels open.
- * - In a forked child of a process that used the library, calls return PWA_ERR_SHUTDOWN at once.
+ * - In a forked child of a process that used the library, calls return PWA_ERR_SHUTDOWN at once
+ *   (Unix only: Windows has no fork, and this handling does not exist there).
  * - Every export catches Rust panics and returns PWA_ERR_PANIC instead of unwinding into C.
  *
  * Delivery
