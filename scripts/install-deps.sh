@@ -34,3 +34,14 @@ if [ ${#need[@]} -gt 0 ]; then
     fi
     rm -f "$log"
 fi
+# make test-fuzz / make fuzz: cargo-fuzz from crates.io, run on the nightly toolchain the image
+# has (scripts/fuzz.sh says so clearly if there is none).
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "installing: cargo-fuzz (cargo install)"
+    log=$(mktemp)
+    if ! cargo install cargo-fuzz --locked >"$log" 2>&1; then
+        echo "install-deps: FAILED to install cargo-fuzz with cargo install (log: $log; last line: $(tail -1 "$log"))" >&2
+        exit 1
+    fi
+    rm -f "$log"
+fi
