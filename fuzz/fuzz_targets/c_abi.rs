@@ -44,17 +44,36 @@ unsafe fn check_copy(msg: *const pwa_message, field: pwa_field, index: usize, ex
     assert_eq!(st, PWA_ERR_BUFFER_TOO_SMALL, "size query of field {field}");
     assert_eq!(needed, expected.len() + 1, "size of field {field} #{index}");
     let mut buf = vec![0x55u8; needed];
-    let st = pwa_message_copy_string(msg, field, index, buf.as_mut_ptr().cast(), needed, ptr::null_mut());
+    let st = pwa_message_copy_string(
+        msg,
+        field,
+        index,
+        buf.as_mut_ptr().cast(),
+        needed,
+        ptr::null_mut(),
+    );
     assert_eq!(st, PWA_OK, "copy of field {field} #{index}");
     assert_eq!(&buf[..needed - 1], expected.as_bytes());
     assert_eq!(buf[needed - 1], 0);
     if needed > 1 {
         let cap = needed / 2;
         let mut small = vec![0x55u8; cap];
-        let st = pwa_message_copy_string(msg, field, index, small.as_mut_ptr().cast(), cap, ptr::null_mut());
-        assert_eq!(st, PWA_ERR_BUFFER_TOO_SMALL, "truncated copy of field {field}");
+        let st = pwa_message_copy_string(
+            msg,
+            field,
+            index,
+            small.as_mut_ptr().cast(),
+            cap,
+            ptr::null_mut(),
+        );
+        assert_eq!(
+            st, PWA_ERR_BUFFER_TOO_SMALL,
+            "truncated copy of field {field}"
+        );
         let got = CStr::from_bytes_until_nul(&small).expect("a truncated copy ends with a NUL");
-        let got = got.to_str().expect("a truncated copy is cut at a UTF-8 boundary");
+        let got = got
+            .to_str()
+            .expect("a truncated copy is cut at a UTF-8 boundary");
         assert!(expected.starts_with(got));
     }
 }
@@ -64,7 +83,10 @@ fuzz_target!(|data: &[u8]| {
         let mut msg: *mut pwa_message = ptr::null_mut();
         let st = pwa_message_from_json(data.as_ptr().cast(), data.len(), &mut msg);
         let Ok(json) = std::str::from_utf8(data) else {
-            assert_eq!(st, PWA_ERR_INVALID_ARGUMENT, "invalid UTF-8 must be refused");
+            assert_eq!(
+                st, PWA_ERR_INVALID_ARGUMENT,
+                "invalid UTF-8 must be refused"
+            );
             assert!(msg.is_null(), "*out is NULL on failure");
             return;
         };
@@ -75,7 +97,10 @@ fuzz_target!(|data: &[u8]| {
         let mut nul = data.to_vec();
         nul.push(0);
         let mut msg2: *mut pwa_message = ptr::null_mut();
-        assert_eq!(pwa_message_from_json(nul.as_ptr().cast(), usize::MAX, &mut msg2), PWA_OK);
+        assert_eq!(
+            pwa_message_from_json(nul.as_ptr().cast(), usize::MAX, &mut msg2),
+            PWA_OK
+        );
         let mut len2 = 0usize;
         let json2 = pwa_message_json(msg2, &mut len2);
         let until_nul = json.split('\0').next().unwrap();
@@ -87,7 +112,10 @@ fuzz_target!(|data: &[u8]| {
         let mut len = 0usize;
         let p = pwa_message_json(msg, &mut len);
         assert_eq!(len, data.len());
-        assert_eq!(std::slice::from_raw_parts(p.cast::<u8>(), len + 1)[..len], *data);
+        assert_eq!(
+            std::slice::from_raw_parts(p.cast::<u8>(), len + 1)[..len],
+            *data
+        );
         assert_eq!(*p.add(len), 0);
 
         // The typed view agrees with the Rust model of the same text.
@@ -98,7 +126,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(info.value_count, content.value_count());
         assert_eq!(info.is_unparsable, content.is_unparsable() as i32);
         assert_eq!(info.is_heartbeat, content.is_heartbeat() as i32);
-        assert_eq!(info.has_web_exception, content.web_exception().is_some() as i32);
+        assert_eq!(
+            info.has_web_exception,
+            content.web_exception().is_some() as i32
+        );
         let (mut flag, mut count) = (-1i32, usize::MAX);
         assert_eq!(pwa_message_is_unparsable(msg, &mut flag), PWA_OK);
         assert_eq!(flag, content.is_unparsable() as i32);
@@ -164,9 +195,19 @@ fuzz_target!(|data: &[u8]| {
             let t = text(v.text, "text");
             check_copy(msg, PWA_FIELD_VALUE_TEXT, k, t);
             check_copy(msg, PWA_FIELD_VALUE_UNITS, k, &shown(r.units()));
-            check_copy(msg, PWA_FIELD_VALUE_TIMESTAMP, k, text(v.timestamp_text, "timestamp_text"));
+            check_copy(
+                msg,
+                PWA_FIELD_VALUE_TIMESTAMP,
+                k,
+                text(v.timestamp_text, "timestamp_text"),
+            );
             check_copy(msg, PWA_FIELD_VALUE_ERRORS, k, text(v.errors, "errors"));
-            check_copy(msg, PWA_FIELD_VALUE_WEB_EXCEPTION, k, text(v.web_exception_errors, "value web_exception_errors"));
+            check_copy(
+                msg,
+                PWA_FIELD_VALUE_WEB_EXCEPTION,
+                k,
+                text(v.web_exception_errors, "value web_exception_errors"),
+            );
         }
         let mut v: pwa_value = std::mem::zeroed();
         assert_eq!(

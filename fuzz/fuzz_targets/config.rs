@@ -28,10 +28,38 @@ const HEADERS: &[&str] = &[
 ];
 const SECRET_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie"];
 const VALUES: &[&str] = &[
-    "", "0", "1", "-1", "true", "false", "TRUE", "yes", "0.25", "1e3", "1e309", "NaN", "inf",
-    "-0", " 10 ", "0.0000000001", "18446744073709551615", "18446744073709551616",
-    "9223372036854775807", "4294967296", "auto", "none", "basic", "bearer", "negotiate",
-    "append", "replace", "/nonexistent.pem", "a\r\nb", "x\0y", "\u{e9}", "https://o",
+    "",
+    "0",
+    "1",
+    "-1",
+    "true",
+    "false",
+    "TRUE",
+    "yes",
+    "0.25",
+    "1e3",
+    "1e309",
+    "NaN",
+    "inf",
+    "-0",
+    " 10 ",
+    "0.0000000001",
+    "18446744073709551615",
+    "18446744073709551616",
+    "9223372036854775807",
+    "4294967296",
+    "auto",
+    "none",
+    "basic",
+    "bearer",
+    "negotiate",
+    "append",
+    "replace",
+    "/nonexistent.pem",
+    "a\r\nb",
+    "x\0y",
+    "\u{e9}",
+    "https://o",
 ];
 
 fn is_secret(key: &str) -> bool {
@@ -45,8 +73,15 @@ fn is_secret(key: &str) -> bool {
 /// of the keys used so far.
 fn shown(c: &ChannelConfig, used: &[String]) -> String {
     let mut out = format!("{c:?}");
-    for key in KEY_SPECS.iter().map(|s| s.name).chain(used.iter().map(String::as_str)) {
-        out.push_str(&format!("\n{key}={:?}", c.get(key).map_err(|e| e.message().to_string())));
+    for key in KEY_SPECS
+        .iter()
+        .map(|s| s.name)
+        .chain(used.iter().map(String::as_str))
+    {
+        out.push_str(&format!(
+            "\n{key}={:?}",
+            c.get(key).map_err(|e| e.message().to_string())
+        ));
     }
     out
 }
@@ -75,15 +110,26 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
         let secret = is_secret(&key);
         if secret {
             value = format!("{MARK}{value}");
-        } else if (key.clone() + &value).to_ascii_lowercase().contains(&MARK.to_ascii_lowercase()) {
+        } else if (key.clone() + &value)
+            .to_ascii_lowercase()
+            .contains(&MARK.to_ascii_lowercase())
+        {
             continue;
         }
         used.push(key.clone());
         let before = shown(&c, &used);
         match c.set(&key, &value) {
             Err(e) => {
-                assert!(!e.message().contains(MARK), "a refusal shows the secret: {}", e.message());
-                assert_eq!(shown(&c, &used), before, "refused set({key:?}, {value:?}) changed the configuration");
+                assert!(
+                    !e.message().contains(MARK),
+                    "a refusal shows the secret: {}",
+                    e.message()
+                );
+                assert_eq!(
+                    shown(&c, &used),
+                    before,
+                    "refused set({key:?}, {value:?}) changed the configuration"
+                );
             }
             Ok(()) => {
                 let got = c.get(&key).expect("a key that was set can be read");
@@ -93,9 +139,16 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
                     // What get gives back, set takes, and nothing changes.
                     let now = shown(&c, &used);
                     c.set(&key, &got).unwrap_or_else(|e| {
-                        panic!("set({key:?}, {got:?}) refuses what get gave after set({value:?}): {}", e.message())
+                        panic!(
+                            "set({key:?}, {got:?}) refuses what get gave after set({value:?}): {}",
+                            e.message()
+                        )
                     });
-                    assert_eq!(shown(&c, &used), now, "set({key:?}, get()) changed the configuration");
+                    assert_eq!(
+                        shown(&c, &used),
+                        now,
+                        "set({key:?}, get()) changed the configuration"
+                    );
                 }
             }
         }

@@ -61,7 +61,11 @@ fuzz_target!(|data: &[u8]| {
                 .parse()
                 .unwrap();
             assert!(length <= max);
-            assert_eq!(consumed, head_len + length, "a discarded body of {length} bytes");
+            assert_eq!(
+                consumed,
+                head_len + length,
+                "a discarded body of {length} bytes"
+            );
             assert!(!head.header_has_token("connection", "close"));
             assert!(head.header("transfer-encoding").is_none());
         }
@@ -69,7 +73,10 @@ fuzz_target!(|data: &[u8]| {
     }
     // The head ends with an empty line.
     let raw = &input[..head_len];
-    assert!(raw.ends_with(b"\n\n") || raw.ends_with(b"\n\r\n"), "head {raw:?}");
+    assert!(
+        raw.ends_with(b"\n\n") || raw.ends_with(b"\n\r\n"),
+        "head {raw:?}"
+    );
 
     // The helpers the upgrade runs on a head.
     for (name, value) in &head.headers {
@@ -101,10 +108,7 @@ fuzz_target!(|data: &[u8]| {
                 "{name} shown in clear: {shown}"
             );
         } else {
-            assert!(shown.contains(&format!(
-                "\n{name}: {}",
-                String::from_utf8_lossy(value)
-            )));
+            assert!(shown.contains(&format!("\n{name}: {}", String::from_utf8_lossy(value))));
         }
     }
 });

@@ -21,7 +21,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(fast, serde, "fast reader and serde differ on {text:?}");
     }
     let content = Content::parse(text);
-    assert_eq!(content, serde, "Content::parse and serde differ on {text:?}");
+    assert_eq!(
+        content, serde,
+        "Content::parse and serde differ on {text:?}"
+    );
 
     // The flat list of values and the streams agree.
     let mut k = 0;

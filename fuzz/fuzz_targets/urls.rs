@@ -12,7 +12,15 @@ use piwebasync_rust::urls::{
 use url::Url;
 
 const SCHEMES: &[&str] = &["https", "http", "wss", "ws", "ftp", "HTTPS", ""];
-const HOSTS: &[&str] = &["piserver", "pi.example.com", "127.0.0.1", "::1", "[::1]", "h\u{e9}te", ""];
+const HOSTS: &[&str] = &[
+    "piserver",
+    "pi.example.com",
+    "127.0.0.1",
+    "::1",
+    "[::1]",
+    "h\u{e9}te",
+    "",
+];
 const ID_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
 
 fn pick<'a>(u: &mut Unstructured<'_>, list: &[&'a str]) -> Result<String> {
@@ -43,7 +51,11 @@ fn options(u: &mut Unstructured<'_>) -> Result<UrlOptions> {
     let mut o = UrlOptions {
         include_initial_values: u.arbitrary()?,
         heartbeat_rate: u.arbitrary()?,
-        web_id_type: if u.arbitrary()? { Some(*u.choose(&types)?) } else { None },
+        web_id_type: if u.arbitrary()? {
+            Some(*u.choose(&types)?)
+        } else {
+            None
+        },
         ..UrlOptions::default()
     };
     if u.ratio(1, 3)? {
@@ -60,13 +72,17 @@ fn options(u: &mut Unstructured<'_>) -> Result<UrlOptions> {
 /// The query parameters `o` should give, decoded, in the documented order.
 fn expected(o: &UrlOptions, stream_set: bool) -> Vec<(String, String)> {
     let text = |n: &str, v: &Option<String>| {
-        v.as_ref().filter(|s| !s.is_empty()).map(|s| (n.to_string(), s.clone()))
+        v.as_ref()
+            .filter(|s| !s.is_empty())
+            .map(|s| (n.to_string(), s.clone()))
     };
     let flag = |n: &str, v: Option<bool>| v.map(|b| (n.to_string(), b.to_string()));
     let mut out = vec![
         flag("includeInitialValues", o.include_initial_values),
-        o.heartbeat_rate.map(|r| ("heartbeatRate".into(), r.to_string())),
-        o.web_id_type.map(|t| ("webIdType".into(), t.as_str().into())),
+        o.heartbeat_rate
+            .map(|r| ("heartbeatRate".into(), r.to_string())),
+        o.web_id_type
+            .map(|t| ("webIdType".into(), t.as_str().into())),
     ];
     if stream_set {
         out.extend([
@@ -103,26 +119,48 @@ fn check_url(url: &str, base: &str, path: &str, query: &[(String, String)]) {
 
 fn run(u: &mut Unstructured<'_>) -> Result<()> {
     let urls = if u.arbitrary()? {
-        ChannelUrls::new(&pick(u, &["https://pi/piwebapi", "wss://h:1/r/", "http://[::1]:8080/a/b"])?)
+        ChannelUrls::new(&pick(
+            u,
+            &[
+                "https://pi/piwebapi",
+                "wss://h:1/r/",
+                "http://[::1]:8080/a/b",
+            ],
+        )?)
     } else {
         let scheme = pick(u, SCHEMES)?;
         let host = pick(u, HOSTS)?;
-        ChannelUrls::from_parts(&scheme, &host, u.arbitrary()?, &pick(u, &["piwebapi", "/a/b/", ""])?)
+        ChannelUrls::from_parts(
+            &scheme,
+            &host,
+            u.arbitrary()?,
+            &pick(u, &["piwebapi", "/a/b/", ""])?,
+        )
     };
     // The splitter: every entry non-empty, no separator in it, all of them in order.
     let list: String = u.arbitrary()?;
     let parts = split_web_id_list(&list);
     let sep = |c: char| c == ',' || c == ';' || c.is_whitespace();
     assert!(parts.iter().all(|p| !p.is_empty() && !p.contains(sep)));
-    assert_eq!(parts.concat(), list.replace(sep, ""), "the splitter lost text of {list:?}");
+    assert_eq!(
+        parts.concat(),
+        list.replace(sep, ""),
+        "the splitter lost text of {list:?}"
+    );
 
     let Ok(urls) = urls else {
         return Ok(());
     };
     let base = urls.base().to_string();
-    assert!(base.starts_with("ws://") || base.starts_with("wss://"), "{base}");
+    assert!(
+        base.starts_with("ws://") || base.starts_with("wss://"),
+        "{base}"
+    );
     assert!(base.ends_with('/'));
-    assert_eq!(ChannelUrls::new(&base).map(|c| c.base().to_string()).ok(), Some(base.clone()));
+    assert_eq!(
+        ChannelUrls::new(&base).map(|c| c.base().to_string()).ok(),
+        Some(base.clone())
+    );
     let parsed = Url::parse(&base).expect("the base is a URL");
     assert!(parsed.query().is_none() && parsed.fragment().is_none() && parsed.host_str().is_some());
 
@@ -134,30 +172,53 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
     if let Some(id) = ids.first() {
         let id_ok = validate_web_id(id).is_ok();
         let stream = urls.stream(id, &o);
-        assert_eq!(stream.is_ok(), id_ok && !has_set_only(&o), "stream({id:?}, {o:?}): {stream:?}");
+        assert_eq!(
+            stream.is_ok(),
+            id_ok && !has_set_only(&o),
+            "stream({id:?}, {o:?}): {stream:?}"
+        );
         if let Ok(s) = stream {
-            check_url(&s, &base, &format!("streams/{id}/channel"), &expected(&o, false));
+            check_url(
+                &s,
+                &base,
+                &format!("streams/{id}/channel"),
+                &expected(&o, false),
+            );
         }
         let set = urls.stream_set(id, &o);
         assert_eq!(set.is_ok(), id_ok, "stream_set({id:?}): {set:?}");
         if let Ok(s) = set {
-            check_url(&s, &base, &format!("streamsets/{id}/channel"), &expected(&o, true));
+            check_url(
+                &s,
+                &base,
+                &format!("streamsets/{id}/channel"),
+                &expected(&o, true),
+            );
         }
     }
 
     let ad_hoc = urls.ad_hoc(&ids, &o);
-    assert_eq!(ad_hoc.is_ok(), !ids.is_empty() && ids_ok && !has_set_only(&o), "ad_hoc: {ad_hoc:?}");
+    assert_eq!(
+        ad_hoc.is_ok(),
+        !ids.is_empty() && ids_ok && !has_set_only(&o),
+        "ad_hoc: {ad_hoc:?}"
+    );
     let Ok(one) = ad_hoc else {
         return Ok(());
     };
-    let mut query: Vec<(String, String)> = ids.iter().map(|i| ("webId".into(), i.clone())).collect();
+    let mut query: Vec<(String, String)> =
+        ids.iter().map(|i| ("webId".into(), i.clone())).collect();
     query.extend(expected(&o, false));
     check_url(&one, &base, "streamsets/channel", &query);
     // A list written with separators splits back into the same WebIds.
     assert_eq!(split_web_id_list(&ids.join(", ")), ids);
 
     let max_len = u.int_in_range(0..=600)?;
-    let limit = if max_len == 0 { DEFAULT_MAX_URL_LEN } else { max_len };
+    let limit = if max_len == 0 {
+        DEFAULT_MAX_URL_LEN
+    } else {
+        max_len
+    };
     match urls.ad_hoc_split(&ids, &o, max_len) {
         Ok(parts) => {
             assert!(!parts.is_empty());
@@ -181,10 +242,12 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
         }
         Err(_) => {
             // Only when some WebId cannot fit even alone.
-            let fits_alone = |id: &String| {
-                urls.ad_hoc(std::slice::from_ref(id), &o).unwrap().len() <= limit
-            };
-            assert!(!ids.iter().all(fits_alone), "ad_hoc_split refused WebIds that fit (limit {limit})");
+            let fits_alone =
+                |id: &String| urls.ad_hoc(std::slice::from_ref(id), &o).unwrap().len() <= limit;
+            assert!(
+                !ids.iter().all(fits_alone),
+                "ad_hoc_split refused WebIds that fit (limit {limit})"
+            );
         }
     }
     Ok(())
