@@ -14,7 +14,7 @@ LDLIBS    := -L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR) -lpiwebasync -lpthread
 C_TESTS   := $(patsubst tests/c/%.c,$(BUILD)/%,$(wildcard tests/c/test_*.c))
 EXAMPLES  := $(patsubst examples-c/%.c,$(BUILD)/%,$(wildcard examples-c/*.c))
 
-.PHONY: all build deps lint demo test test-rust test-soak soak test-c test-asan sanitize test-install test-packages test-bindings test-windows test-windows-rust check-header header bench install dist dist-windows clean
+.PHONY: all build deps lint demo test test-rust test-fuzz fuzz test-soak soak test-c test-asan sanitize test-install test-packages test-bindings test-windows test-windows-rust check-header header bench install dist dist-windows clean
 
 all: build
 
@@ -44,11 +44,11 @@ lint:
 demo: deps build $(EXAMPLES)
 	scripts/demo.sh
 
-## test: Rust tests, header check, C tests against the simulator (under valgrind, then again
-## under AddressSanitizer + LeakSanitizer), the installed library (CMake and pkg-config, shared
-## and static), the wheel and the .nupkg, the C++, Python and .NET bindings, the 2-minute soak,
-## and the Windows DLLs under Wine.
-test: deps build check-header test-rust test-soak test-c test-asan test-install test-packages test-bindings test-windows
+## test: Rust tests, header check, a bounded fuzz run, the 2-minute soak, C tests against the
+## simulator (under valgrind, then again under AddressSanitizer + LeakSanitizer), the installed
+## library (CMake and pkg-config, shared and static), the wheel and the .nupkg, the C++, Python
+## and .NET bindings, and the Windows DLLs under Wine.
+test: deps build check-header test-rust test-fuzz test-soak test-c test-asan test-install test-packages test-bindings test-windows
 
 ## soak: channels under random faults for DURATION seconds (default 3600); SOAK_SEED=<n>
 ## replays a run. Prints a summary table (also build/soak-summary.md). See tests/soak.rs.
@@ -62,6 +62,19 @@ test-soak:
 
 test-rust:
 	$(CARGO) test --workspace
+
+# The cargo-fuzz targets of fuzz/ (nightly; fuzz/README.md): a bounded run of each in
+# `make test`, FUZZ_TEST_SECONDS apiece; `make fuzz` for long runs, FUZZ_SECONDS apiece
+# (FUZZ_TARGETS to pick some). Builds and the corpus grown so far are kept in target/fuzz.
+FUZZ_TEST_SECONDS ?= 10
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?=
+test-fuzz: deps
+	FUZZ_PROFILE=dev scripts/fuzz.sh $(FUZZ_TEST_SECONDS) $(FUZZ_TARGETS)
+
+## fuzz: every fuzz target for FUZZ_SECONDS (default 600) each; not part of `make test`.
+fuzz: deps
+	scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # The committed header must match a fresh generation (also asserted by a Rust test), and
 # compile as C89, C99, C++98 and C++17 with warnings as errors; the C++ wrapper as C++14 and

@@ -49,3 +49,14 @@ if command -v rustup >/dev/null; then
 fi
 # The Windows part (make dist-windows / test-windows): rustup targets, mingw-w64, Wine.
 "$(dirname "$0")/install-windows-deps.sh"
+# make test-fuzz / make fuzz: cargo-fuzz from crates.io, run on the nightly toolchain the image
+# has (scripts/fuzz.sh says so clearly if there is none).
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "installing: cargo-fuzz (cargo install)"
+    log=$(mktemp)
+    if ! cargo install cargo-fuzz --locked >"$log" 2>&1; then
+        echo "install-deps: FAILED to install cargo-fuzz with cargo install (log: $log; last line: $(tail -1 "$log"))" >&2
+        exit 1
+    fi
+    rm -f "$log"
+fi

@@ -41,6 +41,12 @@ pub use events::StateEvent;
 pub use logging::{set_sink as set_log_sink, LogLevel, LogSink};
 pub use message::Message;
 
+/// Entry points for the fuzz targets (`fuzz/`) and tests: not API, may change at any time.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::wire::{replay_response, Replayed, ResponseHead};
+}
+
 /// Graceful shutdown: close every channel, wait (at most `timeout` in all) for them to end and
 /// for their `Closed` callbacks to run, and stop the library's runtime (channels still running
 /// then end with `ErrorKind::Shutdown`). Channels stay valid for draining: a poll returns what

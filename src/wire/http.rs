@@ -195,6 +195,92 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
     }
 }
 
+/// What [`replay_response`] read: the head, whether the body was discarded (when asked), and
+/// every byte after what was consumed (buffered or not yet read).
+#[doc(hidden)]
+pub struct Replayed {
+    pub head: ResponseHead,
+    pub discarded: Option<bool>,
+    pub rest: Vec<u8>,
+}
+
+/// Fuzzing and tests only, not API: `read_response_head` on `input` handed over `chunk` bytes per
+/// read (at least 1), then `discard_body(head, max)` when `discard_max` is given, exactly as
+/// the upgrade runs them on a socket.
+#[doc(hidden)]
+pub fn replay_response(
+    input: &[u8],
+    chunk: usize,
+    discard_max: Option<usize>,
+) -> Result<Replayed, Error> {
+    use futures_util::FutureExt;
+    let mut conn = HttpConnection::new(Replay {
+        input,
+        chunk: chunk.max(1),
+    });
+    // In-memory reads are always ready, so the futures complete on their first poll.
+    let head = conn
+        .read_response_head()
+        .now_or_never()
+        .expect("in-memory reads never wait")?;
+    let discarded = discard_max.map(|max| {
+        conn.discard_body(&head, max)
+            .now_or_never()
+            .expect("in-memory reads never wait")
+    });
+    let (io, mut rest) = conn.into_parts();
+    rest.extend_from_slice(io.input);
+    Ok(Replayed {
+        head,
+        discarded,
+        rest,
+    })
+}
+
+/// A peer that has sent `input` and then closed, `chunk` bytes per read; writes are dropped.
+struct Replay<'a> {
+    input: &'a [u8],
+    chunk: usize,
+}
+
+impl AsyncRead for Replay<'_> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let n = self.chunk.min(self.input.len()).min(buf.remaining());
+        let (now, later) = self.input.split_at(n);
+        buf.put_slice(now);
+        self.input = later;
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Replay<'_> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
 fn protocol(msg: String) -> Error {
     Error::new(ErrorKind::Protocol, msg)
 }

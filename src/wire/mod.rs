@@ -15,6 +15,9 @@ pub use options::{AuthMethod, CaFileMode, ConnectOptions, TlsOptions};
 pub use target::Target;
 pub use tls::Transport;
 
+#[doc(hidden)]
+pub use http::{replay_response, Replayed, ResponseHead};
+
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
