@@ -698,4 +698,3 @@ pub(super) fn error_list_from(item: &RawValue) -> Result<Vec<String>, String> {
         .map(|v| v.into_iter().map(|e| e.0.to_string()).collect())
         .map_err(|e| e.to_string())
 }
-

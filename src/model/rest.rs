@@ -284,7 +284,10 @@ fn not_an_object(text: &str) -> RestError {
             v.len()
         )),
         Err(e) => match serde_json::from_str::<serde::de::IgnoredAny>(text) {
-            Ok(_) => RestError::Shape(format!("{} (a page is an object with Items)", excerpt(text))),
+            Ok(_) => RestError::Shape(format!(
+                "{} (a page is an object with Items)",
+                excerpt(text)
+            )),
             Err(_) => RestError::Json(e.to_string()),
         },
     }
