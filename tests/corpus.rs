@@ -6,6 +6,9 @@
 //! last (or every) timestamp and value, quality flags, error texts. Timestamps are computed
 //! by `utc` below, not by the library's parser.
 
+// Numbers are written with the digits of the documents (17 significant digits), on purpose.
+#![allow(clippy::excessive_precision)]
+
 use piwebasync::model::{
     Content, DigitalState, PageShape, RecordedPage, RestError, Stream, TimedValue, Timestamp, Value,
 };
@@ -597,7 +600,8 @@ fn every_corpus_document_through_both_readers() {
 #[test]
 fn summary_values_read_as_a_page() {
     let no_good = "Value: [-11059] No Good Data For Calculation";
-    let cases: [(&str, usize, Vec<(isize, V)>); 3] = [
+    type SummaryCase = (&'static str, usize, Vec<(isize, V)>);
+    let cases: [SummaryCase; 3] = [
         (
             "08-lvvwd-stream-summary-hourly.json",
             24,
