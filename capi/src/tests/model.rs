@@ -1010,7 +1010,13 @@ fn fast_reader_matches_serde() {
 fn corpus_documents_through_the_c_abi() {
     // file, (is_heartbeat, is_unparsable, has_web_exception, web_exception_status),
     // (stream_count, value_count), text in parse_error (unparsable) or web_exception_errors.
-    let cases: &[(&str, (i32, i32, i32, i32), (usize, usize), &str)] = &[
+    type Case = (
+        &'static str,
+        (i32, i32, i32, i32),
+        (usize, usize),
+        &'static str,
+    );
+    let cases: &[Case] = &[
         (
             "01-doc-channels-topic-message.json",
             (0, 0, 0, 0),
