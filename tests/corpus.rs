@@ -804,6 +804,18 @@ fn channel_heartbeats_and_messages_stay_as_they_were() {
         r#"{"Extra":1,"Items":[{"WebId":"a","Foo":{"Type":1},"Items":[{"Timestamp":"2022-01-01T00:00:00Z","Value":1}]}]}"#,
     );
     assert_eq!(c.value_count(), 1);
+    // Beside a stream, an item without values is a stream without values, as before.
+    let text = r#"{"Items":[{"WebId":"b","Name":"B"},{"WebId":"a","Items":[{"Timestamp":"2022-01-01T00:00:00Z","Value":1}]}]}"#;
+    let c = Content::parse(text);
+    assert_eq!(
+        (c.parse_error(), c.streams().len(), c.value_count()),
+        (None, 2, 1)
+    );
+    assert_eq!(
+        (c.streams()[0].name.as_str(), c.first_value(1)),
+        ("B", Some(0))
+    );
+    assert_eq!(c, Content::parse_serde(text));
     // A stream with only a WebException is a stream.
     let c = Content::parse(
         r#"{"Items":[{"WebId":"a","WebException":{"StatusCode":404,"Errors":["x"]}}]}"#,

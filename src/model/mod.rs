@@ -17,10 +17,11 @@
 //! - a heartbeat is an empty / whitespace frame, or an object with no values and no
 //!   `WebException` anywhere (no `Items`, empty `Items`, or streams without values).
 //!
-//! Only channel-shaped text is read as a message. Every element of `Items` must be a stream:
-//! an object with non-null `Items`, `Value` or `WebException`, and no `Timestamp` (nor `Type`
-//! without `WebId` and `Items`). An object without `Items` may hold only `Links`,
-//! `WebException` and `Errors`. Everything else is unparsable with an error naming what it
+//! Only channel-shaped text is read as a message. No element of `Items` may be a timed value
+//! (it has a `Timestamp`) or a summary (`Type` without `WebId` and `Items`); a stream is an
+//! element with non-null `Items`, `Value` or `WebException`, and when no element is one (all
+//! are bare objects) the text is a collection. An object without `Items` may hold only
+//! `Links`, `WebException` and `Errors`. Everything else is unparsable with an error naming what it
 //! looks like: a single stream's recorded / interpolated page (items are timed values; read
 //! it with [`RecordedPage::parse`]), a summary, a collection (`dataservers`, `points`), a
 //! single value (`streams/{webId}/value`), a batch response, a top-level array.

@@ -119,6 +119,29 @@ impl ItemKeys {
     }
 }
 
+/// Why a message whose `Items` are of these kinds (`None`: not an object) is not a channel
+/// message: one timed value or summary is enough; items without values only when all are
+/// (a collection; beside streams they are streams without values, as they always were).
+fn items_shape_error<'n>(
+    kinds: impl Iterator<Item = Option<(ItemKind, Option<&'n str>)>> + Clone,
+) -> Option<String> {
+    let wrong = kinds.clone().enumerate().find_map(|(i, k)| match k {
+        Some((kind @ (ItemKind::TimedValue | ItemKind::Summary), name)) => {
+            items_error(kind, i, name)
+        }
+        _ => None,
+    });
+    if wrong.is_some() {
+        return wrong;
+    }
+    let mut kinds = kinds.peekable();
+    let (_, first_name) = (*kinds.peek()?)?;
+    if kinds.all(|k| matches!(k, Some((ItemKind::Other, _)))) {
+        return items_error(ItemKind::Other, 0, first_name);
+    }
+    None
+}
+
 /// Why a message whose `Items` hold an item of `kind` (at `index`) is not a channel message;
 /// `None` for a stream.
 fn items_error(kind: ItemKind, index: usize, name: Option<&str>) -> Option<String> {
@@ -153,10 +176,11 @@ pub(super) fn item_shape(kind: ItemKind, name: Option<&str>) -> String {
 /// Why a message that deserialized is not a channel message, if it is not one.
 fn raw_shape_error(raw: &RawMessage<'_>, text: &str) -> Option<String> {
     match &raw.items {
-        Some(streams) => streams
-            .iter()
-            .enumerate()
-            .find_map(|(i, s)| items_error(s.keys().kind(), i, s.name.as_deref())),
+        Some(streams) => items_shape_error(
+            streams
+                .iter()
+                .map(|s| Some((s.keys().kind(), s.name.as_deref()))),
+        ),
         // No `Items` or `Items: null`: only rare text comes here (heartbeats take the fast path).
         None => members_shape(text).map(|e| format!("not a channel message: {e}")),
     }
@@ -261,10 +285,15 @@ fn probe_shape(text: &str) -> Option<String> {
     }
     let probe: Probe<'_> = serde_json::from_str(text).ok()?;
     match probe.items {
-        Some(items) => items.iter().enumerate().find_map(|(i, item)| {
-            let p = ItemProbe::of(item)?;
-            items_error(p.keys().kind(), i, p.name.as_deref())
-        }),
+        Some(items) => {
+            let probes: Vec<Option<ItemProbe<'_>>> =
+                items.iter().map(|item| ItemProbe::of(item)).collect();
+            items_shape_error(
+                probes
+                    .iter()
+                    .map(|p| p.as_ref().map(|p| (p.keys().kind(), p.name.as_deref()))),
+            )
+        }
         None => members_shape(text).map(|e| format!("not a channel message: {e}")),
     }
 }
