@@ -915,6 +915,13 @@ fn recorded_pages_links_errors_and_mixed_items() {
         ["Not found."]
     );
     assert_eq!(page.value_count(), 1);
+    let content = page.into_content();
+    assert_eq!((content.streams().len(), content.value_count()), (2, 1));
+    assert_eq!(content.web_exception().unwrap().errors, ["partial"]);
+    assert_eq!(
+        content.value(0).unwrap().value.value,
+        Value::String("x".to_string())
+    );
 
     let err = |text: &str| RecordedPage::parse(text).unwrap_err();
     let mixed = err(

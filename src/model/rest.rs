@@ -14,6 +14,7 @@ use super::parse::{self, ItemKind, ItemProbe};
 use super::stream::Stream;
 use super::timestamp::TimestampCache;
 use super::value::TimedValue;
+use super::Content;
 
 /// Which response a page is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,13 +210,19 @@ impl RecordedPage {
     pub fn web_exception(&self) -> Option<&WebException> {
         self.web_exception.as_ref()
     }
+
+    /// The page as the content of a message (its streams and WebException; the links are
+    /// dropped), to hand recorded values on as channel values are.
+    pub fn into_content(self) -> Content {
+        Content::new(self.streams, self.web_exception)
+    }
 }
 
 /// The kind of an item, or a shape error when it is not an object.
 fn kind_of(item: &RawValue, index: usize) -> Result<(ItemKind, Option<String>), RestError> {
     let probe = ItemProbe::of(item).ok_or_else(|| {
         RestError::Shape(format!(
-            "Items[{index}] is not an object with distinct keys: {}",
+            "Items[{index}] is not an object with distinct keys and a string Name: {}",
             excerpt(item.get())
         ))
     })?;
