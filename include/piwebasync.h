@@ -533,11 +533,16 @@ typedef struct {
   int32_t is_heartbeat;
   /**
    * 1 when the text is not JSON of the expected shape: then there are no streams and the
-   * raw text is still in `pwa_message_json`. The channel goes on regardless.
+   * raw text is still in `pwa_message_json`. The channel goes on regardless. Valid JSON of
+   * another shape (a REST response: a single value, a stream's recorded page, a summary,
+   * a collection, a batch response, an array) is unparsable too, and `parse_error` names
+   * what it looks like.
    */
   int32_t is_unparsable;
   /**
-   * 1 when the message carries a WebException at its top level.
+   * 1 when the message carries a WebException at its top level, or is PI Web API's error
+   * body `{"Errors": [...]}` (then its errors are in `web_exception_errors` and the status
+   * is 0).
    */
   int32_t has_web_exception;
   /**
@@ -628,7 +633,8 @@ typedef struct {
   const char *timestamp_text;
   /**
    * The value's errors, one per line, each "FieldName: message; message". An invalid
-   * timestamp adds a line "Timestamp: invalid timestamp '...': reason". "" when none.
+   * timestamp adds a line "Timestamp: invalid timestamp '...': reason"; the bad-value form
+   * `"Value": {"Errors": [...]}` (a NULL value) adds its errors. "" when none.
    */
   const char *errors;
   /**

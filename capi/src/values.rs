@@ -72,9 +72,14 @@ pub struct pwa_message_info {
     /// WebException. 0 otherwise.
     pub is_heartbeat: i32,
     /// 1 when the text is not JSON of the expected shape: then there are no streams and the
-    /// raw text is still in `pwa_message_json`. The channel goes on regardless.
+    /// raw text is still in `pwa_message_json`. The channel goes on regardless. Valid JSON of
+    /// another shape (a REST response: a single value, a stream's recorded page, a summary,
+    /// a collection, a batch response, an array) is unparsable too, and `parse_error` names
+    /// what it looks like.
     pub is_unparsable: i32,
-    /// 1 when the message carries a WebException at its top level.
+    /// 1 when the message carries a WebException at its top level, or is PI Web API's error
+    /// body `{"Errors": [...]}` (then its errors are in `web_exception_errors` and the status
+    /// is 0).
     pub has_web_exception: i32,
     /// Its StatusCode (e.g. 502); 0 when none.
     pub web_exception_status: i32,
@@ -124,7 +129,8 @@ pub struct pwa_value {
     /// The Timestamp as sent ("" when missing).
     pub timestamp_text: *const c_char,
     /// The value's errors, one per line, each "FieldName: message; message". An invalid
-    /// timestamp adds a line "Timestamp: invalid timestamp '...': reason". "" when none.
+    /// timestamp adds a line "Timestamp: invalid timestamp '...': reason"; the bad-value form
+    /// `"Value": {"Errors": [...]}` (a NULL value) adds its errors. "" when none.
     pub errors: *const c_char,
     /// The errors of the value's WebException, one per line ("" when none).
     pub web_exception_errors: *const c_char,

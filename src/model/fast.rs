@@ -372,16 +372,27 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A channel message. Gives up on anything else (a top-level `Errors`, an object without
+    /// `Items` but with other members, items that are not streams): the serde path names it.
     fn message(&mut self) -> Option<Out> {
         let (mut streams, mut web_exception) = (None, None);
+        let mut other_members = false;
         self.object(|r, key| match key {
             b"Items" => {
                 let v = r.items(0, Self::stream)?;
                 once(&mut streams, v)
             }
             b"WebException" => once(&mut web_exception, r.web_exception()?),
-            _ => r.skip(0),
+            b"Errors" => None,
+            b"Links" => r.skip(0),
+            _ => {
+                other_members = true;
+                r.skip(0)
+            }
         })?;
+        if streams.is_none() && other_members {
+            return None;
+        }
         Some((streams.unwrap_or_default(), web_exception.flatten()))
     }
 
@@ -390,6 +401,8 @@ impl<'a> Reader<'a> {
         let mut values: Option<Vec<TimedValue>> = None;
         let mut single: Option<Option<TimedValue>> = None;
         let mut web_exception = None;
+        // Items (not null), Value (not null) or WebException (not null): else not a stream.
+        let mut content = false;
         self.object(|r, key| match key {
             b"WebId" => once(&mut web_id, r.opt_string()?),
             b"Name" => once(&mut name, r.opt_string()?),
@@ -399,17 +412,28 @@ impl<'a> Reader<'a> {
                 // Streams of one message usually bring alike counts: room for as many as the
                 // previous one had (a guess from the bytes left would reserve the whole
                 // message's worth for each stream).
+                content |= r.peek()? != b'n';
                 let v = r.items(r.previous_count.max(1), Self::value)?;
                 r.previous_count = v.len();
                 once(&mut values, v)
             }
             b"Value" => {
                 let v = if r.null()? { None } else { Some(r.value()?) };
+                content |= v.is_some();
                 once(&mut single, v)
             }
-            b"WebException" => once(&mut web_exception, r.web_exception()?),
+            b"WebException" => {
+                let w = r.web_exception()?;
+                content |= w.is_some();
+                once(&mut web_exception, w)
+            }
+            // A timed value or a summary item, not a stream.
+            b"Timestamp" | b"Type" => None,
             _ => r.skip(0),
         })?;
+        if !content {
+            return None;
+        }
         let mut values = values.unwrap_or_default();
         if let Some(Some(v)) = single {
             values.push(v);
@@ -427,7 +451,7 @@ impl<'a> Reader<'a> {
 
     fn value(&mut self) -> Option<TimedValue> {
         let mut timestamp: Option<Option<Str<'a>>> = None;
-        let mut value: Option<Value> = None;
+        let mut value: Option<(Value, Vec<FieldError>)> = None;
         let mut units: Option<Option<Str<'a>>> = None;
         let mut flags: [Option<Option<bool>>; 4] = [None; 4];
         let mut errors = None;
@@ -446,13 +470,16 @@ impl<'a> Reader<'a> {
         })?;
         let timestamp = timestamp.flatten().map(Str::into_string);
         let units = units.flatten().map(Str::into_string);
+        let (value, value_errors) = value.unwrap_or((Value::Null, Vec::new()));
+        let mut errors = errors.unwrap_or_default();
+        errors.extend(value_errors);
         Some(build_value(
             &mut self.timestamps,
             timestamp,
-            value.unwrap_or(Value::Null),
+            value,
             units,
             flags.map(Option::flatten),
-            errors.unwrap_or_default(),
+            errors,
             web_exception.flatten(),
         ))
     }
@@ -469,8 +496,22 @@ impl<'a> Reader<'a> {
         Some(v)
     }
 
-    /// A `Value`, typed as `parse::typed_value` does.
-    fn typed(&mut self) -> Option<Value> {
+    /// A `Value` and the errors it carries, typed as `parse::typed_value` does.
+    fn typed(&mut self) -> Option<(Value, Vec<FieldError>)> {
+        if self.peek()? == b'{' {
+            let start = self.i;
+            let (digital, errors) = self.digital()?;
+            let value = digital.unwrap_or_else(|| match errors {
+                Some(_) => Value::Null,
+                None => Value::Other(self.text[start..self.i].to_string()),
+            });
+            return Some((value, errors.unwrap_or_default()));
+        }
+        Some((self.plain_value()?, Vec::new()))
+    }
+
+    /// A `Value` that is not an object.
+    fn plain_value(&mut self) -> Option<Value> {
         match self.peek()? {
             b'n' => {
                 self.lit(b"null")?;
@@ -485,11 +526,6 @@ impl<'a> Reader<'a> {
                 Some(Value::Bool(false))
             }
             b'"' => Some(Value::String(self.string()?.into_string())),
-            b'{' => {
-                let start = self.i;
-                let digital = self.digital()?;
-                Some(digital.unwrap_or_else(|| Value::Other(self.text[start..self.i].to_string())))
-            }
             b'[' => {
                 let start = self.i;
                 self.skip(0)?;
@@ -499,23 +535,30 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A digital state object `{"Name", "Value", "IsSystem"}`: `Some(None)` when the object
-    /// is well formed but has no `Name` (so it is `Other`).
-    fn digital(&mut self) -> Option<Option<Value>> {
-        let (mut name, mut code, mut is_system) = (None, None, None);
+    /// A digital state object `{"Name", "Value", "IsSystem"}`, with the errors of the
+    /// bad-value form `{"Errors": [...]}` (`None`: no `Errors` or null). The value is `None`
+    /// when the object is well formed but has no `Name` (so it is `Null` with errors, or
+    /// `Other`).
+    fn digital(&mut self) -> Option<(Option<Value>, Option<Vec<FieldError>>)> {
+        let (mut name, mut code, mut is_system, mut errors) = (None, None, None, None);
         self.object(|r, key| match key {
             b"Name" => once(&mut name, r.opt_string()?),
             b"Value" => once(&mut code, r.opt_integer()?),
             b"IsSystem" => once(&mut is_system, r.flag()?),
+            b"Errors" => {
+                let e = if r.null()? { None } else { Some(r.errors()?) };
+                once(&mut errors, e)
+            }
             _ => r.skip(0),
         })?;
-        Some(name.flatten().map(|name| {
+        let value = name.flatten().map(|name| {
             Value::Digital(DigitalState {
                 name: name.into_string(),
                 code: code.flatten().unwrap_or(0),
                 is_system: is_system.flatten().unwrap_or(false),
             })
-        }))
+        });
+        Some((value, errors.flatten()))
     }
 
     /// An integer that fits an `i64`, or null (absent).

@@ -1,4 +1,5 @@
-//! The typed content of a channel message, parsed tolerantly from its JSON.
+//! The typed content of a channel message, parsed tolerantly from its JSON, and readers for
+//! the REST responses of recorded values ([`RecordedPage`]).
 //!
 //! [`Content::parse`] never fails and never panics: text that is not a JSON object of the
 //! expected shape gives a content flagged unparsable, with the parser's error. What is parsed
@@ -8,18 +9,33 @@
 //! - timestamps: see [`parse_timestamp`]; an invalid one leaves the value in place with
 //!   [`Timestamp::Invalid`] and an error entry whose field name is `Timestamp`;
 //! - `WebException` is read on the message, each stream and each value;
+//! - a value's `Value` of the documented bad-value form `{"Errors": [...]}` is `Null` with
+//!   those errors;
+//! - a top-level `Errors` list (PI Web API's error body `{"Errors": ["..."]}`) is read as a
+//!   message-level [`WebException`] with status code 0 (none sent), so it is no heartbeat;
 //! - unknown fields are ignored; a wrong type for a known field makes the message unparsable;
 //! - a heartbeat is an empty / whitespace frame, or an object with no values and no
 //!   `WebException` anywhere (no `Items`, empty `Items`, or streams without values).
+//!
+//! Only channel-shaped text is read as a message. No element of `Items` may be a timed value
+//! (it has a `Timestamp`) or a summary (`Type` without `WebId` and `Items`); a stream is an
+//! element with non-null `Items`, `Value` or `WebException`, and when no element is one (all
+//! are bare objects) the text is a collection. An object without `Items` may hold only
+//! `Links`, `WebException` and `Errors`. Everything else is unparsable with an error naming what it
+//! looks like: a single stream's recorded / interpolated page (items are timed values; read
+//! it with [`RecordedPage::parse`]), a summary, a collection (`dataservers`, `points`), a
+//! single value (`streams/{webId}/value`), a batch response, a top-level array.
 
 mod errors;
 mod fast;
 mod parse;
+mod rest;
 mod stream;
 mod timestamp;
 mod value;
 
 pub use errors::{FieldError, WebException};
+pub use rest::{PageShape, RecordedPage, RestError};
 pub use stream::Stream;
 pub use timestamp::{format_timestamp, parse_timestamp, TimestampError};
 pub use value::{DigitalState, TimedValue, Timestamp, Value};

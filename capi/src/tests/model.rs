@@ -1001,3 +1001,199 @@ fn fast_reader_matches_serde() {
         assert_eq!(Content::parse(text), Content::parse_serde(text), "{text}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The PI Web API corpus (tests/data/corpus, see its SOURCES.md) through pwa_message_from_json:
+// what a C caller sees of each document. Hand-read from the documents.
+
+#[test]
+fn corpus_documents_through_the_c_abi() {
+    // file, (is_heartbeat, is_unparsable, has_web_exception, web_exception_status),
+    // (stream_count, value_count), text in parse_error (unparsable) or web_exception_errors.
+    type Case = (
+        &'static str,
+        (i32, i32, i32, i32),
+        (usize, usize),
+        &'static str,
+    );
+    let cases: &[Case] = &[
+        (
+            "01-doc-channels-topic-message.json",
+            (0, 0, 0, 0),
+            (1, 2),
+            "",
+        ),
+        (
+            "02-doc-stream-getvalue.json",
+            (0, 1, 0, 0),
+            (0, 0),
+            "a single value",
+        ),
+        (
+            "03-doc-error-handling-errors.json",
+            (0, 0, 1, 0),
+            (0, 0),
+            "The version of the AF Server does not support the feature SecurityIdentity.",
+        ),
+        (
+            "04-doc-error-handling-webexception.json",
+            (0, 0, 1, 500),
+            (0, 0),
+            "Error occurred during writing of the output stream.",
+        ),
+        (
+            "05-piwebasync-docs-streamset-recorded.json",
+            (0, 0, 0, 0),
+            (2, 4),
+            "",
+        ),
+        (
+            "06-piwebasync-docs-recorded-digital-off.json",
+            (0, 1, 0, 0),
+            (0, 0),
+            "line 13 column 2",
+        ),
+        (
+            "07-lvvwd-stream-interpolated.json",
+            (0, 1, 0, 0),
+            (0, 0),
+            "is a timed value",
+        ),
+        (
+            "08-lvvwd-stream-summary-hourly.json",
+            (0, 1, 0, 0),
+            (0, 0),
+            "is a summary",
+        ),
+        (
+            "09-lvvwd-stream-summary-daily.json",
+            (0, 1, 0, 0),
+            (0, 0),
+            "is a summary",
+        ),
+        (
+            "10-lvvwd-stream-summary-monthly-errors.json",
+            (0, 1, 0, 0),
+            (0, 0),
+            "is a summary",
+        ),
+        (
+            "11-kukur-issue328-pt-created-value.json",
+            (0, 1, 0, 0),
+            (0, 0),
+            "a single value",
+        ),
+        (
+            "12-kukur-docs-dataservers-list.json",
+            (0, 1, 0, 0),
+            (0, 0),
+            "('mypiserver') has no values",
+        ),
+        (
+            "13-mcp-recorded-mixed-quality.json",
+            (0, 1, 0, 0),
+            (0, 0),
+            "is a timed value",
+        ),
+        (
+            "14-mcp-value-system-io-timeout.json",
+            (0, 1, 0, 0),
+            (0, 0),
+            "a single value",
+        ),
+        (
+            "15-mcp-value-good-string.json",
+            (0, 1, 0, 0),
+            (0, 0),
+            "a single value",
+        ),
+        (
+            "16-mcp-batch-partial-failure.json",
+            (0, 1, 0, 0),
+            (0, 0),
+            "a batch response",
+        ),
+        (
+            "17-mcp-recorded-paged-page1.json",
+            (0, 1, 0, 0),
+            (0, 0),
+            "is a timed value",
+        ),
+        (
+            "18-kukur-test-system-states-page.json",
+            (0, 1, 0, 0),
+            (0, 0),
+            "is a timed value",
+        ),
+        (
+            "19-pisharp-test-streamsets-recorded.json",
+            (0, 0, 0, 0),
+            (2, 3),
+            "",
+        ),
+        (
+            "20-pisharp-test-streamsets-value-list.json",
+            (0, 1, 0, 0),
+            (0, 0),
+            "a JSON array of 2",
+        ),
+    ];
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/corpus");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|f| f.ends_with(".json"))
+        .collect();
+    files.sort();
+    assert_eq!(files, cases.iter().map(|c| c.0).collect::<Vec<_>>());
+    for &(file, flags, counts, text) in cases {
+        let json = std::fs::read_to_string(format!("{dir}/{file}")).unwrap();
+        let m = CMsg::new(&json);
+        let info = m.info();
+        assert_eq!(
+            (
+                info.is_heartbeat,
+                info.is_unparsable,
+                info.has_web_exception,
+                info.web_exception_status
+            ),
+            flags,
+            "{file}"
+        );
+        assert_eq!((info.stream_count, info.value_count), counts, "{file}");
+        let detail = if info.is_unparsable == 1 {
+            s(info.parse_error)
+        } else {
+            s(info.web_exception_errors)
+        };
+        assert!(
+            detail.contains(text),
+            "{file}: {detail:?} should contain {text:?}"
+        );
+    }
+    // 19 value by value: stream 1's only value, 10.0 at 2024-06-01T11:00:00Z (1717239600 s).
+    let m = CMsg::new(
+        &std::fs::read_to_string(format!("{dir}/19-pisharp-test-streamsets-recorded.json"))
+            .unwrap(),
+    );
+    let st = m.stream(1);
+    assert_eq!(
+        (s(st.web_id), s(st.name), st.first_value, st.value_count),
+        ("F1AbEDFoo002".to_string(), "cdt158".to_string(), 2, 1)
+    );
+    let v = m.value(2);
+    assert_eq!(
+        (v.kind, v.number, v.timestamp_ns, v.good),
+        (PWA_VALUE_DOUBLE, 10.0, 1_717_239_600_000_000_000, 1)
+    );
+}
+
+#[test]
+fn the_bad_value_form_through_the_c_abi() {
+    let m = CMsg::new(&one(
+        r#"{"Timestamp":"2022-01-01T00:00:00Z","Value":{"Errors":[{"FieldName":"Value","Message":["Point not found."]}]}}"#,
+    ));
+    let v = m.value(0);
+    assert_eq!((v.kind, v.good, v.error_count), (PWA_VALUE_NULL, 0, 1));
+    assert_eq!(s(v.errors), "Value: Point not found.");
+}
