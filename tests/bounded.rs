@@ -437,3 +437,90 @@ fn the_byte_bound_stops_reading_and_a_larger_message_still_arrives_alone() {
     assert_eq!(seqs, (0..5).collect::<Vec<_>>());
     ch.dispose().unwrap();
 }
+
+/// A server whose first connection upgrades, sends a few frames and drops; every later
+/// connection is accepted and never answered (an upgrade that hangs until open_timeout).
+fn first_then_silent() -> (u16, Arc<AtomicU64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = Arc::new(AtomicU64::new(0));
+    let count = silent.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for (i, conn) in listener.incoming().enumerate() {
+            let Ok(conn) = conn else { continue };
+            if i > 0 {
+                count.fetch_add(1, Ordering::Relaxed);
+                held.push(conn); // accepted, never answered
+                if held.len() > 16 {
+                    return;
+                }
+                continue;
+            }
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut key = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                if let Some((_, v)) = line
+                    .split_once(':')
+                    .filter(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-key"))
+                {
+                    key = v.trim().to_string();
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut w = conn;
+            let head = format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+                derive_accept_key(key.as_bytes())
+            );
+            let _ = w.write_all(head.as_bytes());
+            for seq in 0..3 {
+                let _ = w.write_all(&frame(seq, 100));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+            drop(w); // dropped without a close frame: the channel reconnects
+        }
+    });
+    (port, silent)
+}
+
+#[test]
+fn an_update_does_not_wait_for_a_reconnect_attempt_that_hangs() {
+    let _one = serial();
+    let (port, silent) = first_then_silent();
+    let sim = sim(SimConfig::default().interval(Duration::from_millis(10)));
+    let target = sim.stream_url(&sim.point_web_ids()[0]);
+    // The reconnect attempt hangs for open_timeout (30 s); the update's caller waits at most
+    // open_timeout + close_timeout.
+    let cfg = config(&[
+        ("reconnect", "true"),
+        ("reconnect_initial_delay", "0.05"),
+        ("open_timeout", "30"),
+        ("close_timeout", "1"),
+        ("ping_interval", "0"),
+    ]);
+    let url = format!("ws://127.0.0.1:{port}/piwebapi/streams/F1DPx/channel");
+    let ch = Channel::open(&url, &cfg).unwrap();
+    take(&ch, 3);
+    assert!(
+        wait_until(SOON, || silent.load(Ordering::Relaxed) >= 1),
+        "a reconnect attempt is hanging"
+    );
+    let started = Instant::now();
+    ch.update(&target, false).expect("the update goes through");
+    // Well before the hanging attempt's 30 s: the attempt was dropped for the update.
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the update waited {:?}",
+        started.elapsed()
+    );
+    let m = ch.poll_next(Some(SOON)).unwrap();
+    assert_eq!(m.url(), target);
+    assert_eq!(ch.state(), piwebasync::ChannelState::Open);
+}
