@@ -14,7 +14,7 @@
 # Fallback when the rustup targets cannot be downloaded: Debian's packaged Rust builds the same
 # DLL with std compiled from source (README.md, "Windows"):
 #   apt-get install rustc-web cargo-web rust-web-src gcc-mingw-w64-x86-64
-#   RUSTC_BOOTSTRAP=1 /usr/bin/cargo build --release -Z build-std --target x86_64-pc-windows-gnu
+#   RUSTC_BOOTSTRAP=1 /usr/bin/cargo build -p piwebasync-capi --release -Z build-std --target x86_64-pc-windows-gnu
 set -uo pipefail
 
 die() { echo "install-windows-deps: MISSING: $*" >&2; exit 1; }
