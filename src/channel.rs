@@ -21,7 +21,6 @@ use crate::wire::Target;
 /// inside an async runtime.
 pub struct Channel {
     life: Arc<Lifeline>,
-    close_timeout: Duration,
     /// Messages go to a callback, not to `poll_next`.
     delivers_messages: bool,
     /// The channel's settings, shared with its task: its own credentials (replaceable) and
@@ -64,7 +63,6 @@ impl Channel {
         register(&life);
         let channel = Channel {
             life,
-            close_timeout: options.close_timeout,
             delivers_messages,
             options,
         };
@@ -158,10 +156,10 @@ impl Channel {
         refuse_if_in_callback("freeing a channel")?;
         self.life.shared.queue.abandon();
         self.life.task.close();
-        // The engine gives the close handshake FREE_GRACE once the queue is abandoned; wait a
+        // The engine gives the close handshake free_grace once the queue is abandoned; wait a
         // little longer, not for a task stuck elsewhere (a ping send to a stalled peer, an
         // update's open): it ends within its own bounds, discarding what it reads.
-        let bound = engine::FREE_GRACE.min(self.close_timeout) + Duration::from_millis(250);
+        let bound = self.options.free_grace() + Duration::from_millis(250);
         if !self.life.shared.queue.wait_end(bound) {
             // The task has not ended yet; end the channel for its consumers now.
             self.life

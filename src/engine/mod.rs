@@ -15,7 +15,6 @@ use std::sync::Mutex;
 use crate::events::StateEvent;
 
 pub use options::{ChannelOptions, ParseOnReceive};
-pub use session::FREE_GRACE;
 pub use state::{ChannelState, Stats};
 pub use task::{spawn, TaskHandle};
 

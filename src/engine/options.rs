@@ -36,3 +36,16 @@ pub struct ChannelOptions {
     pub parse_on_receive: ParseOnReceive,
     pub connect: ConnectOptions,
 }
+
+/// How long the close handshake may run once the owner let go of the channel
+/// (`pwa_channel_free`): everything the server sends then is thrown away, so only the
+/// courtesy of a close frame is at stake.
+const FREE_GRACE: Duration = Duration::from_millis(250);
+
+impl ChannelOptions {
+    /// The close handshake's time once the channel was let go of: `FREE_GRACE`, at most
+    /// `close_timeout`.
+    pub fn free_grace(&self) -> Duration {
+        FREE_GRACE.min(self.close_timeout)
+    }
+}

@@ -48,11 +48,6 @@ pub enum SessionEnd {
 /// Frames taken from the socket in one go, at most.
 const MAX_BATCH: usize = 256;
 
-/// How long the close handshake may run once the owner let go of the channel
-/// (`pwa_channel_free`): everything the server sends then is thrown away, so only the
-/// courtesy of a close frame is at stake.
-pub const FREE_GRACE: Duration = Duration::from_millis(250);
-
 /// At a close deadline, what the socket already holds is read and discarded for at most this
 /// long (a server that keeps flooding would otherwise keep us reading).
 const DISCARD_AT_DEADLINE: Duration = Duration::from_millis(50);
@@ -264,7 +259,7 @@ impl Session<'_> {
     /// reading resumes when the consumer drains. Whatever the server had sent but was still
     /// unread at the deadline is discarded, counted and reported (stats, last error, a log
     /// line). When the owner let go of the channel (`dispose`), nothing more is parsed or
-    /// queued and the handshake gets only [`FREE_GRACE`].
+    /// queued and the handshake gets only `ChannelOptions::free_grace`.
     pub async fn close(&self, ws: &mut WsStream) -> SessionEnd {
         let deadline = Instant::now() + self.cfg.close_timeout;
         let cut_short = self.abandoned_grace();
@@ -304,10 +299,10 @@ impl Session<'_> {
         }
     }
 
-    /// Resolves [`FREE_GRACE`] (at most `close_timeout`) after the owner let go of the channel.
+    /// Resolves `free_grace` after the owner let go of the channel.
     async fn abandoned_grace(&self) {
         self.shared.queue.abandoned().await;
-        tokio::time::sleep(FREE_GRACE.min(self.cfg.close_timeout)).await;
+        tokio::time::sleep(self.cfg.free_grace()).await;
     }
 
     /// `close_timeout` passed before the server's close frame: discard what the socket already
