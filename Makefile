@@ -164,7 +164,7 @@ dist-windows:
 ## their tables) and the README's table of configuration keys.
 header:
 	PWA_UPDATE_HEADER=1 $(CARGO) build -p piwebasync-capi
-	PWA_UPDATE_HEADER=1 $(CARGO) test -p piwebasync --lib --quiet readme_config_table_is_current
+	PWA_UPDATE_HEADER=1 $(CARGO) test -p piwebasync --test docs --quiet
 	PWA_UPDATE_HEADER=1 $(CARGO) test -p piwebasync-capi --lib --quiet labview_status_table_is_current
 
 ## bench: throughput, latency, scale, recovery and parsing benchmarks on loopback, each beside

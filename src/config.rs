@@ -736,48 +736,6 @@ mod tests {
         assert_eq!(c.reconnect_initial_delay, Duration::from_millis(500));
     }
 
-    /// The README's key table, rendered from the table.
-    fn readme_table() -> String {
-        let mut t = String::from("| key | kind | default | what it does |\n|---|---|---|---|\n");
-        for k in KEY_SPECS {
-            let default = if k.default.is_empty() {
-                "none"
-            } else {
-                k.default
-            };
-            t += &format!(
-                "| `{}` | {} | {} | {} |\n",
-                k.name,
-                k.kind,
-                default,
-                k.doc.replace('|', "\\|")
-            );
-        }
-        t
-    }
-
-    /// README.md's table of keys between its markers is the table's (`make header` rewrites it).
-    #[test]
-    fn readme_config_table_is_current() {
-        const BEGIN: &str = "<!-- config-keys:begin (generated from src/config/key_specs.rs by `make header`) -->\n";
-        const END: &str = "<!-- config-keys:end -->";
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
-        let readme = std::fs::read_to_string(path).unwrap();
-        let (Some(b), Some(e)) = (readme.find(BEGIN), readme.find(END)) else {
-            panic!("README.md lacks the config-keys markers");
-        };
-        let current = &readme[b + BEGIN.len()..e];
-        let wanted = readme_table();
-        if current != wanted {
-            if std::env::var_os("PWA_UPDATE_HEADER").is_some() {
-                let updated = format!("{}{wanted}{}", &readme[..b + BEGIN.len()], &readme[e..]);
-                std::fs::write(path, updated).unwrap();
-            } else {
-                panic!("README.md's configuration table is out of date: run `make header`");
-            }
-        }
-    }
-
     #[test]
     fn get_gives_values_as_set_takes_them_and_never_a_secret() {
         let mut c = ChannelConfig::default();

@@ -70,3 +70,22 @@ pub fn rss_kib() -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
+
+/// A section of a committed document generated from one of the library's tables: the text
+/// between `begin` and `end` in `path` must be `wanted`. With `PWA_UPDATE_HEADER` set
+/// (`make header`) it is rewritten instead; otherwise a difference fails, naming `what`.
+pub fn generated_section_is_current(path: &str, begin: &str, end: &str, wanted: &str, what: &str) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let (Some(b), Some(e)) = (text.find(begin), text.find(end)) else {
+        panic!("{path} lacks the markers of {what}");
+    };
+    let from = b + begin.len();
+    if text[from..e] == *wanted {
+        return;
+    }
+    if std::env::var_os("PWA_UPDATE_HEADER").is_some() {
+        std::fs::write(path, format!("{}{wanted}{}", &text[..from], &text[e..])).unwrap();
+    } else {
+        panic!("{what} in {path} is out of date: run `make header`");
+    }
+}

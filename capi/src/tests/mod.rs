@@ -4,7 +4,7 @@
 //! `piwebasync`: the crate root makes that name point at it for the tests.
 
 #[path = "../../../tests/common/mod.rs"]
-mod common;
+pub(crate) mod common;
 #[path = "../../../tests/tls_common/mod.rs"]
 mod tls_common;
 
