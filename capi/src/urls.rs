@@ -126,6 +126,32 @@ unsafe fn copy_url(
     }
 }
 
+/// The URL of one WebId that `build` makes (`stream` or `stream_set`), copied into `buf`.
+///
+/// # Safety
+/// Strings must be NULL or NUL-terminated; `opts` NULL or valid; `buf` NULL or `cap` writable
+/// bytes; `needed` NULL or valid.
+unsafe fn one_web_id(
+    base: *const c_char,
+    web_id: *const c_char,
+    opts: *const pwa_url_options,
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+    build: fn(&ChannelUrls, &str, &UrlOptions) -> Result<String, piwebasync_rust::Error>,
+) -> pwa_status {
+    guard(|| {
+        // SAFETY: the strings are NULL or NUL-terminated, `opts` NULL or valid, `buf` NULL or
+        // `cap` writable bytes and `needed` NULL or valid (this function's contract); every
+        // borrow ends before the call returns.
+        unsafe {
+            let urls = ChannelUrls::new(str_arg(base, "base")?)?;
+            let url = build(&urls, str_arg(web_id, "web_id")?, &options(opts)?)?;
+            copy_url(&url, buf, cap, needed)
+        }
+    })
+}
+
 /// Build a stream channel URL, `{base}/streams/{webId}/channel?...`, into `buf` (capacity
 /// `cap`), NUL-terminated. `base` is the API root, e.g. "https://host/piwebapi" (http,
 /// https, ws or wss; https gives wss, http gives ws); `web_id` a WebId (`[A-Za-z0-9_-]`,
@@ -149,16 +175,8 @@ pub unsafe extern "C" fn pwa_url_stream(
     cap: usize,
     needed: *mut usize,
 ) -> pwa_status {
-    guard(|| {
-        // SAFETY: the strings are NULL or NUL-terminated, `opts` NULL or valid, `buf` NULL or
-        // `cap` writable bytes and `needed` NULL or valid (this function's contract); every
-        // borrow ends before the call returns.
-        unsafe {
-            let urls = ChannelUrls::new(str_arg(base, "base")?)?;
-            let url = urls.stream(str_arg(web_id, "web_id")?, &options(opts)?)?;
-            copy_url(&url, buf, cap, needed)
-        }
-    })
+    // SAFETY: the contract of this function is that of one_web_id.
+    unsafe { one_web_id(base, web_id, opts, buf, cap, needed, ChannelUrls::stream) }
 }
 
 /// Build a stream-set channel URL, `{base}/streamsets/{webId}/channel?...` (the attributes of
@@ -177,16 +195,18 @@ pub unsafe extern "C" fn pwa_url_streamset(
     cap: usize,
     needed: *mut usize,
 ) -> pwa_status {
-    guard(|| {
-        // SAFETY: the strings are NULL or NUL-terminated, `opts` NULL or valid, `buf` NULL or
-        // `cap` writable bytes and `needed` NULL or valid (this function's contract); every
-        // borrow ends before the call returns.
-        unsafe {
-            let urls = ChannelUrls::new(str_arg(base, "base")?)?;
-            let url = urls.stream_set(str_arg(web_id, "web_id")?, &options(opts)?)?;
-            copy_url(&url, buf, cap, needed)
-        }
-    })
+    // SAFETY: the contract of this function is that of one_web_id.
+    unsafe {
+        one_web_id(
+            base,
+            web_id,
+            opts,
+            buf,
+            cap,
+            needed,
+            ChannelUrls::stream_set,
+        )
+    }
 }
 
 /// Build one ad hoc channel URL, `{base}/streamsets/channel?webId=A&webId=B&...`, for every
