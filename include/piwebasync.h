@@ -229,6 +229,22 @@
  *   the typed accessors. `auto`: the network thread when the consumer is behind, else the
  *   consumer on its first typed access. `true`: always the network thread. `false`: only on the
  *   first typed access (never, for callers that only read the JSON text).
+ * - gap_fill (bool; default false): After a reconnect, and after an update for the streams
+ *   both endpoints share, fetch the recorded values archived since the newest value delivered
+ *   per stream (`streams/{webId}/recorded`, `streamsets/recorded`,
+ *   `streamsets/{webId}/recorded`, over HTTP(S) with the channel's TLS and authentication) and
+ *   deliver them, marked backfilled, before the live values that arrived meanwhile, in time
+ *   order per stream; values delivered twice at the seam are taken out (same WebId, Timestamp,
+ *   Value and quality flags; several equal values at one timestamp are counted). State events
+ *   report the backfill started, done and failed, with what was not recovered; live data goes on
+ *   whatever happens. Every message is parsed on the network thread.
+ * - gap_fill_max_span (seconds, 0 = no limit; default 86400): The longest gap a backfill
+ *   fetches (one day): of a longer outage only the most recent span is fetched, and the older
+ *   part is reported as missing.
+ * - gap_fill_max_values (count, 0 = no limit; default 1000000): The most values one backfill
+ *   delivers; the rest is reported as missing (per stream, from its last delivered value).
+ *   Values are fetched a page at a time (`maxCount` 1000) only as the consumer drains the queue,
+ *   so memory stays within the queue bounds.
  * - header.<Name> (text; default none): An extra request header on the upgrade, e.g.
  *   `header.X-Site`. `header.Authorization`, `header.Proxy-Authorization` and `header.Cookie`
  *   are kept as secrets (never shown, wiped when freed) and count as credentials (see
@@ -317,6 +333,27 @@ typedef void (*pwa_message_cb)(void *user_data, pwa_channel_t channel, const pwa
 typedef int32_t pwa_event_kind;
 
 /**
+ * A time range of one stream that a backfill did not deliver (`pwa_state_event.missing`).
+ */
+typedef struct {
+  /**
+   * The stream's WebId; "" for every stream of the endpoint (a stream set of an element
+   * whose attributes were not known).
+   */
+  const char *web_id;
+  /**
+   * From this time, nanoseconds since the Unix epoch: exclusive when `from_exclusive` is 1
+   * (values at exactly this time were delivered), else inclusive.
+   */
+  int64_t from_unix_ns;
+  /**
+   * Up to this time, inclusive (when live data resumed).
+   */
+  int64_t to_unix_ns;
+  int32_t from_exclusive;
+} pwa_missing_range;
+
+/**
  * A state event. Strings are NUL-terminated, never NULL (empty when not applicable), valid
  * only during the callback.
  */
@@ -340,9 +377,19 @@ typedef struct {
    */
   const char *url;
   /**
-   * DISCONNECTED, ROLLED_BACK, CLOSED: why.
+   * DISCONNECTED, ROLLED_BACK, CLOSED, BACKFILL_FAILED: why; BACKFILL_DONE: what a bound
+   * cut ("" when nothing).
    */
   const char *message;
+  /**
+   * BACKFILL_STARTED: the streams; BACKFILL_DONE, BACKFILL_FAILED: the values delivered.
+   */
+  uint64_t count;
+  /**
+   * BACKFILL_DONE, BACKFILL_FAILED: `missing_count` ranges not recovered (NULL when none).
+   */
+  const pwa_missing_range *missing;
+  size_t missing_count;
 } pwa_state_event;
 
 /**
@@ -549,6 +596,18 @@ typedef struct {
    * Its StatusCode (e.g. 502); 0 when none.
    */
   int32_t web_exception_status;
+  /**
+   * 1 for recorded values a backfill fetched after a reconnect or an update (`gap_fill`),
+   * delivered before the live values that arrived meanwhile; 0 for what the server sent on
+   * the channel.
+   */
+  int32_t is_backfilled;
+  /**
+   * 1 when `pwa_message_json` is the library's rendering of the content rather than the
+   * frame exactly as the server sent it: every backfilled message, and a live message from
+   * which gap fill took out values already delivered at a seam. 0 otherwise.
+   */
+  int32_t is_rewritten;
 } pwa_message_info;
 
 /**
@@ -729,6 +788,26 @@ typedef int32_t pwa_field;
  * callback of the channel, exactly once.
  */
 #define PWA_EVENT_CLOSED 7
+
+/**
+ * `gap_fill`: a backfill of the values the channel missed starts; `url` is its first request,
+ * `count` the streams known to need it (0: not known before the answer). Live data waits.
+ */
+#define PWA_EVENT_BACKFILL_STARTED 8
+
+/**
+ * The backfill ended: `count` values delivered (messages flagged `is_backfilled`), then live
+ * data resumes. When `gap_fill_max_span` or `gap_fill_max_values` cut it, `missing` lists
+ * what was not fetched and `message` says which bound and what.
+ */
+#define PWA_EVENT_BACKFILL_DONE 9
+
+/**
+ * The backfill failed (`status`, `message`: why, and what was not recovered); live data
+ * resumes regardless. `count` values were delivered before; `missing` lists exactly which
+ * streams and time ranges were not recovered.
+ */
+#define PWA_EVENT_BACKFILL_FAILED 10
 
 /**
  * The first connection is being made.
@@ -1348,6 +1427,15 @@ pwa_status pwa_message_get_info(const pwa_message *msg, pwa_message_info *out);
  * `msg` must be NULL or a live message; `out` NULL or valid.
  */
 pwa_status pwa_message_is_heartbeat(const pwa_message *msg, int32_t *out);
+
+/**
+ * `*out` = 1 when the message holds recorded values a backfill fetched (`gap_fill`), else 0.
+ * Returns `PWA_OK` or `PWA_ERR_INVALID_ARGUMENT` (NULL).
+ *
+ * # Safety
+ * `msg` must be NULL or a live message; `out` NULL or valid.
+ */
+pwa_status pwa_message_is_backfilled(const pwa_message *msg, int32_t *out);
 
 /**
  * `*out` = 1 when the message text is not JSON of the expected shape (the parse error is in

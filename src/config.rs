@@ -66,6 +66,14 @@ pub struct ChannelConfig {
     pub reconnect_on_auth_failure: bool,
     /// Where messages are parsed (default `Auto`); see [`ParseOnReceive`].
     pub parse_on_receive: ParseOnReceive,
+    /// Fill the gaps of reconnects and updates from recorded values (`gap_fill`, default
+    /// false).
+    pub gap_fill: bool,
+    /// Longest gap fetched (`gap_fill_max_span`); `None` = no limit. Default one day.
+    pub gap_fill_max_span: Option<Duration>,
+    /// Most values one backfill delivers (`gap_fill_max_values`); `None` = no limit.
+    /// Default 1,000,000.
+    pub gap_fill_max_values: Option<u64>,
     /// Extra request headers sent with the upgrade (`header.<Name>` keys). Credentials set
     /// this way (`Authorization`, `Proxy-Authorization`, `Cookie`) are not kept here but as
     /// secrets.
@@ -151,6 +159,9 @@ impl Default for ChannelConfig {
             reconnect_max_delay: Duration::ZERO,
             reconnect_on_auth_failure: false,
             parse_on_receive: ParseOnReceive::Auto,
+            gap_fill: false,
+            gap_fill_max_span: None,
+            gap_fill_max_values: None,
             headers: Vec::new(),
             origin: None,
             auth: AuthMethod::None,
@@ -252,6 +263,9 @@ impl ChannelConfig {
             "reconnect_initial_delay" => secs(self.reconnect_initial_delay),
             "reconnect_max_delay" => secs(self.reconnect_max_delay),
             "reconnect_on_auth_failure" => self.reconnect_on_auth_failure.to_string(),
+            "gap_fill" => self.gap_fill.to_string(),
+            "gap_fill_max_span" => fmt_secs(self.gap_fill_max_span),
+            "gap_fill_max_values" => self.gap_fill_max_values.unwrap_or(0).to_string(),
             "parse_on_receive" => match self.parse_on_receive {
                 ParseOnReceive::Auto => "auto",
                 ParseOnReceive::Always => "true",
@@ -283,6 +297,12 @@ impl ChannelConfig {
         match key {
             "reconnect" => self.reconnect = parse_bool(key, v)?,
             "reconnect_on_auth_failure" => self.reconnect_on_auth_failure = parse_bool(key, v)?,
+            "gap_fill" => self.gap_fill = parse_bool(key, v)?,
+            "gap_fill_max_span" => self.gap_fill_max_span = parse_optional_secs(key, v)?,
+            "gap_fill_max_values" => {
+                let n = parse_u64(key, v)?;
+                self.gap_fill_max_values = (n > 0).then_some(n);
+            }
             "parse_on_receive" => {
                 self.parse_on_receive = if v.eq_ignore_ascii_case("auto") {
                     ParseOnReceive::Auto
@@ -512,6 +532,10 @@ impl ChannelConfig {
             reconnect_max_delay: self.reconnect_max_delay,
             reconnect_on_auth_failure: self.reconnect_on_auth_failure,
             parse_on_receive: self.parse_on_receive,
+            gap_fill: self.gap_fill.then_some(crate::engine::GapFillOptions {
+                max_span: self.gap_fill_max_span,
+                max_values: self.gap_fill_max_values,
+            }),
             connect: ConnectOptions {
                 origin: self.origin.clone(),
                 headers: self.headers.clone(),

@@ -37,7 +37,7 @@ pub use config::{AuthMethod, CaFileMode, ChannelConfig, KeySpec, ParseOnReceive,
 pub use delivery::Callbacks;
 pub use engine::{ChannelState, Stats};
 pub use error::{Error, ErrorKind};
-pub use events::StateEvent;
+pub use events::{describe_missing, MissingRange, StateEvent};
 pub use logging::{set_sink as set_log_sink, LogLevel, LogSink};
 pub use message::Message;
 

@@ -143,6 +143,39 @@ pub fn log_event(event: &StateEvent) {
         StateEvent::RolledBack { cause } => {
             log_line!(LogLevel::Warn, "update rolled back: {cause}")
         }
+        StateEvent::BackfillStarted { url, streams } => log_line!(
+            LogLevel::Info,
+            "backfill of {streams} stream(s) started: {url}"
+        ),
+        StateEvent::BackfillDone {
+            values,
+            messages,
+            missing,
+            cause,
+        } => {
+            if missing.is_empty() {
+                log_line!(
+                    LogLevel::Info,
+                    "backfill done: {values} value(s) in {messages} message(s)"
+                )
+            } else {
+                log_line!(
+                    LogLevel::Warn,
+                    "backfill done: {values} value(s) in {messages} message(s); {}; not recovered: {}",
+                    cause.as_deref().unwrap_or("cut"),
+                    crate::events::describe_missing(missing)
+                )
+            }
+        }
+        StateEvent::BackfillFailed {
+            cause,
+            values,
+            missing,
+        } => log_line!(
+            LogLevel::Warn,
+            "backfill failed after {values} value(s): {cause}; not recovered: {}",
+            crate::events::describe_missing(missing)
+        ),
         StateEvent::Closed { outcome } => log_line!(
             LogLevel::Info,
             "channel closed ({:?}): {outcome}",

@@ -13,6 +13,10 @@ pub struct Message {
     url: Arc<str>,
     /// Parsed on the first call of `content()`, at most once.
     content: OnceLock<Content>,
+    /// Recorded values fetched to fill a gap (`gap_fill`), not a live message.
+    backfilled: bool,
+    /// The text was written by the library (`Message::made`), not received as it is.
+    rewritten: bool,
 }
 
 impl Message {
@@ -24,7 +28,39 @@ impl Message {
             json,
             url,
             content: OnceLock::new(),
+            backfilled: false,
+            rewritten: false,
         }
+    }
+
+    /// A message the library made from typed streams (its text written by
+    /// [`crate::model::channel_json`]): recorded values of a backfill (`backfilled`), or a live
+    /// message from which values already delivered were taken out.
+    pub(crate) fn made(
+        streams: Vec<crate::model::Stream>,
+        url: Arc<str>,
+        backfilled: bool,
+    ) -> Message {
+        let text = crate::model::channel_json(&streams);
+        let mut msg = Message::new(&text, url);
+        let _ = msg.content.set(Content::new(streams, None));
+        msg.backfilled = backfilled;
+        msg.rewritten = true;
+        msg
+    }
+
+    /// True when the text is the library's own rendering of the content (see
+    /// [`crate::model::channel_json`]) rather than a frame exactly as the server sent it: every
+    /// backfilled message, and a live message from which gap fill took out values delivered
+    /// already.
+    pub fn is_rewritten(&self) -> bool {
+        self.rewritten
+    }
+
+    /// True for recorded values the channel fetched to fill a gap after a reconnect or an
+    /// update (`gap_fill`); false for what the server sent on the channel.
+    pub fn is_backfilled(&self) -> bool {
+        self.backfilled
     }
 
     /// A message made from JSON text, as if received (its URL is empty): to feed recorded
@@ -51,7 +87,7 @@ impl Message {
         (self.json, self.content.into_inner())
     }
 
-    /// The message text exactly as the server sent it.
+    /// The message text: exactly as the server sent it, unless [`Message::is_rewritten`].
     pub fn json(&self) -> &str {
         &self.json
     }

@@ -72,6 +72,31 @@ pub const PWA_EVENT_ROLLED_BACK: pwa_event_kind = 6;
 /// The channel ended with terminal status `status` (`message` says why). Always the last
 /// callback of the channel, exactly once.
 pub const PWA_EVENT_CLOSED: pwa_event_kind = 7;
+/// `gap_fill`: a backfill of the values the channel missed starts; `url` is its first request,
+/// `count` the streams known to need it (0: not known before the answer). Live data waits.
+pub const PWA_EVENT_BACKFILL_STARTED: pwa_event_kind = 8;
+/// The backfill ended: `count` values delivered (messages flagged `is_backfilled`), then live
+/// data resumes. When `gap_fill_max_span` or `gap_fill_max_values` cut it, `missing` lists
+/// what was not fetched and `message` says which bound and what.
+pub const PWA_EVENT_BACKFILL_DONE: pwa_event_kind = 9;
+/// The backfill failed (`status`, `message`: why, and what was not recovered); live data
+/// resumes regardless. `count` values were delivered before; `missing` lists exactly which
+/// streams and time ranges were not recovered.
+pub const PWA_EVENT_BACKFILL_FAILED: pwa_event_kind = 10;
+
+/// A time range of one stream that a backfill did not deliver (`pwa_state_event.missing`).
+#[repr(C)]
+pub struct pwa_missing_range {
+    /// The stream's WebId; "" for every stream of the endpoint (a stream set of an element
+    /// whose attributes were not known).
+    pub web_id: *const c_char,
+    /// From this time, nanoseconds since the Unix epoch: exclusive when `from_exclusive` is 1
+    /// (values at exactly this time were delivered), else inclusive.
+    pub from_unix_ns: i64,
+    /// Up to this time, inclusive (when live data resumed).
+    pub to_unix_ns: i64,
+    pub from_exclusive: i32,
+}
 
 /// A state event. Strings are NUL-terminated, never NULL (empty when not applicable), valid
 /// only during the callback.
@@ -87,8 +112,14 @@ pub struct pwa_state_event {
     pub delay_ms: u64,
     /// CONNECTED, RECONNECTED, UPDATED: the endpoint.
     pub url: *const c_char,
-    /// DISCONNECTED, ROLLED_BACK, CLOSED: why.
+    /// DISCONNECTED, ROLLED_BACK, CLOSED, BACKFILL_FAILED: why; BACKFILL_DONE: what a bound
+    /// cut ("" when nothing).
     pub message: *const c_char,
+    /// BACKFILL_STARTED: the streams; BACKFILL_DONE, BACKFILL_FAILED: the values delivered.
+    pub count: u64,
+    /// BACKFILL_DONE, BACKFILL_FAILED: `missing_count` ranges not recovered (NULL when none).
+    pub missing: *const pwa_missing_range,
+    pub missing_count: usize,
 }
 
 /// The caller's opaque pointer, used from a thread of the library (a callback or the log
@@ -145,6 +176,9 @@ pub(crate) fn from_c(c: &pwa_callbacks, gate: Arc<HandleGate>) -> Callbacks {
         out.on_state = Some(Box::new(move |e: &StateEvent| {
             let h = gate.wait();
             let user = user;
+            let mut count = 0u64;
+            let mut ranges: &[piwebasync_rust::MissingRange] = &[];
+            let detail;
             let (kind, status, attempt, delay_ms, url, message) = match e {
                 StateEvent::Connected { url } => {
                     (PWA_EVENT_CONNECTED, PWA_OK, 0, 0, url.as_str(), "")
@@ -177,6 +211,48 @@ pub(crate) fn from_c(c: &pwa_callbacks, gate: Arc<HandleGate>) -> Callbacks {
                     "",
                     cause.message(),
                 ),
+                StateEvent::BackfillStarted { url, streams } => {
+                    count = *streams as u64;
+                    (PWA_EVENT_BACKFILL_STARTED, PWA_OK, 0, 0, url.as_str(), "")
+                }
+                StateEvent::BackfillDone {
+                    values,
+                    missing,
+                    cause,
+                    ..
+                } => {
+                    count = *values;
+                    ranges = missing;
+                    detail = match cause {
+                        Some(c) => format!(
+                            "{c}; not recovered: {}",
+                            piwebasync_rust::describe_missing(missing)
+                        ),
+                        None => String::new(),
+                    };
+                    (PWA_EVENT_BACKFILL_DONE, PWA_OK, 0, 0, "", detail.as_str())
+                }
+                StateEvent::BackfillFailed {
+                    cause,
+                    values,
+                    missing,
+                } => {
+                    count = *values;
+                    ranges = missing;
+                    detail = format!(
+                        "{}; not recovered: {}",
+                        cause.message(),
+                        piwebasync_rust::describe_missing(missing)
+                    );
+                    (
+                        PWA_EVENT_BACKFILL_FAILED,
+                        status_of(cause.kind()),
+                        0,
+                        0,
+                        "",
+                        detail.as_str(),
+                    )
+                }
                 StateEvent::Closed { outcome } => (
                     PWA_EVENT_CLOSED,
                     status_of(outcome.kind()),
@@ -188,6 +264,17 @@ pub(crate) fn from_c(c: &pwa_callbacks, gate: Arc<HandleGate>) -> Callbacks {
             };
             let url = c_string(url);
             let message = c_string(message);
+            let web_ids: Vec<CString> = ranges.iter().map(|r| c_string(&r.web_id)).collect();
+            let missing: Vec<pwa_missing_range> = ranges
+                .iter()
+                .zip(&web_ids)
+                .map(|(r, w)| pwa_missing_range {
+                    web_id: w.as_ptr(),
+                    from_unix_ns: r.from_ns,
+                    to_unix_ns: r.to_ns,
+                    from_exclusive: r.from_exclusive as i32,
+                })
+                .collect();
             let event = pwa_state_event {
                 kind,
                 status,
@@ -195,6 +282,13 @@ pub(crate) fn from_c(c: &pwa_callbacks, gate: Arc<HandleGate>) -> Callbacks {
                 delay_ms,
                 url: url.as_ptr(),
                 message: message.as_ptr(),
+                count,
+                missing: if missing.is_empty() {
+                    std::ptr::null()
+                } else {
+                    missing.as_ptr()
+                },
+                missing_count: missing.len(),
             };
             // SAFETY: a function pointer the caller gave us, called as documented.
             unsafe { on_state(user.0, h, &event) };

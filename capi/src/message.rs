@@ -21,10 +21,15 @@ pub struct pwa_message {
     content: OnceLock<Content>,
     /// The C strings of the typed access, made once on the first typed access.
     view: OnceLock<CView>,
+    /// Recorded values of a backfill (`gap_fill`).
+    backfilled: bool,
+    /// The text is the library's rendering (a backfill, or values taken out at a seam).
+    rewritten: bool,
 }
 
 impl pwa_message {
     pub(crate) fn new(msg: Message, url: Arc<CString>) -> pwa_message {
+        let (backfilled, rewritten) = (msg.is_backfilled(), msg.is_rewritten());
         let (json, content) = msg.into_parts();
         let mut json = json.into_bytes();
         json.push(0);
@@ -34,7 +39,19 @@ impl pwa_message {
             url,
             content,
             view: OnceLock::new(),
+            backfilled,
+            rewritten,
         }
+    }
+
+    /// Recorded values fetched by a backfill (`gap_fill`), not a live message.
+    pub(crate) fn is_backfilled(&self) -> bool {
+        self.backfilled
+    }
+
+    /// The JSON text was written by the library, not received as it is.
+    pub(crate) fn is_rewritten(&self) -> bool {
+        self.rewritten
     }
 
     /// The message text without the NUL.

@@ -83,6 +83,14 @@ pub struct pwa_message_info {
     pub has_web_exception: i32,
     /// Its StatusCode (e.g. 502); 0 when none.
     pub web_exception_status: i32,
+    /// 1 for recorded values a backfill fetched after a reconnect or an update (`gap_fill`),
+    /// delivered before the live values that arrived meanwhile; 0 for what the server sent on
+    /// the channel.
+    pub is_backfilled: i32,
+    /// 1 when `pwa_message_json` is the library's rendering of the content rather than the
+    /// frame exactly as the server sent it: every backfilled message, and a live message from
+    /// which gap fill took out values already delivered at a seam. 0 otherwise.
+    pub is_rewritten: i32,
 }
 
 /// One stream of a message (see `pwa_message_stream`). Strings as in `pwa_message_info`.
@@ -416,6 +424,8 @@ pub unsafe extern "C" fn pwa_message_get_info(
             is_unparsable: content.is_unparsable() as i32,
             has_web_exception: has_wex,
             web_exception_status: wex_status,
+            is_backfilled: msg.is_backfilled() as i32,
+            is_rewritten: msg.is_rewritten() as i32,
         };
         Ok(PWA_OK)
     })
@@ -434,6 +444,23 @@ pub unsafe extern "C" fn pwa_message_is_heartbeat(
     guard(|| {
         let out = out_arg(out, "out")?;
         *out = message(msg)?.content().is_heartbeat() as i32;
+        Ok(PWA_OK)
+    })
+}
+
+/// `*out` = 1 when the message holds recorded values a backfill fetched (`gap_fill`), else 0.
+/// Returns `PWA_OK` or `PWA_ERR_INVALID_ARGUMENT` (NULL).
+///
+/// # Safety
+/// `msg` must be NULL or a live message; `out` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn pwa_message_is_backfilled(
+    msg: *const pwa_message,
+    out: *mut i32,
+) -> pwa_status {
+    guard(|| {
+        let out = out_arg(out, "out")?;
+        *out = message(msg)?.is_backfilled() as i32;
         Ok(PWA_OK)
     })
 }
@@ -687,7 +714,7 @@ mod tests {
         let (p, z) = (size_of::<*const c_char>(), size_of::<usize>());
         assert_eq!(size_of::<pwa_value>(), 3 * 8 + 5 * p + z + 10 * 4);
         assert_eq!(size_of::<pwa_stream_info>(), 5 * p + 2 * z + 2 * 4);
-        assert_eq!(size_of::<pwa_message_info>(), 2 * p + 2 * z + 4 * 4);
+        assert_eq!(size_of::<pwa_message_info>(), 2 * p + 2 * z + 6 * 4);
         assert_eq!(
             size_of::<super::super::urls::pwa_url_options>(),
             3 * p + 6 * 4

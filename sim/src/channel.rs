@@ -439,6 +439,11 @@ async fn main_loop(
             return Flow::End;
         }
     }
+    if let Some(archive) = c.shared.archive.as_ref() {
+        let shared = c.shared.clone();
+        let _ = archive;
+        return archive_loop(c, stall, gen, &shared, heartbeat_rate).await;
+    }
     let fast = cfg.interval.is_zero();
     let tick = if fast {
         Duration::from_millis(100)
@@ -504,6 +509,63 @@ async fn main_loop(
                         if let Flow::End = c.send(HEARTBEAT.to_string(), Kind::Heartbeat, 0).await {
                             return Flow::End;
                         }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// With the archive: send what is archived after the connection opened, as it is written.
+async fn archive_loop(
+    c: &mut Conn,
+    stall: &mut watch::Receiver<bool>,
+    gen: &ChannelGen,
+    shared: &Arc<Shared>,
+    heartbeat_rate: u32,
+) -> Flow {
+    let Some(archive) = shared.archive.as_ref() else {
+        return Flow::End;
+    };
+    let streams = gen.streams().to_vec();
+    let mut cursors = archive.lengths(&streams);
+    let tick = if shared.cfg.interval.is_zero() {
+        Duration::from_millis(100)
+    } else {
+        shared.cfg.interval
+    };
+    let mut ticker = tokio::time::interval_at(Instant::now() + tick, tick);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut idle_ticks = 0u32;
+    loop {
+        let stalled = *stall.borrow_and_update();
+        let written = archive.written.notified();
+        if !stalled {
+            if let Some((json, n)) =
+                archive.news(&shared.model, &streams, &mut cursors, gen.webid_type())
+            {
+                idle_ticks = 0;
+                if let Flow::End = c.send(json, Kind::Data, n).await {
+                    return Flow::End;
+                }
+                continue;
+            }
+        }
+        tokio::select! {
+            biased;
+            cmd = c.cmds.recv() => match cmd {
+                Some(cmd) => if let Flow::End = c.command(cmd).await { return Flow::End },
+                None => return Flow::End,
+            },
+            _ = reader_finished(&mut c.reader) => return Flow::End,
+            r = stall.changed() => if r.is_err() { return Flow::End },
+            _ = written, if !stalled => {}
+            _ = ticker.tick(), if !stalled => {
+                idle_ticks += 1;
+                if heartbeat_rate > 0 && idle_ticks >= heartbeat_rate {
+                    idle_ticks = 0;
+                    if let Flow::End = c.send(HEARTBEAT.to_string(), Kind::Heartbeat, 0).await {
+                        return Flow::End;
                     }
                 }
             }

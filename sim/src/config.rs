@@ -100,6 +100,17 @@ pub struct SimConfig {
     /// Serve TLS (`wss://`) with this certificate; `None` = plain `ws://`. Over TLS,
     /// `send_malformed` corrupts the TLS stream (raw bytes under it) instead of the frames.
     pub tls: Option<SimTls>,
+    /// Keep a recorded history: one writer archives a tick of values for every stream each
+    /// `interval` (`values_per_stream` values per stream, all at one timestamp), channels send
+    /// what is archived after they opened (instead of values of their own), and the recorded
+    /// endpoints serve the history (see `archive.rs`). Default off.
+    pub archive: bool,
+    /// With `archive`: the values of one tick of a stream are equal (PI may store the same
+    /// value twice at one timestamp).
+    pub archive_equal_values: bool,
+    /// The recorded endpoints page with `Links.Next` (default); false: they only cut at
+    /// `maxCount`.
+    pub recorded_next_links: bool,
 }
 
 impl Default for SimConfig {
@@ -124,6 +135,9 @@ impl Default for SimConfig {
             bearer_token: None,
             record_frames: false,
             tls: None,
+            archive: false,
+            archive_equal_values: false,
+            recorded_next_links: true,
         }
     }
 }
@@ -269,6 +283,21 @@ impl SimConfig {
     /// Serve `wss://` (see [`crate::TestPki`] for certificates).
     pub fn tls(mut self, tls: SimTls) -> Self {
         self.tls = Some(tls);
+        self
+    }
+    /// See [`SimConfig::archive`].
+    pub fn archive(mut self, on: bool) -> Self {
+        self.archive = on;
+        self
+    }
+    /// See [`SimConfig::archive_equal_values`].
+    pub fn archive_equal_values(mut self, on: bool) -> Self {
+        self.archive_equal_values = on;
+        self
+    }
+    /// See [`SimConfig::recorded_next_links`].
+    pub fn recorded_next_links(mut self, on: bool) -> Self {
+        self.recorded_next_links = on;
         self
     }
     pub fn record_frames(mut self, on: bool) -> Self {

@@ -22,6 +22,8 @@ GET /_sim/malformed                  write an invalid WebSocket frame, then only
 GET /_sim/notjson                    send a text frame that is not JSON
 GET /_sim/oversize?bytes=N           send a valid JSON text frame of N bytes
 GET /_sim/reject?status=503&ms=3000  answer every upgrade with status for ms
+GET /_sim/recorded_fault?mode=500    the recorded endpoints answer with that status (or
+                                     mode=hang: never answer; mode=off: answer again)
 GET /_sim/stats                      JSON array of per-connection counters
 GET /_sim/summary                    JSON object of totals
 ";
@@ -117,6 +119,34 @@ async fn run(
                 return Err(bad(format!("status out of range: {status}\n")));
             }
             shared.reject_upgrades_for(status, Duration::from_millis(ms));
+        }
+        "recorded_fault" => {
+            let Some(a) = shared.archive.as_ref() else {
+                return Err((
+                    409,
+                    "the simulator keeps no archive (start it with --archive)\n".to_string(),
+                ));
+            };
+            let mode = req
+                .param("mode")
+                .unwrap_or("off")
+                .trim()
+                .to_ascii_lowercase();
+            let fault = match mode.as_str() {
+                "off" | "none" => None,
+                "hang" => Some(crate::archive::RecordedFault::Hang),
+                m => match m.parse::<u16>() {
+                    Ok(s) if (400..=599).contains(&s) => {
+                        Some(crate::archive::RecordedFault::Status(s))
+                    }
+                    _ => {
+                        return Err(bad(format!(
+                            "bad value for mode: {m} (a status 400..599, hang or off)\n"
+                        )))
+                    }
+                },
+            };
+            a.fault.send_replace(fault);
         }
         "stats" => return Ok(Some((JSON, stats_json(&lock(&shared.conns))))),
         "summary" => {

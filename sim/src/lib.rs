@@ -15,6 +15,7 @@
 //! from synchronous tests and from any async runtime. Fault methods return once the
 //! fault has taken effect (waiting at most a few seconds).
 
+mod archive;
 mod b64;
 mod channel;
 mod config;
@@ -36,6 +37,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub use archive::{Archived, RecordedFault};
 pub use config::{
     default_elements, default_points, generated_points, PointKind, SimConfig, SimElement, SimPoint,
 };
@@ -332,6 +334,45 @@ impl Simulator {
     /// Stops listening, resets every connection, and listens again after `down`.
     pub fn restart(&self, down: Duration) {
         self.shared.restart(down)
+    }
+
+    /// With `SimConfig::archive`: the recorded history of stream `index` (of
+    /// [`Model::streams`]) so far, in time order.
+    pub fn history(&self, index: usize) -> Vec<Archived> {
+        match self.shared.archive.as_ref() {
+            Some(a) => lock(&a.archive)
+                .streams
+                .get(index)
+                .cloned()
+                .unwrap_or_default(),
+            None => Vec::new(),
+        }
+    }
+
+    /// With `SimConfig::archive`: archive one tick now (besides the writer's), as the writer
+    /// does. Returns its timestamp in 100 ns ticks.
+    pub fn archive_tick(&self) -> Option<u64> {
+        let a = self.shared.archive.as_ref()?;
+        Some(a.write_tick(
+            &self.shared.model,
+            self.shared.cfg.values_per_stream,
+            self.shared.cfg.archive_equal_values,
+        ))
+    }
+
+    /// Make the recorded endpoints fail (`Some`) or answer again (`None`).
+    pub fn recorded_fault(&self, fault: Option<RecordedFault>) {
+        if let Some(a) = self.shared.archive.as_ref() {
+            a.fault.send_replace(fault);
+        }
+    }
+
+    /// Requests to the recorded endpoints so far (answered or not).
+    pub fn recorded_requests(&self) -> u64 {
+        self.shared
+            .archive
+            .as_ref()
+            .map_or(0, |a| a.requests.load(Ordering::Relaxed))
     }
 
     /// Stops the server and closes every connection. Idempotent; also done on drop.

@@ -18,6 +18,10 @@ usage: piwebasync-sim [options]
   --values-per-stream N    values per stream in each data message (default 1)
   --max-messages N         data messages per connection, then only heartbeats
   --quiet                  send no data (only initial values and heartbeats)
+  --archive                keep a recorded history (one writer for all channels) and serve
+                           streams/{webId}/recorded, streamsets/recorded, streamsets/{webId}/recorded
+  --archive-equal-values   the values of one archived tick of a stream are equal
+  --no-next-links          recorded pages carry no Links.Next (only cut at maxCount)
   --close-after N          after N data messages per connection, send Close(1000) and end it
   --prebuilt K             benchmark: build K distinct data messages once per connection, then
                            send them in a loop as fast as possible (with --max-messages or
@@ -77,6 +81,9 @@ fn parse(args: &[String]) -> Result<Option<Cli>, String> {
             "--values-per-stream" => cfg = cfg.values_per_stream(number(args, &mut i, a)?),
             "--max-messages" => cfg.max_messages_per_connection = Some(number(args, &mut i, a)?),
             "--quiet" => cfg.quiet = true,
+            "--archive" => cfg.archive = true,
+            "--archive-equal-values" => cfg.archive_equal_values = true,
+            "--no-next-links" => cfg.recorded_next_links = false,
             "--close-after" => cfg.close_after_messages = Some(number(args, &mut i, a)?),
             "--prebuilt" => cfg = cfg.prebuilt(number(args, &mut i, a)?),
             "--rate" => cfg = cfg.rate(number(args, &mut i, a)?),

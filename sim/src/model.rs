@@ -329,6 +329,15 @@ impl ChannelGen {
         self.streams.len()
     }
 
+    /// The channel's streams (indices into [`Model::streams`]).
+    pub fn streams(&self) -> &[usize] {
+        &self.streams
+    }
+
+    pub fn webid_type(&self) -> WebIdType {
+        self.webid_type
+    }
+
     /// Strictly increasing per connection, so no two data messages are equal.
     fn next_ticks(&mut self, now: u64) -> u64 {
         self.last_ticks = now.max(self.last_ticks + 1);
@@ -398,7 +407,7 @@ impl ChannelGen {
 }
 
 /// Appends one TimedValue object.
-fn timed_value(out: &mut String, si: usize, s: &StreamDef, seq: u64, ticks: u64) {
+pub(crate) fn timed_value(out: &mut String, si: usize, s: &StreamDef, seq: u64, ticks: u64) {
     let r = mix(si as u64, seq);
     let mut good = true;
     let mut questionable = false;

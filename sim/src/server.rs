@@ -77,6 +77,7 @@ pub(crate) fn start(cfg: SimConfig) -> io::Result<Running> {
                 let (ltx, lrx) = mpsc::unbounded_channel();
                 let shared = Arc::new(Shared::new(cfg, addr, ltx, tls));
                 tokio::spawn(accept_loop(shared.clone(), listener, lrx));
+                tokio::spawn(crate::archive::writer(shared.clone()));
                 let _ = ready_tx.send(Ok(shared));
                 let _ = shutdown_rx.await;
             });
@@ -323,6 +324,15 @@ async fn decide(shared: &Arc<Shared>, reader: &mut BufReader<SimStream>) -> Outc
             401,
             &challenge_headers(shared),
             "Authorization has been denied for this request.",
+        ));
+    }
+    if crate::archive::is_recorded(shared, &req) {
+        let (status, body) = crate::archive::handle(shared, &req).await;
+        return Outcome::Respond(http::response(
+            status,
+            &[],
+            "application/json; charset=utf-8",
+            &body,
         ));
     }
     let spec = match crate::channel::route(shared, &req) {

@@ -47,6 +47,8 @@ pub(crate) struct Shared {
     pub listener_tx: mpsc::UnboundedSender<ListenerCmd>,
     /// Woken on every new connection (for async waiters).
     pub conn_notify: Notify,
+    /// The recorded history (`SimConfig::archive`).
+    pub archive: Option<crate::archive::ArchiveState>,
 }
 
 #[derive(Default)]
@@ -69,7 +71,11 @@ impl Shared {
         tls: Option<tokio_rustls::TlsAcceptor>,
     ) -> Shared {
         let model = Arc::new(Model::new(&cfg));
+        let archive = cfg
+            .archive
+            .then(|| crate::archive::ArchiveState::new(model.streams().len()));
         Shared {
+            archive,
             auth: Mutex::new(SimAuth {
                 basic: cfg.basic_credentials.clone(),
                 bearer: cfg.bearer_token.clone(),

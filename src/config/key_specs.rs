@@ -112,6 +112,27 @@ pub const KEY_SPECS: &[KeySpec] = &[
         doc: "Which thread parses a message for the typed accessors. `auto`: the network thread when the consumer is behind, else the consumer on its first typed access. `true`: always the network thread. `false`: only on the first typed access (never, for callers that only read the JSON text).",
     },
     KeySpec {
+        name: "gap_fill",
+        kind: "bool",
+        default: "false",
+        secret: false,
+        doc: "After a reconnect, and after an update for the streams both endpoints share, fetch the recorded values archived since the newest value delivered per stream (`streams/{webId}/recorded`, `streamsets/recorded`, `streamsets/{webId}/recorded`, over HTTP(S) with the channel's TLS and authentication) and deliver them, marked backfilled, before the live values that arrived meanwhile, in time order per stream; values delivered twice at the seam are taken out (same WebId, Timestamp, Value and quality flags; several equal values at one timestamp are counted). State events report the backfill started, done and failed, with what was not recovered; live data goes on whatever happens. Every message is parsed on the network thread.",
+    },
+    KeySpec {
+        name: "gap_fill_max_span",
+        kind: "seconds, 0 = no limit",
+        default: "86400",
+        secret: false,
+        doc: "The longest gap a backfill fetches (one day): of a longer outage only the most recent span is fetched, and the older part is reported as missing.",
+    },
+    KeySpec {
+        name: "gap_fill_max_values",
+        kind: "count, 0 = no limit",
+        default: "1000000",
+        secret: false,
+        doc: "The most values one backfill delivers; the rest is reported as missing (per stream, from its last delivered value). Values are fetched a page at a time (`maxCount` 1000) only as the consumer drains the queue, so memory stays within the queue bounds.",
+    },
+    KeySpec {
         name: "header.<Name>",
         kind: "text",
         default: "",

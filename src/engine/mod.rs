@@ -1,8 +1,10 @@
 //! The channel engine: a task per channel that owns the connection, reconnects, and feeds the
 //! bounded queue. It knows the wire below it and nothing of C above it.
 
+mod backfill;
 mod backoff;
 mod command;
+mod gapfill;
 mod options;
 pub mod queue;
 pub mod runtime;
@@ -14,7 +16,7 @@ use std::sync::Mutex;
 
 use crate::events::StateEvent;
 
-pub use options::{ChannelOptions, ParseOnReceive};
+pub use options::{ChannelOptions, GapFillOptions, ParseOnReceive};
 pub use state::{ChannelState, Stats};
 pub use task::{spawn, TaskHandle};
 

@@ -34,7 +34,16 @@ pub struct ChannelOptions {
     pub reconnect_max_delay: Duration,
     pub reconnect_on_auth_failure: bool,
     pub parse_on_receive: ParseOnReceive,
+    /// `gap_fill` on: its bounds.
+    pub gap_fill: Option<GapFillOptions>,
     pub connect: ConnectOptions,
+}
+
+/// Bounds of a backfill (`gap_fill_max_span`, `gap_fill_max_values`; `None` = no limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GapFillOptions {
+    pub max_span: Option<Duration>,
+    pub max_values: Option<u64>,
 }
 
 /// How long the close handshake may run once the owner let go of the channel

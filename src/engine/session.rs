@@ -77,6 +77,9 @@ pub struct Session<'a> {
     pub url: &'a Arc<str>,
     pub close_rx: &'a mut watch::Receiver<bool>,
     pub commands: &'a mut mpsc::UnboundedReceiver<Command>,
+    /// `gap_fill`: every delivered message is recorded; live values the backfill (or, after
+    /// an update, the old endpoint) delivered already are taken out.
+    pub gap: Option<&'a std::sync::Mutex<super::gapfill::GapFill>>,
 }
 
 impl Session<'_> {
@@ -112,6 +115,9 @@ impl Session<'_> {
                         if updating.is_some() {
                             let _ = reply.send(Err(Error::new(ErrorKind::Busy, "another update is in progress")));
                         } else {
+                            if let Some(g) = self.gap {
+                                g.lock().unwrap_or_else(|p| p.into_inner()).start_update();
+                            }
                             let conn = connect(target.clone(), self.cfg.clone(), self.cfg.open_timeout);
                             updating = Some((conn, Update { target, rollback, reply }));
                         }
@@ -136,12 +142,12 @@ impl Session<'_> {
                         match frame {
                             Some(Ok(WsMessage::Text(text))) => {
                                 batch_bytes += text.len();
-                                batch.push(self.message(text.as_str()));
+                                batch.extend(self.message(text.as_str()));
                             }
                             Some(Ok(WsMessage::Binary(bytes))) => match std::str::from_utf8(&bytes) {
                                 Ok(text) => {
                                     batch_bytes += text.len();
-                                    batch.push(self.message(text));
+                                    batch.extend(self.message(text));
                                 }
                                 Err(_) => {
                                     self.shared.queue.push_all(batch);
@@ -214,6 +220,9 @@ impl Session<'_> {
     }
 
     fn roll_back(&self, cause: Error, update: Update) {
+        if let Some(g) = self.gap {
+            g.lock().unwrap_or_else(|p| p.into_inner()).end_update();
+        }
         self.shared.set_last_error(cause.message());
         let msg = format!(
             "update rolled back, the channel stays at {}: {}",
@@ -226,9 +235,39 @@ impl Session<'_> {
             .send(Err(Error::new(ErrorKind::RolledBack, msg)));
     }
 
-    fn message(&self, text: &str) -> Message {
+    /// The message for a frame; `None` when gap fill took out every value of it (all were
+    /// delivered already).
+    fn message(&self, text: &str) -> Option<Message> {
         self.shared.counters.message_received(text.len());
         let msg = Message::new(text, self.url.clone());
+        if let Some(gap) = self.gap {
+            // Gap fill needs every value's timestamp: parsed here, once.
+            let mut g = gap.lock().unwrap_or_else(|p| p.into_inner());
+            let content = msg.content();
+            return match g.filter_live(content) {
+                None => {
+                    g.observe(content);
+                    Some(msg)
+                }
+                Some(streams) => {
+                    let had_values = content.value_count() > 0;
+                    let msg = Message::made(streams, self.url.clone(), false);
+                    if had_values
+                        && msg.content().value_count() == 0
+                        && msg.content().web_exception().is_none()
+                        && msg
+                            .content()
+                            .streams()
+                            .iter()
+                            .all(|s| s.web_exception.is_none())
+                    {
+                        return None;
+                    }
+                    g.observe(msg.content());
+                    Some(msg)
+                }
+            };
+        }
         let parse_here = match self.cfg.parse_on_receive {
             super::ParseOnReceive::Always => true,
             super::ParseOnReceive::Never => false,
@@ -239,7 +278,7 @@ impl Session<'_> {
         if parse_here {
             msg.content();
         }
-        msg
+        Some(msg)
     }
 
     /// Queue a message read while closing; dropped unread when the owner let go.
@@ -247,8 +286,9 @@ impl Session<'_> {
         if self.shared.queue.is_abandoned() {
             return;
         }
-        let msg = self.message(text);
-        self.shared.queue.push(msg);
+        if let Some(msg) = self.message(text) {
+            self.shared.queue.push(msg);
+        }
     }
 
     /// Our close: send a close frame, keep taking messages until the server's close frame

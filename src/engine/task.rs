@@ -8,8 +8,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep, Instant};
 
+use super::backfill::{self, Backfill};
 use super::backoff::Backoff;
 use super::command::Command;
+use super::gapfill::{GapFill, Seam};
 use super::options::ChannelOptions;
 use super::runtime;
 use super::session::{close_requested, connect, secs, Session, SessionEnd, Update};
@@ -120,6 +122,9 @@ pub fn spawn(
     let (opened_tx, opened_rx) = std::sync::mpsc::sync_channel(1);
     let open_timeout = cfg.open_timeout;
     let update_bound = cfg.open_timeout + cfg.close_timeout + Duration::from_secs(5);
+    let gap = cfg
+        .gap_fill
+        .map(|o| std::sync::Mutex::new(GapFill::new(o, backfill::now_ns())));
     let task = ChannelTask {
         url: Arc::from(target.display()),
         target,
@@ -127,6 +132,8 @@ pub fn spawn(
         shared: shared.clone(),
         close_rx,
         commands,
+        gap,
+        seam: None,
     };
     handle.spawn(task.run(opened_tx));
     let task_handle = TaskHandle {
@@ -166,6 +173,10 @@ struct ChannelTask {
     shared: Arc<Shared>,
     close_rx: watch::Receiver<bool>,
     commands: mpsc::UnboundedReceiver<Command>,
+    /// `gap_fill`: what was delivered, per stream.
+    gap: Option<std::sync::Mutex<GapFill>>,
+    /// The seam the next connection comes after: set by a switch to another endpoint.
+    seam: Option<Seam>,
 }
 
 impl ChannelTask {
@@ -176,7 +187,29 @@ impl ChannelTask {
             url: &self.url,
             close_rx: &mut self.close_rx,
             commands: &mut self.commands,
+            gap: self.gap.as_ref(),
         }
+    }
+
+    /// `gap_fill`: deliver what the seam before this connection missed (the connection is
+    /// not read meanwhile). A close asked for meanwhile is left to the session, which sees it
+    /// first.
+    async fn fill(&mut self, seam: Seam) {
+        let Some(gap) = self.gap.as_ref() else {
+            return;
+        };
+        let opened = backfill::now_ns();
+        let mut b = Backfill {
+            shared: &self.shared,
+            cfg: &self.cfg,
+            target: &self.target,
+            url: &self.url,
+            close_rx: &mut self.close_rx,
+            gap,
+        };
+        let _ = b.run(seam).await;
+        // Streams that deliver nothing on this connection are backfilled from its opening.
+        gap.lock().unwrap_or_else(|p| p.into_inner()).endpoint_since = opened;
     }
 
     async fn run(mut self, opened: std::sync::mpsc::SyncSender<Result<(), Error>>) {
@@ -227,6 +260,8 @@ impl ChannelTask {
                     }
                     ws = *new_ws;
                     self.switch_to(update);
+                    let seam = self.seam.take().unwrap_or(Seam::Update);
+                    self.fill(seam).await;
                     continue;
                 }
                 SessionEnd::UpdateFailed { cause, update } => {
@@ -266,10 +301,13 @@ impl ChannelTask {
                 Err(end) => return self.end(end),
             };
             self.shared.counters.set_state(ChannelState::Open);
+            let seam = self.seam.take().unwrap_or(Seam::Reconnect);
+            self.fill(seam).await;
         }
     }
 
     fn switch_to(&mut self, update: Update) {
+        self.seam = Some(Seam::Update);
         self.target = update.target;
         self.url = Arc::from(self.target.display());
         self.shared.counters.updated();
@@ -400,6 +438,9 @@ impl ChannelTask {
                 Some(Ok(ws))
             }
             Err(cause) if rollback => {
+                if let Some(g) = self.gap.as_ref() {
+                    g.lock().unwrap_or_else(|p| p.into_inner()).end_update();
+                }
                 let msg = format!(
                     "update rolled back, the channel keeps reconnecting to {}: {}",
                     self.url,

@@ -33,12 +33,14 @@ mod rest;
 mod stream;
 mod timestamp;
 mod value;
+mod write;
 
 pub use errors::{FieldError, WebException};
 pub use rest::{PageShape, RecordedPage, RestError};
 pub use stream::Stream;
 pub use timestamp::{format_timestamp, parse_timestamp, TimestampError};
 pub use value::{DigitalState, TimedValue, Timestamp, Value};
+pub use write::channel_json;
 
 /// What a message says, parsed.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -189,6 +189,104 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConnection<S> {
         true
     }
 
+    /// The whole body of a response, at most `max` bytes: by `Content-Length`, chunked, or
+    /// (neither) until the server closes the connection.
+    pub async fn read_body(&mut self, head: &ResponseHead, max: usize) -> Result<Vec<u8>, Error> {
+        let too_large = || protocol(format!("HTTP response body larger than {max} bytes"));
+        if head.header("transfer-encoding").is_some_and(|v| {
+            String::from_utf8_lossy(v)
+                .to_ascii_lowercase()
+                .contains("chunked")
+        }) {
+            let mut body = Vec::new();
+            loop {
+                let line = self.read_line().await?;
+                let size_text = line.split(';').next().unwrap_or("").trim();
+                let size = usize::from_str_radix(size_text, 16)
+                    .map_err(|_| protocol(format!("malformed chunk size '{size_text}'")))?;
+                if size == 0 {
+                    // Trailers, up to the empty line.
+                    while !self.read_line().await?.is_empty() {}
+                    return Ok(body);
+                }
+                if body.len().saturating_add(size) > max {
+                    return Err(too_large());
+                }
+                self.fill(size + 2).await?;
+                body.extend_from_slice(&self.buf[..size]);
+                if &self.buf[size..size + 2] != b"\r\n" {
+                    return Err(protocol("a chunk not followed by CRLF".to_string()));
+                }
+                self.buf.drain(..size + 2);
+            }
+        }
+        match head.header("content-length") {
+            Some(v) => {
+                let len = std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .ok_or_else(|| protocol("malformed Content-Length".to_string()))?;
+                if len > max {
+                    return Err(too_large());
+                }
+                self.fill(len).await?;
+                Ok(self.buf.drain(..len).collect())
+            }
+            None => loop {
+                if self.buf.len() > max {
+                    return Err(too_large());
+                }
+                if self.read_more().await? == 0 {
+                    return Ok(std::mem::take(&mut self.buf));
+                }
+            },
+        }
+    }
+
+    /// One line (without its CRLF) of a chunked body.
+    async fn read_line(&mut self) -> Result<String, Error> {
+        loop {
+            if let Some(pos) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line = String::from_utf8_lossy(&self.buf[..pos]).into_owned();
+                self.buf.drain(..pos + 2);
+                return Ok(line);
+            }
+            if self.buf.len() > MAX_HEAD {
+                return Err(protocol("a chunk header line without end".to_string()));
+            }
+            if self.read_more().await? == 0 {
+                return Err(truncated());
+            }
+        }
+    }
+
+    /// Read until at least `n` bytes are buffered.
+    async fn fill(&mut self, n: usize) -> Result<(), Error> {
+        while self.buf.len() < n {
+            if self.read_more().await? == 0 {
+                return Err(truncated());
+            }
+        }
+        Ok(())
+    }
+
+    /// One read into the buffer; 0 at the end of the stream.
+    async fn read_more(&mut self) -> Result<usize, Error> {
+        let mut chunk = [0u8; 16 * 1024];
+        let n = self.io.read(&mut chunk).await.map_err(|e| {
+            super::tls::io_failure(&e, "while reading the HTTP response body").unwrap_or_else(
+                || {
+                    Error::new(
+                        ErrorKind::Connect,
+                        format!("connection failed while reading the HTTP response body: {e}"),
+                    )
+                },
+            )
+        })?;
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(n)
+    }
+
     /// The stream and the bytes already read from it but not yet consumed.
     pub fn into_parts(self) -> (S, Vec<u8>) {
         (self.io, self.buf)
@@ -279,6 +377,13 @@ impl AsyncWrite for Replay<'_> {
     ) -> std::task::Poll<std::io::Result<()>> {
         std::task::Poll::Ready(Ok(()))
     }
+}
+
+fn truncated() -> Error {
+    Error::new(
+        ErrorKind::Connect,
+        "connection closed by the server in the middle of the HTTP response body",
+    )
 }
 
 fn protocol(msg: String) -> Error {

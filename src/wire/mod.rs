@@ -62,127 +62,21 @@ async fn open_inner(
     cfg: &ConnectOptions,
     secrets: &mut Vec<Secret>,
 ) -> Result<WsStream, Error> {
-    log_line!(LogLevel::Debug, "{}: connecting", target.display());
-    let tcp = TcpStream::connect((target.connect_host(), target.port()))
-        .await
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Connect,
-                format!("could not connect to {}: {e}", target.display()),
-            )
-        })?;
-    // Channel messages are small and latency matters more than packet count.
-    let _ = tcp.set_nodelay(true);
-    let io = if target.is_tls() {
-        tls::connect(target, &cfg.tls, tcp).await?
-    } else {
-        Transport::Plain(tcp)
-    };
-    let mut conn = HttpConnection::new(io);
-
-    let mut authenticator = auth::for_options(cfg);
-    let mut authorization = match authenticator.as_mut() {
-        Some(a) => a.initial()?,
-        None => None,
-    };
-    let mut round = 0;
-    let (head, key) = loop {
-        round += 1;
-        if let Some(a) = &authorization {
-            secrets.push(a.clone());
-            if let Some((_, credentials)) = a.expose().split_once(' ') {
-                secrets.push(Secret::new(credentials.trim()));
-            }
-        }
-        let key = generate_key();
-        let request = request_head(target, cfg, &key, authorization.as_ref(), false);
-        if crate::logging::enabled(LogLevel::Trace) {
-            let shown = request_head(target, cfg, &key, authorization.as_ref(), true);
-            log_line!(
-                LogLevel::Trace,
-                "{}: upgrade request:\n{}",
-                target.display(),
-                shown.trim_end()
-            );
-        }
-        conn.send(request.as_bytes()).await.map_err(|e| {
-            match tls::io_failure(&e, "while sending the upgrade request") {
-                Some(tls) => Error::new(
-                    ErrorKind::Tls,
-                    format!("{}: {}", target.display(), tls.message()),
-                ),
-                None => Error::new(
-                    ErrorKind::Connect,
-                    format!(
-                        "could not send the upgrade request to {}: {e}",
-                        target.display()
-                    ),
-                ),
-            }
-        })?;
-        drop(request);
-        let head = conn
-            .read_response_head()
-            .await
-            .map_err(|e| Error::new(e.kind(), format!("{}: {}", target.display(), e.message())))?;
-        log_line!(
-            LogLevel::Debug,
-            "{}: upgrade answered HTTP {} {}",
-            target.display(),
-            head.status,
-            head.reason
-        );
-        if crate::logging::enabled(LogLevel::Trace) {
-            log_line!(
-                LogLevel::Trace,
-                "{}: upgrade response:\n{}",
-                target.display(),
-                redact(&head.redacted(), secrets)
-            );
-        }
-        if head.status == 401 && round < MAX_AUTH_ROUNDS {
-            if let Some(a) = authenticator.as_mut() {
-                if let Some(next) = a.step(&head.header_values("www-authenticate"))? {
-                    if conn.discard_body(&head, MAX_SKIPPED_BODY).await {
-                        authorization = Some(next);
-                        continue;
-                    }
-                    return Err(Error::http(
-                        401,
-                        format!(
-                            "{}: the server closed the connection in the middle of {} authentication",
-                            target.display(),
-                            a.scheme()
-                        ),
-                    ));
-                }
-            }
-        }
-        break (head, key);
-    };
-    drop(authorization);
-
+    let Exchange {
+        mut conn,
+        head,
+        key,
+        mut authenticator,
+    } = exchange(target, cfg, secrets, Request::Upgrade).await?;
     if head.status != 101 {
-        let body = conn.read_body_snippet(&head, 300).await;
-        let body = if body.is_empty() {
-            String::new()
-        } else {
-            format!(": {body}")
-        };
-        let refused = match (&authenticator, head.status) {
-            (Some(a), 401) => format!(" ({})", a.refused()),
-            (None, 401) => " (no credentials were sent: set auth)".to_string(),
-            _ => String::new(),
-        };
-        return Err(Error::http(
-            head.status,
-            format!(
-                "{} answered HTTP {} {} instead of 101 Switching Protocols{body}{refused}",
-                target.display(),
-                head.status,
-                head.reason
-            ),
-        ));
+        return Err(refusal(
+            target,
+            &mut conn,
+            &head,
+            refused_note(&authenticator, head.status),
+            "101 Switching Protocols",
+        )
+        .await);
     }
     let protocol_error = |why: &str| {
         Error::new(
@@ -210,13 +104,249 @@ async fn open_inner(
     Ok(WebSocketStream::from_partially_read(io, rest, Role::Client, Some(ws_config(cfg))).await)
 }
 
+/// `GET target` (an `http(s)://` or `ws(s)://` target: the scheme only says whether TLS is
+/// used) with the channel's TLS, headers and authentication, as the upgrade sends them, and
+/// the body of its `200 OK` response, at most `max_body` bytes. For the REST requests beside
+/// a channel (recorded values). No timeout here: the caller bounds it. Any other status is an
+/// error with the HTTP status (`Error::http_status`) and the start of the body.
+pub async fn get(target: &Target, cfg: &ConnectOptions, max_body: usize) -> Result<String, Error> {
+    cfg.check_target(target)?;
+    let mut secrets = cfg.secrets();
+    let result = get_inner(target, cfg, &mut secrets, max_body).await;
+    result.map_err(|e| {
+        let message = redact(e.message(), &secrets);
+        match e.http_status() {
+            Some(status) => Error::http(status, message),
+            None => Error::new(e.kind(), message),
+        }
+    })
+}
+
+async fn get_inner(
+    target: &Target,
+    cfg: &ConnectOptions,
+    secrets: &mut Vec<Secret>,
+    max_body: usize,
+) -> Result<String, Error> {
+    let Exchange {
+        mut conn,
+        head,
+        mut authenticator,
+        ..
+    } = exchange(target, cfg, secrets, Request::Get).await?;
+    if head.status != 200 {
+        return Err(refusal(
+            target,
+            &mut conn,
+            &head,
+            refused_note(&authenticator, head.status),
+            "200 OK",
+        )
+        .await);
+    }
+    if let Some(a) = authenticator.as_mut() {
+        a.finish(&head)?;
+    }
+    let body = conn
+        .read_body(&head, max_body)
+        .await
+        .map_err(|e| Error::new(e.kind(), format!("{}: {}", target.display(), e.message())))?;
+    String::from_utf8(body).map_err(|e| {
+        Error::new(
+            ErrorKind::Protocol,
+            format!(
+                "{}: the response body is not UTF-8 (byte {})",
+                target.display(),
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
+/// Which request [`exchange`] sends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Request {
+    /// The WebSocket upgrade.
+    Upgrade,
+    /// A plain `GET` of a JSON resource.
+    Get,
+}
+
+/// What [`exchange`] leaves: the connection, the final response head, the WebSocket key of
+/// the last request (upgrade only) and the authenticator (to check a final token).
+struct Exchange {
+    conn: HttpConnection<Transport>,
+    head: ResponseHead,
+    key: String,
+    authenticator: Option<Box<dyn auth::Authenticator>>,
+}
+
+/// Connect (TCP, TLS) and send `request`, answering 401 challenges on the same connection
+/// as the authenticator asks, until a response that is not such a challenge.
+async fn exchange(
+    target: &Target,
+    cfg: &ConnectOptions,
+    secrets: &mut Vec<Secret>,
+    kind: Request,
+) -> Result<Exchange, Error> {
+    log_line!(LogLevel::Debug, "{}: connecting", target.display());
+    let tcp = TcpStream::connect((target.connect_host(), target.port()))
+        .await
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Connect,
+                format!("could not connect to {}: {e}", target.display()),
+            )
+        })?;
+    // Channel messages are small and latency matters more than packet count.
+    let _ = tcp.set_nodelay(true);
+    let io = if target.is_tls() {
+        tls::connect(target, &cfg.tls, tcp).await?
+    } else {
+        Transport::Plain(tcp)
+    };
+    let mut conn = HttpConnection::new(io);
+    let what = match kind {
+        Request::Upgrade => "upgrade",
+        Request::Get => "GET",
+    };
+
+    let mut authenticator = auth::for_options(cfg);
+    let mut authorization = match authenticator.as_mut() {
+        Some(a) => a.initial()?,
+        None => None,
+    };
+    let mut round = 0;
+    let (head, key) = loop {
+        round += 1;
+        if let Some(a) = &authorization {
+            secrets.push(a.clone());
+            if let Some((_, credentials)) = a.expose().split_once(' ') {
+                secrets.push(Secret::new(credentials.trim()));
+            }
+        }
+        let key = match kind {
+            Request::Upgrade => generate_key(),
+            Request::Get => String::new(),
+        };
+        let upgrade_key = (kind == Request::Upgrade).then_some(key.as_str());
+        let request = request_head(target, cfg, upgrade_key, authorization.as_ref(), false);
+        if crate::logging::enabled(LogLevel::Trace) {
+            let shown = request_head(target, cfg, upgrade_key, authorization.as_ref(), true);
+            log_line!(
+                LogLevel::Trace,
+                "{}: {what} request:\n{}",
+                target.display(),
+                shown.trim_end()
+            );
+        }
+        conn.send(request.as_bytes()).await.map_err(|e| {
+            match tls::io_failure(&e, &format!("while sending the {what} request")) {
+                Some(tls) => Error::new(
+                    ErrorKind::Tls,
+                    format!("{}: {}", target.display(), tls.message()),
+                ),
+                None => Error::new(
+                    ErrorKind::Connect,
+                    format!(
+                        "could not send the {what} request to {}: {e}",
+                        target.display()
+                    ),
+                ),
+            }
+        })?;
+        drop(request);
+        let head = conn
+            .read_response_head()
+            .await
+            .map_err(|e| Error::new(e.kind(), format!("{}: {}", target.display(), e.message())))?;
+        log_line!(
+            LogLevel::Debug,
+            "{}: {what} answered HTTP {} {}",
+            target.display(),
+            head.status,
+            head.reason
+        );
+        if crate::logging::enabled(LogLevel::Trace) {
+            log_line!(
+                LogLevel::Trace,
+                "{}: {what} response:\n{}",
+                target.display(),
+                redact(&head.redacted(), secrets)
+            );
+        }
+        if head.status == 401 && round < MAX_AUTH_ROUNDS {
+            if let Some(a) = authenticator.as_mut() {
+                if let Some(next) = a.step(&head.header_values("www-authenticate"))? {
+                    if conn.discard_body(&head, MAX_SKIPPED_BODY).await {
+                        authorization = Some(next);
+                        continue;
+                    }
+                    return Err(Error::http(
+                        401,
+                        format!(
+                            "{}: the server closed the connection in the middle of {} authentication",
+                            target.display(),
+                            a.scheme()
+                        ),
+                    ));
+                }
+            }
+        }
+        break (head, key);
+    };
+    drop(authorization);
+    Ok(Exchange {
+        conn,
+        head,
+        key,
+        authenticator,
+    })
+}
+
+/// For the message of a 401: what was refused. Worked out before any await (an
+/// authenticator is not Sync: no reference to it may be held across one).
+fn refused_note(authenticator: &Option<Box<dyn auth::Authenticator>>, status: u16) -> String {
+    match (authenticator, status) {
+        (Some(a), 401) => format!(" ({})", a.refused()),
+        (None, 401) => " (no credentials were sent: set auth)".to_string(),
+        _ => String::new(),
+    }
+}
+
+/// The error for a response other than the `expected` one: its status, the start of its
+/// body, and for a 401 what was refused (`refused`, from [`refused_note`]).
+async fn refusal(
+    target: &Target,
+    conn: &mut HttpConnection<Transport>,
+    head: &ResponseHead,
+    refused: String,
+    expected: &str,
+) -> Error {
+    let body = conn.read_body_snippet(head, 300).await;
+    let body = if body.is_empty() {
+        String::new()
+    } else {
+        format!(": {body}")
+    };
+    Error::http(
+        head.status,
+        format!(
+            "{} answered HTTP {} {} instead of {expected}{body}{refused}",
+            target.display(),
+            head.status,
+            head.reason
+        ),
+    )
+}
+
 /// The upgrade request. It holds credentials, so it lives in a buffer that is wiped on drop
 /// (sized up front so that growing it leaves no copy behind). `shown`: secrets as `***`, for
 /// a log line.
 fn request_head(
     target: &Target,
     cfg: &ConnectOptions,
-    key: &str,
+    upgrade_key: Option<&str>,
     authorization: Option<&Secret>,
     shown: bool,
 ) -> Zeroizing<String> {
@@ -240,13 +370,21 @@ fn request_head(
     if let Some(a) = authorization {
         lines.push(("Authorization", Zeroizing::new(secret(a))));
     }
-    let start = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nUser-Agent: piwebasync/{}\r\n",
-        target.request_target(),
-        target.host_header(),
-        env!("CARGO_PKG_VERSION"),
-    );
+    let start = match upgrade_key {
+        Some(key) => format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nUser-Agent: piwebasync/{}\r\n",
+            target.request_target(),
+            target.host_header(),
+            env!("CARGO_PKG_VERSION"),
+        ),
+        None => format!(
+            "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nUser-Agent: piwebasync/{}\r\n",
+            target.request_target(),
+            target.host_header(),
+            env!("CARGO_PKG_VERSION"),
+        ),
+    };
     let len = start.len()
         + lines
             .iter()
@@ -289,13 +427,13 @@ mod tests {
         };
         let target = Target::parse("wss://pi.example/piwebapi/streams/F1/channel").unwrap();
         let auth = Secret::new("Bearer tok-xyz");
-        let head = request_head(&target, &cfg, "k", Some(&auth), false);
+        let head = request_head(&target, &cfg, Some("k"), Some(&auth), false);
         assert!(head.contains("\r\nAuthorization: Bearer tok-xyz\r\n"));
         assert!(head.contains("\r\nOrigin: https://plant.example\r\n"));
         assert!(head.contains("\r\nCookie: session=abc123\r\n"));
         assert!(head.contains("\r\nX-Site: north\r\n"));
         assert!(head.ends_with("\r\n\r\n"));
-        let shown = request_head(&target, &cfg, "k", Some(&auth), true);
+        let shown = request_head(&target, &cfg, Some("k"), Some(&auth), true);
         assert!(
             !shown.contains("tok-xyz") && !shown.contains("abc123"),
             "{}",

@@ -78,6 +78,20 @@ impl Target {
         })
     }
 
+    /// The same server (host, port, TLS) with another path and query: for the REST requests
+    /// beside a channel. Shown as `http(s)://host[:port]/path?query`.
+    pub fn with_request_target(&self, path_and_query: &str) -> Target {
+        let scheme = if self.tls { "https" } else { "http" };
+        Target {
+            redacted: format!("{scheme}://{}{path_and_query}", self.host_header),
+            host: self.host.clone(),
+            port: self.port,
+            tls: self.tls,
+            host_header: self.host_header.clone(),
+            request_target: path_and_query.to_string(),
+        }
+    }
+
     /// The URL as it may appear in messages and logs: a password in it is replaced by `***`.
     pub fn display(&self) -> &str {
         &self.redacted

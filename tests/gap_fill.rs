@@ -1,0 +1,445 @@
+//! `gap_fill`: values archived while a channel was down (or switching endpoints) reach the
+//! consumer exactly once, in time order per stream, counted against the simulator's recorded
+//! history; failures and bounds are reported and never stop live data.
+//!
+//! The simulator runs with its archive: one writer archives values of every stream, channels
+//! send what is archived after they opened, and the recorded endpoints serve the history. A
+//! channel's values of a stream must therefore be one contiguous run of the history: any
+//! value lost, invented, duplicated or out of order breaks the run.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use piwebasync::model::Content;
+use piwebasync::{Callbacks, Channel, ErrorKind, Message, StateEvent};
+use piwebasync_sim::{format_ticks, RecordedFault, SimConfig, Simulator};
+
+/// A channel with gap fill and a state callback that keeps the events.
+struct Watched {
+    ch: Channel,
+    events: Arc<Mutex<Vec<StateEvent>>>,
+    /// Everything polled so far.
+    got: Vec<Message>,
+}
+
+impl Watched {
+    fn open(url: &str, pairs: &[(&str, &str)]) -> Watched {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let e = events.clone();
+        let callbacks = Callbacks {
+            on_message: None,
+            on_state: Some(Box::new(move |ev: &StateEvent| {
+                e.lock().unwrap().push(ev.clone())
+            })),
+        };
+        let mut all = vec![
+            ("gap_fill", "true"),
+            ("reconnect", "true"),
+            ("reconnect_initial_delay", "0.2"),
+            ("reconnect_max_delay", "0.5"),
+        ];
+        all.extend_from_slice(pairs);
+        let ch = Channel::open_with_callbacks(url, &config(&all), callbacks).expect("opens");
+        Watched {
+            ch,
+            events,
+            got: Vec::new(),
+        }
+    }
+
+    /// Poll (keeping what arrives) until `pred` holds on the events, within SOON.
+    fn poll_until(&mut self, what: &str, mut pred: impl FnMut(&[StateEvent]) -> bool) {
+        let deadline = Instant::now() + SOON;
+        loop {
+            if pred(&self.events.lock().unwrap()) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {what} within {SOON:?}; events: {:?}",
+                self.events.lock().unwrap()
+            );
+            if let Ok(m) = self.ch.poll_next(Some(Duration::from_millis(50))) {
+                self.got.push(m);
+            }
+        }
+    }
+
+    /// Poll until `n` more messages with values arrived.
+    fn poll_values(&mut self, n: usize) {
+        let mut k = 0;
+        while k < n {
+            let m = self
+                .ch
+                .poll_next(Some(SOON))
+                .unwrap_or_else(|e| panic!("a live message: {e}; events: {:?}", self.events()));
+            if m.content().value_count() > 0 {
+                k += 1;
+            }
+            self.got.push(m);
+        }
+    }
+
+    fn events(&self) -> Vec<StateEvent> {
+        self.events.lock().unwrap().clone()
+    }
+
+    /// Close and take the rest.
+    fn finish(mut self) -> (Vec<Message>, Vec<StateEvent>) {
+        self.ch.close();
+        let (rest, kind) = drain(&self.ch);
+        assert_eq!(kind, ErrorKind::Closed);
+        self.got.extend(rest);
+        let events = self.events();
+        (self.got, events)
+    }
+}
+
+fn count(events: &[StateEvent], f: impl Fn(&StateEvent) -> bool) -> usize {
+    events.iter().filter(|e| f(e)).count()
+}
+
+fn backfills_done(events: &[StateEvent]) -> usize {
+    count(events, |e| matches!(e, StateEvent::BackfillDone { .. }))
+}
+
+/// One value as compared with the history: timestamp text, value, flags.
+type Key = (String, String, bool, bool, bool, bool);
+
+fn keys_of(content: &Content, stream: usize) -> Vec<Key> {
+    content.streams()[stream]
+        .values
+        .iter()
+        .map(|v| {
+            (
+                v.timestamp_text.clone(),
+                format!("{:?}", v.value),
+                v.good(),
+                v.questionable(),
+                v.substituted(),
+                v.annotated(),
+            )
+        })
+        .collect()
+}
+
+/// The history of every stream, as keys.
+fn history(sim: &Simulator) -> HashMap<String, Vec<Key>> {
+    let mut out = HashMap::new();
+    for (i, s) in sim.model().streams().iter().enumerate() {
+        let h = sim.history(i);
+        let text = format!(
+            r#"{{"Items":[{{"WebId":"x","Items":[{}]}}]}}"#,
+            h.iter()
+                .map(|a| a.json.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let c = Content::parse(&text);
+        assert!(!c.is_unparsable(), "{:?}", c.parse_error());
+        let keys = if h.is_empty() {
+            Vec::new()
+        } else {
+            keys_of(&c, 0)
+        };
+        for (k, a) in keys.iter().zip(&h) {
+            assert_eq!(k.0, format_ticks(a.ticks));
+        }
+        out.insert(s.web_id().to_string(), keys);
+    }
+    out
+}
+
+/// What the consumer got, per stream, in delivery order; and how many were backfilled.
+fn received(messages: &[Message]) -> (HashMap<String, Vec<Key>>, usize) {
+    let mut out: HashMap<String, Vec<Key>> = HashMap::new();
+    let mut backfilled = 0;
+    for m in messages {
+        let c = m.content();
+        assert!(!c.is_unparsable(), "{:?}: {}", c.parse_error(), m.json());
+        for (i, s) in c.streams().iter().enumerate() {
+            let keys = keys_of(c, i);
+            if m.is_backfilled() {
+                backfilled += keys.len();
+            }
+            out.entry(s.web_id.clone()).or_default().extend(keys);
+        }
+    }
+    (out, backfilled)
+}
+
+/// The values of each stream form one contiguous run of its history: exactly once, in time
+/// order, nothing invented. Returns the run's length per stream.
+fn assert_contiguous(
+    got: &HashMap<String, Vec<Key>>,
+    history: &HashMap<String, Vec<Key>>,
+) -> HashMap<String, usize> {
+    let mut lens = HashMap::new();
+    for (w, vals) in got {
+        let h = history
+            .get(w)
+            .unwrap_or_else(|| panic!("a stream the simulator does not have: {w}"));
+        let first = &vals[0];
+        let start = h
+            .iter()
+            .position(|k| k == first)
+            .unwrap_or_else(|| panic!("{w}: a value not in the history: {first:?}"));
+        for (i, v) in vals.iter().enumerate() {
+            let expected = h.get(start + i).unwrap_or_else(|| {
+                panic!("{w}: value {i} ({v:?}) is beyond the history (a duplicate?)")
+            });
+            assert_eq!(
+                v, expected,
+                "{w}: value {i} of the channel is not the next of the history: lost, duplicated or out of order"
+            );
+        }
+        lens.insert(w.clone(), vals.len());
+    }
+    lens
+}
+
+fn archive(cfg: SimConfig) -> Simulator {
+    sim(cfg.archive(true))
+}
+
+/// Run an outage of `down` on `sim` while `w` streams, then check the whole run.
+fn outage(sim: &Simulator, w: &mut Watched, down: Duration) {
+    w.poll_values(3);
+    let before = w.events().len();
+    sim.restart(down);
+    w.poll_until("backfill done", |e| {
+        e[before..].iter().any(|e| {
+            matches!(
+                e,
+                StateEvent::BackfillDone { .. } | StateEvent::BackfillFailed { .. }
+            )
+        })
+    });
+    // Live data after the backfill.
+    w.poll_values(5);
+}
+
+#[test]
+fn an_outage_of_five_seconds_is_filled_exactly_once_in_time_order() {
+    let sim = archive(SimConfig::default().interval(Duration::from_millis(20)));
+    let ids = sim.point_web_ids();
+    let mut w = Watched::open(&sim.adhoc_url(&ids), &[]);
+    outage(&sim, &mut w, Duration::from_secs(5));
+    let (messages, events) = w.finish();
+    let done: Vec<&StateEvent> = events
+        .iter()
+        .filter(|e| matches!(e, StateEvent::BackfillDone { .. }))
+        .collect();
+    assert_eq!(done.len(), 1, "{events:?}");
+    let StateEvent::BackfillDone {
+        values,
+        messages: n,
+        missing,
+        ..
+    } = done[0]
+    else {
+        unreachable!()
+    };
+    assert!(missing.is_empty(), "{missing:?}");
+    let (got, backfilled) = received(&messages);
+    assert_eq!(*values as usize, backfilled);
+    assert!(*n > 0);
+    // 5 s at 50 ticks a second for 7 streams: well over a hundred values were only recorded.
+    assert!(
+        backfilled >= 7 * 100,
+        "only {backfilled} values were backfilled"
+    );
+    assert_eq!(got.len(), ids.len());
+    let lens = assert_contiguous(&got, &history(&sim));
+    for id in &ids {
+        assert!(lens[id] > 250, "{id}: {}", lens[id]);
+    }
+    assert!(count(&events, |e| matches!(e, StateEvent::BackfillStarted { .. })) == 1);
+}
+
+#[test]
+fn several_values_at_one_timestamp_are_each_delivered_once_across_pages() {
+    // Three equal values per stream and timestamp, 600 a second per stream: a 5-second outage
+    // is several pages of maxCount 1000, cut between equal values.
+    let sim = archive(
+        SimConfig::default()
+            .interval(Duration::from_millis(5))
+            .values_per_stream(3)
+            .archive_equal_values(true),
+    );
+    let ids: Vec<String> = sim.point_web_ids().into_iter().take(2).collect();
+    let mut w = Watched::open(&sim.adhoc_url(&ids), &[]);
+    outage(&sim, &mut w, Duration::from_secs(5));
+    let (messages, events) = w.finish();
+    assert_eq!(backfills_done(&events), 1, "{events:?}");
+    let (got, backfilled) = received(&messages);
+    assert!(backfilled > 2 * 1000, "{backfilled}");
+    assert_contiguous(&got, &history(&sim));
+    assert!(
+        sim.recorded_requests() > 2,
+        "paged: {}",
+        sim.recorded_requests()
+    );
+}
+
+#[test]
+fn a_server_that_only_cuts_at_max_count_is_asked_again_from_the_last_value() {
+    let sim = archive(
+        SimConfig::default()
+            .interval(Duration::from_millis(5))
+            .values_per_stream(2)
+            .archive_equal_values(true)
+            .recorded_next_links(false),
+    );
+    let id = sim.point_web_id("SINUSOID").unwrap();
+    let mut w = Watched::open(&sim.stream_url(&id), &[]);
+    outage(&sim, &mut w, Duration::from_secs(4));
+    let (messages, events) = w.finish();
+    assert_eq!(backfills_done(&events), 1, "{events:?}");
+    let (got, backfilled) = received(&messages);
+    assert!(backfilled > 1000, "{backfilled}");
+    assert_contiguous(&got, &history(&sim));
+}
+
+/// The recorded endpoint fails as `fault` after an outage: the failure is reported with every
+/// stream's missing range, and live data goes on, exactly once.
+fn recorded_failure(fault: RecordedFault, pairs: &[(&str, &str)]) -> (StateEvent, Simulator) {
+    let sim = archive(SimConfig::default().interval(Duration::from_millis(20)));
+    let ids: Vec<String> = sim.point_web_ids().into_iter().take(3).collect();
+    let mut w = Watched::open(&sim.adhoc_url(&ids), pairs);
+    w.poll_values(3);
+    sim.recorded_fault(Some(fault));
+    let before = w.events().len();
+    sim.restart(Duration::from_secs(2));
+    w.poll_until("backfill failed", |e| {
+        e[before..]
+            .iter()
+            .any(|e| matches!(e, StateEvent::BackfillFailed { .. }))
+    });
+    // Live data goes on.
+    w.poll_values(10);
+    sim.recorded_fault(None);
+    let (messages, events) = w.finish();
+    let failed = events
+        .iter()
+        .find(|e| matches!(e, StateEvent::BackfillFailed { .. }))
+        .unwrap()
+        .clone();
+    let StateEvent::BackfillFailed {
+        values, missing, ..
+    } = &failed
+    else {
+        unreachable!()
+    };
+    assert_eq!(*values, 0);
+    let (got, backfilled) = received(&messages);
+    assert_eq!(backfilled, 0);
+    // Every stream is reported, from its last delivered value (exclusive) to the end.
+    let h = history(&sim);
+    for id in &ids {
+        let r = missing
+            .iter()
+            .find(|m| &m.web_id == id)
+            .unwrap_or_else(|| panic!("{id} not reported: {missing:?}"));
+        assert!(r.from_exclusive && r.from_ns < r.to_ns, "{r:?}");
+        // What the consumer lacks of this stream lies in the reported range: the values it
+        // got are the history before the gap and after it, each run contiguous.
+        let vals = &got[id];
+        let hist = &h[id];
+        let first = hist.iter().position(|k| k == &vals[0]).unwrap();
+        let gap_at = (0..vals.len())
+            .find(|&i| hist[first + i] != vals[i])
+            .expect("a gap");
+        let last_before = piwebasync::model::parse_timestamp(&vals[gap_at - 1].0).unwrap();
+        assert_eq!(
+            last_before, r.from_ns,
+            "{id}: the range starts at the last delivered value"
+        );
+        let resumed = hist.iter().position(|k| k == &vals[gap_at]).unwrap();
+        assert!(resumed > first + gap_at, "{id}: values were missing");
+        for k in &hist[first + gap_at..resumed] {
+            let t = piwebasync::model::parse_timestamp(&k.0).unwrap();
+            assert!(t > r.from_ns && t <= r.to_ns, "{id}: {t} outside {r:?}");
+        }
+        assert_eq!(
+            &hist[resumed..resumed + vals.len() - gap_at],
+            &vals[gap_at..]
+        );
+    }
+    (failed, sim)
+}
+
+#[test]
+fn a_recorded_endpoint_answering_500_is_reported_and_live_data_goes_on() {
+    let (failed, sim) = recorded_failure(RecordedFault::Status(500), &[]);
+    let StateEvent::BackfillFailed { cause, .. } = failed else {
+        unreachable!()
+    };
+    assert_eq!(cause.http_status(), Some(500), "{cause}");
+    assert!(sim.recorded_requests() >= 1);
+}
+
+#[test]
+fn a_recorded_endpoint_that_never_answers_times_out_and_live_data_goes_on() {
+    let (failed, _sim) = recorded_failure(RecordedFault::Hang, &[("open_timeout", "2")]);
+    let StateEvent::BackfillFailed { cause, .. } = failed else {
+        unreachable!()
+    };
+    assert_eq!(cause.kind(), ErrorKind::OpenTimeout, "{cause}");
+}
+
+#[test]
+fn an_outage_longer_than_gap_fill_max_span_is_cut_and_the_cut_is_reported() {
+    let sim = archive(SimConfig::default().interval(Duration::from_millis(20)));
+    let ids: Vec<String> = sim.point_web_ids().into_iter().take(2).collect();
+    let mut w = Watched::open(&sim.adhoc_url(&ids), &[("gap_fill_max_span", "2")]);
+    outage(&sim, &mut w, Duration::from_secs(5));
+    let (messages, events) = w.finish();
+    let done = events
+        .iter()
+        .find(|e| matches!(e, StateEvent::BackfillDone { .. }))
+        .unwrap_or_else(|| panic!("{events:?}"));
+    let StateEvent::BackfillDone { missing, cause, .. } = done else {
+        unreachable!()
+    };
+    assert!(
+        cause
+            .as_deref()
+            .is_some_and(|c| c.contains("gap_fill_max_span")),
+        "{cause:?}"
+    );
+    let (got, backfilled) = received(&messages);
+    assert!(backfilled > 0);
+    let h = history(&sim);
+    for id in &ids {
+        let r = missing
+            .iter()
+            .find(|m| &m.web_id == id)
+            .unwrap_or_else(|| panic!("{id} not reported: {missing:?}"));
+        // The cut part: from the last value before the outage to 2 s before the backfill.
+        let span = r.to_ns - r.from_ns;
+        assert!(span > 2_000_000_000, "{r:?}");
+        let vals = &got[id];
+        let hist = &h[id];
+        let first = hist.iter().position(|k| k == &vals[0]).unwrap();
+        let gap_at = (0..vals.len())
+            .find(|&i| hist[first + i] != vals[i])
+            .expect("the cut part is missing");
+        let resumed = hist.iter().position(|k| k == &vals[gap_at]).unwrap();
+        for k in &hist[first + gap_at..resumed] {
+            let t = piwebasync::model::parse_timestamp(&k.0).unwrap();
+            assert!(
+                t > r.from_ns && t < r.to_ns,
+                "{id}: a value outside the reported cut"
+            );
+        }
+        assert_eq!(
+            &hist[resumed..resumed + vals.len() - gap_at],
+            &vals[gap_at..]
+        );
+    }
+}
