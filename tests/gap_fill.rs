@@ -443,3 +443,107 @@ fn an_outage_longer_than_gap_fill_max_span_is_cut_and_the_cut_is_reported() {
         );
     }
 }
+
+#[test]
+fn an_update_that_keeps_streams_delivers_them_exactly_once() {
+    let sim = archive(SimConfig::default().interval(Duration::from_millis(10)));
+    let ids = sim.point_web_ids();
+    let (a, b) = (ids[..4].to_vec(), ids[2..].to_vec());
+    let mut w = Watched::open(&sim.adhoc_url(&a), &[]);
+    w.poll_values(5);
+    // The new endpoint streams 300 ms before its 101 reaches us, while the old one still
+    // streams: some 30 ticks of values come on both.
+    sim.delay_upgrades(Duration::from_millis(300));
+    w.ch.update(&sim.adhoc_url(&b), true).expect("update");
+    w.poll_until("backfill done", |e| backfills_done(e) == 1);
+    w.poll_values(10);
+    // And back.
+    w.ch.update(&sim.adhoc_url(&a), true).expect("update back");
+    w.poll_until("backfill done", |e| backfills_done(e) == 2);
+    w.poll_values(10);
+    let (messages, events) = w.finish();
+    assert_eq!(
+        count(&events, |e| matches!(e, StateEvent::BackfillFailed { .. })),
+        0,
+        "{events:?}"
+    );
+    // Only the streams both endpoints share are backfilled: the others start (or stop) with
+    // the endpoint, as channels do.
+    for m in messages.iter().filter(|m| m.is_backfilled()) {
+        for s in m.content().streams() {
+            assert!(a[2..].contains(&s.web_id), "{} was backfilled", s.web_id);
+        }
+    }
+    let (got, _) = received(&messages);
+    let h = history(&sim);
+    // Streams 2 and 3 are on every endpoint: one contiguous run each.
+    let lens = assert_contiguous(
+        &got.iter()
+            .filter(|(w, _)| a[2..].contains(w))
+            .map(|(w, v)| (w.clone(), v.clone()))
+            .collect(),
+        &h,
+    );
+    assert_eq!(lens.len(), 2);
+    // The others: every value of the history at most once, in order.
+    for (w, vals) in &got {
+        let hist = &h[w];
+        let mut at = 0;
+        for v in vals {
+            let i = hist[at..]
+                .iter()
+                .position(|k| k == v)
+                .unwrap_or_else(|| panic!("{w}: {v:?} duplicated, out of order or invented"));
+            at += i + 1;
+        }
+    }
+}
+
+#[test]
+fn a_large_backfill_is_paged_into_the_queue_as_the_consumer_drains_it() {
+    // 500 ticks a second for 7 streams: a 5-second outage is about 17,500 recorded values,
+    // three pages of maxCount 1000 per stream.
+    let sim = archive(SimConfig::default().interval(Duration::from_millis(2)));
+    let ids = sim.point_web_ids();
+    let mut w = Watched::open(
+        &sim.adhoc_url(&ids),
+        &[("max_queue", "4"), ("max_queue_bytes", "100000")],
+    );
+    w.poll_values(3);
+    sim.restart(Duration::from_secs(5));
+    w.poll_until("backfill started", |e| {
+        e.iter()
+            .any(|e| matches!(e, StateEvent::BackfillStarted { .. }))
+    });
+    // The consumer stops: the backfill must stop with the queue full, not fetch on.
+    let (mut largest, mut most_bytes) = (0usize, 0usize);
+    std::thread::sleep(Duration::from_millis(1500));
+    let stats = w.ch.stats();
+    assert!(stats.queue_depth <= 4, "{stats:?}");
+    let while_stopped = sim.recorded_requests();
+    assert_eq!(while_stopped, 1, "pages fetched while the queue was full");
+    // Drain slowly, watching the bounds.
+    let deadline = Instant::now() + SOON;
+    while backfills_done(&w.events()) == 0 {
+        assert!(Instant::now() < deadline, "{:?}", w.events());
+        if let Ok(m) = w.ch.poll_next(Some(Duration::from_millis(50))) {
+            largest = largest.max(m.json().len());
+            w.got.push(m);
+        }
+        let s = w.ch.stats();
+        assert!(s.queue_depth <= 4, "{s:?}");
+        most_bytes = most_bytes.max(s.queue_bytes as usize);
+    }
+    w.poll_values(5);
+    let (messages, events) = w.finish();
+    assert_eq!(backfills_done(&events), 1, "{events:?}");
+    // max_queue_bytes plus one message, at most.
+    assert!(
+        most_bytes <= 100_000 + largest,
+        "{most_bytes} > 100000 + {largest}"
+    );
+    assert!(sim.recorded_requests() >= 3, "{}", sim.recorded_requests());
+    let (got, backfilled) = received(&messages);
+    assert!(backfilled > 7 * 2000, "{backfilled}");
+    assert_contiguous(&got, &history(&sim));
+}

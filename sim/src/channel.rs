@@ -37,6 +37,8 @@ pub(crate) struct ChannelSpec {
     pub webid_type: WebIdType,
     pub include_initial: bool,
     pub heartbeat_rate: u32,
+    /// With the archive: where the channel starts, fixed when the request was accepted.
+    pub archive_cursor: Option<Vec<usize>>,
 }
 
 fn parse_bool(req: &Request, name: &str) -> Result<bool, (u16, String)> {
@@ -128,7 +130,9 @@ pub(crate) fn route(shared: &Shared, req: &Request) -> Result<ChannelSpec, (u16,
             }
         },
     };
+    let archive_cursor = shared.archive.as_ref().map(|a| a.lengths(&streams));
     Ok(ChannelSpec {
+        archive_cursor,
         streams,
         webid_type,
         include_initial: parse_bool(req, "includeInitialValues")?,
@@ -383,16 +387,31 @@ pub(crate) async fn run(
     let model = shared.model.clone();
     let mut gen = ChannelGen::new(spec.streams, spec.webid_type);
 
-    let _ = main_loop(
-        &mut c,
-        &mut stall,
-        &mut gen,
-        &model,
-        cfg,
-        spec.include_initial,
-        spec.heartbeat_rate,
-    )
-    .await;
+    let _ = match spec.archive_cursor {
+        Some(cursor) => {
+            archive_loop(
+                &mut c,
+                &mut stall,
+                &gen,
+                &shared,
+                spec.heartbeat_rate,
+                cursor,
+            )
+            .await
+        }
+        None => {
+            main_loop(
+                &mut c,
+                &mut stall,
+                &mut gen,
+                &model,
+                cfg,
+                spec.include_initial,
+                spec.heartbeat_rate,
+            )
+            .await
+        }
+    };
     c.stop_reader().await;
     let Conn {
         raw,
@@ -438,11 +457,6 @@ async fn main_loop(
         if let Flow::End = c.send(json, Kind::Initial, n).await {
             return Flow::End;
         }
-    }
-    if let Some(archive) = c.shared.archive.as_ref() {
-        let shared = c.shared.clone();
-        let _ = archive;
-        return archive_loop(c, stall, gen, &shared, heartbeat_rate).await;
     }
     let fast = cfg.interval.is_zero();
     let tick = if fast {
@@ -516,19 +530,20 @@ async fn main_loop(
     }
 }
 
-/// With the archive: send what is archived after the connection opened, as it is written.
+/// With the archive: send what is archived after the request was accepted (`cursors`), as it
+/// is written. (`includeInitialValues` is not served from the archive.)
 async fn archive_loop(
     c: &mut Conn,
     stall: &mut watch::Receiver<bool>,
     gen: &ChannelGen,
     shared: &Arc<Shared>,
     heartbeat_rate: u32,
+    mut cursors: Vec<usize>,
 ) -> Flow {
     let Some(archive) = shared.archive.as_ref() else {
         return Flow::End;
     };
     let streams = gen.streams().to_vec();
-    let mut cursors = archive.lengths(&streams);
     let tick = if shared.cfg.interval.is_zero() {
         Duration::from_millis(100)
     } else {

@@ -360,6 +360,14 @@ impl Simulator {
         ))
     }
 
+    /// Answer every accepted upgrade only after `d` (zero: at once). With the archive, the
+    /// channel starts when the request is accepted, so what is archived meanwhile reaches the
+    /// client on the new channel *and* on any channel it still has open: the overlap of a
+    /// make-before-break update.
+    pub fn delay_upgrades(&self, d: Duration) {
+        *lock(&self.shared.upgrade_delay) = d;
+    }
+
     /// Make the recorded endpoints fail (`Some`) or answer again (`None`).
     pub fn recorded_fault(&self, fault: Option<RecordedFault>) {
         if let Some(a) = self.shared.archive.as_ref() {

@@ -248,6 +248,11 @@ async fn handle_socket(shared: Arc<Shared>, tcp: TcpStream, epoch: u64) {
             SimStream::Tls(mut tls) => http::finish(&mut tls, &bytes).await,
         },
         Outcome::Upgrade(req, spec) => {
+            // A server that started the channel before its answer reaches the client.
+            let delay = *lock(&shared.upgrade_delay);
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
             let key = req.header("Sec-WebSocket-Key").unwrap_or_default();
             let resp = format!(
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nServer: piwebasync-sim\r\n\r\n",

@@ -49,6 +49,8 @@ pub(crate) struct Shared {
     pub conn_notify: Notify,
     /// The recorded history (`SimConfig::archive`).
     pub archive: Option<crate::archive::ArchiveState>,
+    /// `delay_upgrades`: how long an accepted upgrade waits before its 101.
+    pub upgrade_delay: Mutex<std::time::Duration>,
 }
 
 #[derive(Default)]
@@ -76,6 +78,7 @@ impl Shared {
             .then(|| crate::archive::ArchiveState::new(model.streams().len()));
         Shared {
             archive,
+            upgrade_delay: Mutex::new(std::time::Duration::ZERO),
             auth: Mutex::new(SimAuth {
                 basic: cfg.basic_credentials.clone(),
                 bearer: cfg.bearer_token.clone(),

@@ -87,8 +87,18 @@ impl Backfill<'_> {
         let (opts, endpoint_since, retained, marks) = {
             let mut g = lock(self.gap);
             let retained = g.take_retained();
-            let marks: HashMap<String, gapfill::Mark> =
-                g.marks().map(|(w, m)| (w.clone(), m.clone())).collect();
+            // The streams this backfill is for: after an update, those of the old endpoint
+            // (the new one's answer tells which it shares); after a reconnect, those of the
+            // endpoint. Marks of streams the channel had before are left out.
+            let old = g.take_old_endpoint();
+            let marks: HashMap<String, gapfill::Mark> = g
+                .marks()
+                .filter(|(w, _)| match (&old, seam) {
+                    (Some(old), Seam::Update) => old.contains(*w),
+                    _ => g.on_endpoint(w),
+                })
+                .map(|(w, m)| (w.clone(), m.clone()))
+                .collect();
             (g.opts, g.endpoint_since, retained, marks)
         };
         // Where each planned stream starts: its newest delivered value, else (a reconnect) when

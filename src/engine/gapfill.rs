@@ -17,7 +17,7 @@
 //! the old endpoint) already delivered are taken out, one for one.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 use super::options::GapFillOptions;
@@ -142,17 +142,42 @@ pub struct GapFill {
     /// When the current endpoint started streaming (client clock, ns): the start for streams
     /// that delivered nothing yet.
     pub endpoint_since: i64,
+    /// The streams of the current endpoint: named by its URL, or seen on it.
+    on_endpoint: HashSet<String>,
+    /// After a switch: the streams of the old endpoint (the update's backfill is for those the
+    /// new one shares).
+    old_endpoint: Option<HashSet<String>>,
 }
 
 impl GapFill {
-    pub fn new(opts: GapFillOptions, now_ns: i64) -> GapFill {
+    /// `url_ids`: the WebIds the channel URL names (none for a stream set of an element).
+    pub fn new(opts: GapFillOptions, now_ns: i64, url_ids: Vec<String>) -> GapFill {
         GapFill {
             opts,
             marks: HashMap::new(),
             retained: None,
             skip: HashMap::new(),
             endpoint_since: now_ns,
+            on_endpoint: url_ids.into_iter().collect(),
+            old_endpoint: None,
         }
+    }
+
+    /// The channel moved to an endpoint whose URL names `url_ids`: the streams of the old one
+    /// are kept for the update's backfill.
+    pub fn switched(&mut self, url_ids: Vec<String>) {
+        let old = std::mem::replace(&mut self.on_endpoint, url_ids.into_iter().collect());
+        self.old_endpoint = Some(old);
+    }
+
+    /// Whether `web_id` belongs to the current endpoint (named by its URL or seen on it).
+    pub fn on_endpoint(&self, web_id: &str) -> bool {
+        self.on_endpoint.contains(web_id)
+    }
+
+    /// After a switch: the streams of the old endpoint (taken).
+    pub fn take_old_endpoint(&mut self) -> Option<HashSet<String>> {
+        self.old_endpoint.take()
     }
 
     pub fn mark(&self, web_id: &str) -> Option<&Mark> {
@@ -189,6 +214,9 @@ impl GapFill {
     }
 
     fn observe_stream(&mut self, web_id: &str, values: &[TimedValue]) {
+        if !self.on_endpoint.contains(web_id) {
+            self.on_endpoint.insert(web_id.to_string());
+        }
         let mark = self.marks.entry(web_id.to_string()).or_insert(Mark {
             newest: i64::MIN,
             at_newest: KeyCounts::default(),
@@ -476,6 +504,15 @@ fn split_ids(prefix: &str, web_ids: &[String], kept: &[String]) -> Vec<(String, 
     out
 }
 
+/// The WebIds a channel URL names: its `webId` parameters, or the `{webId}` of
+/// `streams/{webId}/channel` (none for a stream set of an element).
+pub fn url_web_ids(request_target: &str) -> Vec<String> {
+    match Plan::for_channel(request_target) {
+        Ok(p) => p.requests.into_iter().flat_map(|r| r.web_ids).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 /// The kept parameters of a channel URL (for continuation requests).
 pub fn kept_params(request_target: &str) -> Vec<String> {
     let query = request_target.split_once('?').map_or("", |(_, q)| q);
@@ -581,7 +618,7 @@ mod tests {
 
     #[test]
     fn marks_count_equal_values_at_one_timestamp_and_the_filter_takes_them_one_for_one() {
-        let mut g = GapFill::new(opts(), 0);
+        let mut g = GapFill::new(opts(), 0, Vec::new());
         let two = r#"{"Items":[{"WebId":"A","Items":[
             {"Timestamp":"2024-01-01T00:00:01Z","Value":1.0},
             {"Timestamp":"2024-01-01T00:00:02Z","Value":2.0},

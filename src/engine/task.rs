@@ -122,9 +122,10 @@ pub fn spawn(
     let (opened_tx, opened_rx) = std::sync::mpsc::sync_channel(1);
     let open_timeout = cfg.open_timeout;
     let update_bound = cfg.open_timeout + cfg.close_timeout + Duration::from_secs(5);
-    let gap = cfg
-        .gap_fill
-        .map(|o| std::sync::Mutex::new(GapFill::new(o, backfill::now_ns())));
+    let gap = cfg.gap_fill.map(|o| {
+        let ids = super::gapfill::url_web_ids(target.request_target());
+        std::sync::Mutex::new(GapFill::new(o, backfill::now_ns(), ids))
+    });
     let task = ChannelTask {
         url: Arc::from(target.display()),
         target,
@@ -309,6 +310,10 @@ impl ChannelTask {
     fn switch_to(&mut self, update: Update) {
         self.seam = Some(Seam::Update);
         self.target = update.target;
+        if let Some(g) = self.gap.as_ref() {
+            let ids = super::gapfill::url_web_ids(self.target.request_target());
+            g.lock().unwrap_or_else(|p| p.into_inner()).switched(ids);
+        }
         self.url = Arc::from(self.target.display());
         self.shared.counters.updated();
         self.shared.counters.set_state(ChannelState::Open);
