@@ -8,6 +8,7 @@
 //! value lost, invented, duplicated or out of order breaks the run.
 
 mod common;
+mod tls_common;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -545,5 +546,41 @@ fn a_large_backfill_is_paged_into_the_queue_as_the_consumer_drains_it() {
     assert!(sim.recorded_requests() >= 3, "{}", sim.recorded_requests());
     let (got, backfilled) = received(&messages);
     assert!(backfilled > 7 * 2000, "{backfilled}");
+    assert_contiguous(&got, &history(&sim));
+}
+
+#[test]
+fn the_backfill_uses_the_channels_tls_and_credentials() {
+    let pki = tls_common::Pki::new("gap-fill");
+    let sim = archive(
+        SimConfig::default()
+            .interval(Duration::from_millis(20))
+            .tls(pki.pki.server(tls_common::LOOPBACK))
+            .basic_auth("piuser", "pi-secret"),
+    );
+    let ids: Vec<String> = sim.point_web_ids().into_iter().take(2).collect();
+    let mut w = Watched::open(
+        &sim.adhoc_url(&ids),
+        &[
+            ("tls_ca_file", &pki.ca_file),
+            ("auth", "basic"),
+            ("username", "piuser"),
+            ("password", "pi-secret"),
+        ],
+    );
+    outage(&sim, &mut w, Duration::from_secs(2));
+    let (messages, events) = w.finish();
+    assert_eq!(backfills_done(&events), 1, "{events:?}");
+    let StateEvent::BackfillStarted { url, .. } = events
+        .iter()
+        .find(|e| matches!(e, StateEvent::BackfillStarted { .. }))
+        .unwrap()
+    else {
+        unreachable!()
+    };
+    assert!(url.starts_with("https://"), "{url}");
+    assert_eq!(sim.auth_failures(), 0);
+    let (got, backfilled) = received(&messages);
+    assert!(backfilled > 2 * 40, "{backfilled}");
     assert_contiguous(&got, &history(&sim));
 }
