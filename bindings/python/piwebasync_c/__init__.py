@@ -24,8 +24,8 @@ from ._ffi import (  # re-exported constants
     PWA_WEBID_TYPE_DEFAULT, PWA_WEBID_TYPE_FULL, PWA_WEBID_TYPE_ID_ONLY,
     PWA_WEBID_TYPE_PATH_ONLY, PWA_WEBID_TYPE_LOCAL_ID_ONLY, PWA_WEBID_TYPE_DEFAULT_ID_ONLY,
 )
-from .channel import (Channel, Config, EventKind, KeyInfo, State, StateEvent, Stats,
-                      config_keys, configure_runtime, set_library_log_level, shutdown)
+from .channel import (Channel, Config, EventKind, KeyInfo, MissingRange, State, StateEvent,
+                      Stats, config_keys, configure_runtime, set_library_log_level, shutdown)
 from .errors import ChannelClosed, PiError, Status, status_name, status_str
 from .message import DigitalState, Message, Stream, Value, ValueKind, WebException, kind_name
 from .urls import url_adhoc, url_adhoc_split, url_stream, url_streamset
@@ -58,7 +58,8 @@ def _check_version():
 _check_version()
 
 __all__ = [
-    "Channel", "ChannelClosed", "Config", "DigitalState", "EventKind", "Message", "PiError",
+    "Channel", "ChannelClosed", "Config", "DigitalState", "EventKind", "Message", "MissingRange",
+    "PiError",
     "State", "StateEvent", "Stats", "Status", "Stream", "Value", "ValueKind", "WebException",
     "KeyInfo", "config_keys", "configure_runtime", "kind_name", "lib_path", "set_library_log_level", "shutdown",
     "status_name", "status_str", "url_adhoc", "url_adhoc_split", "url_stream", "url_streamset",

@@ -55,6 +55,9 @@ PWA_EVENT_RECONNECTED = 4
 PWA_EVENT_UPDATED = 5
 PWA_EVENT_ROLLED_BACK = 6
 PWA_EVENT_CLOSED = 7
+PWA_EVENT_BACKFILL_STARTED = 8
+PWA_EVENT_BACKFILL_DONE = 9
+PWA_EVENT_BACKFILL_FAILED = 10
 
 PWA_STATE_CONNECTING = 0
 PWA_STATE_OPEN = 1
@@ -128,6 +131,15 @@ pwa_config_p = c_void_p
 pwa_message_p = c_void_p
 
 
+class pwa_missing_range(Structure):
+    _fields_ = [
+        ("web_id", c_char_p),
+        ("from_unix_ns", c_int64),
+        ("to_unix_ns", c_int64),
+        ("from_exclusive", c_int32),
+    ]
+
+
 class pwa_state_event(Structure):
     _fields_ = [
         ("kind", pwa_event_kind),
@@ -136,6 +148,9 @@ class pwa_state_event(Structure):
         ("delay_ms", c_uint64),
         ("url", c_char_p),
         ("message", c_char_p),
+        ("count", c_uint64),
+        ("missing", POINTER(pwa_missing_range)),
+        ("missing_count", c_size_t),
     ]
 
 
@@ -202,6 +217,8 @@ class pwa_message_info(Structure):
         ("is_unparsable", c_int32),
         ("has_web_exception", c_int32),
         ("web_exception_status", c_int32),
+        ("is_backfilled", c_int32),
+        ("is_rewritten", c_int32),
     ]
 
 
@@ -250,15 +267,17 @@ def expected_sizes():
     p = ctypes.sizeof(c_void_p)
     z = ctypes.sizeof(c_size_t)
     u64_align = ctypes.alignment(c_uint64)
-    # pwa_state_event: three 4-byte fields, then a uint64 aligned to its alignment, two pointers.
+    # pwa_state_event: three 4-byte fields, then a uint64 aligned to its alignment, two
+    # pointers, a uint64 (count), a pointer and a size_t (missing ranges).
     ev = 12
     ev = (ev + u64_align - 1) // u64_align * u64_align + 8 + 2 * p
+    ev = (ev + u64_align - 1) // u64_align * u64_align + 8 + p + z
     ev_align = max(u64_align, p)
     ev = (ev + ev_align - 1) // ev_align * ev_align
     return {
         pwa_value: 3 * 8 + 5 * p + z + 10 * 4,
         pwa_stream_info: 5 * p + 2 * z + 2 * 4,
-        pwa_message_info: 2 * p + 2 * z + 4 * 4,
+        pwa_message_info: 2 * p + 2 * z + 6 * 4,
         pwa_url_options: 3 * p + 6 * 4,
         pwa_stats: 8 * 8,
         pwa_callbacks: 3 * p,

@@ -9,6 +9,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
+from typing import Tuple
 
 from . import _ffi
 from .errors import MISUSE, ChannelClosed, PiError, as_status, check
@@ -44,6 +45,9 @@ class EventKind(enum.IntEnum):
     UPDATED = _ffi.PWA_EVENT_UPDATED
     ROLLED_BACK = _ffi.PWA_EVENT_ROLLED_BACK
     CLOSED = _ffi.PWA_EVENT_CLOSED
+    BACKFILL_STARTED = _ffi.PWA_EVENT_BACKFILL_STARTED
+    BACKFILL_DONE = _ffi.PWA_EVENT_BACKFILL_DONE
+    BACKFILL_FAILED = _ffi.PWA_EVENT_BACKFILL_FAILED
 
 
 def _enum_or_int(enum_cls, v):
@@ -54,14 +58,29 @@ def _enum_or_int(enum_cls, v):
 
 
 @dataclass(frozen=True)
+class MissingRange:
+    """A time range of one stream a backfill did not deliver (gap_fill): web_id ("" = every
+    stream of the endpoint), from_unix_ns (exclusive when from_exclusive), to_unix_ns
+    (inclusive)."""
+    web_id: str
+    from_unix_ns: int
+    to_unix_ns: int
+    from_exclusive: bool
+
+
+@dataclass(frozen=True)
 class StateEvent:
-    """A copy of a pwa_state_event (see the header for which fields apply to which kind)."""
+    """A copy of a pwa_state_event (see the header for which fields apply to which kind).
+    count: BACKFILL_STARTED the streams, BACKFILL_DONE / BACKFILL_FAILED the values delivered;
+    missing: the ranges a backfill did not recover."""
     kind: object  # EventKind (or int for a kind this binding does not know)
     status: object  # Status
     attempt: int
     delay_ms: int
     url: str
     message: str
+    count: int = 0
+    missing: Tuple[MissingRange, ...] = ()
 
     @property
     def kind_name(self):
@@ -261,6 +280,16 @@ def _make_trampolines(cs):
                 delay_ms=int(ev.delay_ms),
                 url=_ffi.decode(ev.url),
                 message=_ffi.decode(ev.message),
+                count=int(ev.count),
+                missing=tuple(
+                    MissingRange(
+                        web_id=_ffi.decode(ev.missing[i].web_id),
+                        from_unix_ns=int(ev.missing[i].from_unix_ns),
+                        to_unix_ns=int(ev.missing[i].to_unix_ns),
+                        from_exclusive=bool(ev.missing[i].from_exclusive),
+                    )
+                    for i in range(ev.missing_count)
+                ),
             )
             if event.kind == EventKind.CLOSED:
                 cs.terminal = ChannelClosed(event.status, event.message)

@@ -166,7 +166,9 @@ class Message:
     json: the text exactly as the server sent it; url: the channel URL it arrived on ("" for
     Message.from_json; a password in it shows as ***); is_heartbeat; is_unparsable and
     parse_error; web_exception (message level) or None; streams; values (the flat list of
-    every stream's values, in order).
+    every stream's values, in order); is_backfilled: recorded values a backfill fetched after a
+    reconnect or an update (gap_fill); is_rewritten: json is the library's rendering, not the
+    frame as sent (backfilled, or values already delivered taken out at a seam).
     """
     json: str
     url: str
@@ -176,6 +178,8 @@ class Message:
     web_exception: Optional[WebException]
     streams: Tuple[Stream, ...]
     values: Tuple[Value, ...] = field(repr=False)
+    is_backfilled: bool = False
+    is_rewritten: bool = False
 
     @classmethod
     def from_json(cls, text):
@@ -235,4 +239,6 @@ class Message:
                                          info.web_exception_errors),
             streams=tuple(streams),
             values=tuple(values),
+            is_backfilled=bool(info.is_backfilled),
+            is_rewritten=bool(info.is_rewritten),
         )
