@@ -40,10 +40,12 @@ start_sim SIM --interval-ms 20 || { echo "dotnet-binding: FAIL (simulator A)" >&
 start_sim SIM2 --interval-ms 20 || { echo "dotnet-binding: FAIL (simulator B)" >&2; exit 1; }
 # A third one only for fault injection (reset, 401 refusals), so A and B stay undisturbed.
 start_sim SIM3 --interval-ms 20 || { echo "dotnet-binding: FAIL (simulator C)" >&2; exit 1; }
+# One with a recorded history, restarted by the gap fill test.
+start_sim SIMA --interval-ms 20 --archive || { echo "dotnet-binding: FAIL (archive simulator)" >&2; exit 1; }
 
 # Mono resolves [DllImport("piwebasync")] to libpiwebasync.so through LD_LIBRARY_PATH.
 PWA_LAYOUT=$layout LD_LIBRARY_PATH="$PWD/target/debug${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
-    timeout 300 mono --debug build/TestBinding.exe "$SIM_ADHOC" "$SIM2_ADHOC" "$SIM_BASE" "$SIM3_BASE"
+    timeout 300 mono --debug build/TestBinding.exe "$SIM_ADHOC" "$SIM2_ADHOC" "$SIM_BASE" "$SIM3_BASE" "$SIMA_BASE"
 rc=$?
 if [ "$rc" -ne 0 ]; then
     echo "dotnet-binding: FAIL (exit $rc)" >&2

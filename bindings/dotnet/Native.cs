@@ -129,6 +129,19 @@ namespace PiWebAsync
             public ulong delay_ms;      // uint64_t (4 bytes of padding before it)
             public IntPtr url;          // const char*
             public IntPtr message;      // const char*
+            public ulong count;         // uint64_t
+            public IntPtr missing;      // const pwa_missing_range*
+            public UIntPtr missing_count; // size_t
+        }
+
+        /// <summary>pwa_missing_range</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct pwa_missing_range
+        {
+            public IntPtr web_id;       // const char*
+            public long from_unix_ns;
+            public long to_unix_ns;
+            public int from_exclusive;
         }
 
         /// <summary>pwa_callbacks</summary>
@@ -181,6 +194,8 @@ namespace PiWebAsync
             public int is_unparsable;
             public int has_web_exception;
             public int web_exception_status;
+            public int is_backfilled;
+            public int is_rewritten;
         }
 
         /// <summary>pwa_stream_info</summary>

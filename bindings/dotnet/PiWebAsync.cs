@@ -51,7 +51,7 @@ namespace PiWebAsync
     public enum EventKind
     {
         Connected = 1, Disconnected = 2, Reconnecting = 3, Reconnected = 4, Updated = 5,
-        RolledBack = 6, Closed = 7,
+        RolledBack = 6, Closed = 7, BackfillStarted = 8, BackfillDone = 9, BackfillFailed = 10,
     }
 
     /// <summary>PWA_VALUE_*</summary>
@@ -319,8 +319,15 @@ namespace PiWebAsync
         public ulong DelayMs { get; internal set; }
         /// <summary>CONNECTED, RECONNECTED, UPDATED: the endpoint ("" otherwise).</summary>
         public string Url { get; internal set; }
-        /// <summary>DISCONNECTED, ROLLED_BACK, CLOSED: why (the header's `message`; "" otherwise).</summary>
+        /// <summary>DISCONNECTED, ROLLED_BACK, CLOSED, BACKFILL_FAILED: why; BACKFILL_DONE: what
+        /// a bound cut (the header's `message`; "" otherwise).</summary>
         public string Reason { get; internal set; }
+        /// <summary>BACKFILL_STARTED: the streams; BACKFILL_DONE, BACKFILL_FAILED: the values
+        /// delivered.</summary>
+        public ulong Count { get; internal set; }
+        /// <summary>BACKFILL_DONE, BACKFILL_FAILED: what was not recovered (empty when
+        /// nothing).</summary>
+        public IReadOnlyList<MissingRange> Missing { get; internal set; }
 
         internal static StateEvent Copy(IntPtr p)
         {
@@ -332,12 +339,51 @@ namespace PiWebAsync
             s.DelayMs = e.delay_ms;
             s.Url = Utf8.Decode(e.url) ?? string.Empty;
             s.Reason = Utf8.Decode(e.message) ?? string.Empty;
+            s.Count = e.count;
+            int n = PiWebApi.ToInt(e.missing_count);
+            MissingRange[] missing = new MissingRange[n];
+            int size = Marshal.SizeOf<Native.pwa_missing_range>();
+            for (int i = 0; i < n; i++)
+            {
+                Native.pwa_missing_range r = Marshal.PtrToStructure<Native.pwa_missing_range>(
+                    new IntPtr(e.missing.ToInt64() + (long)i * size));
+                missing[i] = new MissingRange(
+                    Utf8.Decode(r.web_id) ?? string.Empty, r.from_unix_ns, r.to_unix_ns,
+                    r.from_exclusive != 0);
+            }
+            s.Missing = missing;
             return s;
         }
 
         public override string ToString()
         {
             return Kind + " " + StatusName + (Url.Length > 0 ? " " + Url : "") + (Reason.Length > 0 ? ": " + Reason : "");
+        }
+    }
+
+    /// <summary>A time range of one stream a backfill did not deliver (pwa_missing_range).</summary>
+    public sealed class MissingRange
+    {
+        /// <summary>The stream's WebId; "" for every stream of the endpoint.</summary>
+        public string WebId { get; private set; }
+        /// <summary>From (ns since the Unix epoch), exclusive when FromExclusive.</summary>
+        public long FromUnixNs { get; private set; }
+        /// <summary>Up to (ns since the Unix epoch), inclusive.</summary>
+        public long ToUnixNs { get; private set; }
+        public bool FromExclusive { get; private set; }
+
+        internal MissingRange(string webId, long from, long to, bool fromExclusive)
+        {
+            WebId = webId;
+            FromUnixNs = from;
+            ToUnixNs = to;
+            FromExclusive = fromExclusive;
+        }
+
+        public override string ToString()
+        {
+            return (WebId.Length > 0 ? WebId : "every stream") + " " + (FromExclusive ? "(" : "[")
+                + FromUnixNs + ", " + ToUnixNs + "]";
         }
     }
 
@@ -403,8 +449,15 @@ namespace PiWebAsync
         private static readonly string[] NoLines = new string[0];
         private static readonly DateTime Epoch = new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc);
 
-        /// <summary>The JSON text exactly as sent.</summary>
+        /// <summary>The JSON text exactly as sent (unless IsRewritten).</summary>
         public string Json { get; private set; }
+        /// <summary>Recorded values a backfill fetched after a reconnect or an update
+        /// (gap_fill), delivered before the live values that arrived meanwhile.</summary>
+        public bool IsBackfilled { get; private set; }
+        /// <summary>Json is the library's rendering of the content, not the frame as sent
+        /// (every backfilled message; a live message from which values already delivered were
+        /// taken out at a seam).</summary>
+        public bool IsRewritten { get; private set; }
         /// <summary>The channel URL it arrived on (password shown as ***); "" for FromJson.</summary>
         public string Url { get; private set; }
         public bool IsHeartbeat { get; private set; }
@@ -462,6 +515,8 @@ namespace PiWebAsync
             PiWebApi.Check(Native.pwa_message_get_info(msg, out info));
             m.IsHeartbeat = info.is_heartbeat != 0;
             m.IsUnparsable = info.is_unparsable != 0;
+            m.IsBackfilled = info.is_backfilled != 0;
+            m.IsRewritten = info.is_rewritten != 0;
             m.ParseError = Str(info.parse_error);
             m.HasWebException = info.has_web_exception != 0;
             m.WebExceptionStatus = info.web_exception_status;

@@ -25,7 +25,7 @@ using PiWebAsync;
 
 internal static class TestBinding
 {
-    private static string urlA, urlB, baseA, baseC;
+    private static string urlA, urlB, baseA, baseC, baseArchive;
     private static string currentTest = "";
     private static int passed;
 
@@ -190,6 +190,7 @@ internal static class TestBinding
         string path = Environment.GetEnvironmentVariable("PWA_LAYOUT");
         Dictionary<string, Type> types = new Dictionary<string, Type>();
         types["pwa_state_event"] = typeof(Native.pwa_state_event);
+        types["pwa_missing_range"] = typeof(Native.pwa_missing_range);
         types["pwa_callbacks"] = typeof(Native.pwa_callbacks);
         types["pwa_stats"] = typeof(Native.pwa_stats);
         types["pwa_config_key_info"] = typeof(Native.pwa_config_key_info);
@@ -817,6 +818,47 @@ internal static class TestBinding
         SimControl(baseC, "/_sim/reject?status=401&ms=1"); // end the refusal
     }
 
+    private static void TestGapFill()
+    {
+        // An archive simulator restarted for 1.5 s: the backfill's messages are flagged, and
+        // BACKFILL_DONE counts exactly their values.
+        using (ChannelConfig cfg = new ChannelConfig()
+            .Set("gap_fill", true).Set("reconnect", true).Set("reconnect_initial_delay", 0.2))
+        {
+            string url = Urls.Adhoc(baseArchive, new string[] {
+                "F1DPEprooo_bQVezilctcffWmAAQAAAAUElTUlYwMVxTSU5VU09JRA" });
+            List<StateEvent> events = new List<StateEvent>();
+            List<Message> got = new List<Message>();
+            using (Channel ch = Channel.Open(url, cfg, null, delegate (StateEvent e) { lock (events) events.Add(e); }))
+            {
+                NextData(ch, 5000);
+                SimControl(baseArchive, "/_sim/restart?ms=1500");
+                Stopwatch sw = Stopwatch.StartNew();
+                Func<bool> done = () => { lock (events) return events.Exists(e => e.Kind == EventKind.BackfillDone || e.Kind == EventKind.BackfillFailed); };
+                while (!done())
+                {
+                    Check(sw.ElapsedMilliseconds < 30000, "no backfill within 30 s");
+                    Message m;
+                    if (ch.Poll(100, out m) == Status.Ok) got.Add(m);
+                }
+                got.Add(NextData(ch, 5000));
+            }
+            StateEvent fill;
+            lock (events) fill = events.Find(e => e.Kind == EventKind.BackfillDone);
+            Check(fill != null, "no BACKFILL_DONE (failed?)");
+            CheckEq(0, fill.Missing.Count, "missing ranges");
+            ulong backfilled = 0;
+            foreach (Message m in got)
+            {
+                if (!m.IsBackfilled) continue;
+                Check(m.IsRewritten, "a backfilled message is the library's rendering");
+                backfilled += (ulong)m.Values.Count;
+            }
+            Check(backfilled > 0, "no backfilled value");
+            CheckEq(fill.Count, backfilled, "BACKFILL_DONE count");
+        }
+    }
+
     private static void TestUrls()
     {
         string webId = "F1DPEprooo_bQVezilctcffWmAAQAAAAUElTUlYwMVxTSU5VU09JRA";
@@ -1141,6 +1183,7 @@ internal static class TestBinding
         urlB = Arg(args, 1, "SIM2_ADHOC");
         baseA = Arg(args, 2, "SIM_BASE");
         baseC = Arg(args, 3, "SIM3_BASE");
+        baseArchive = Arg(args, 4, "SIMA_BASE");
         if (string.IsNullOrEmpty(urlA) || string.IsNullOrEmpty(urlB) || string.IsNullOrEmpty(baseA))
         {
             Console.Error.WriteLine("usage: TestBinding.exe ADHOC_URL_A ADHOC_URL_B BASE_A [BASE_C]\n" +
@@ -1170,6 +1213,8 @@ internal static class TestBinding
         Run("finalizer_safety_net", TestFinalizerSafetyNet);
         if (!string.IsNullOrEmpty(baseC)) Run("terminal_failure_is_a_status", TestTerminalFailureIsAStatus);
         else Skip("terminal_failure_is_a_status", "no fault-injection simulator (SIM3_BASE)");
+        if (!string.IsNullOrEmpty(baseArchive)) Run("gap_fill", TestGapFill);
+        else Skip("gap_fill", "no archive simulator (SIMA_BASE)");
         Run("async_receive_and_close", TestAsyncReceiveAndClose);
         Run("async_update", TestAsyncUpdate);
         if (!string.IsNullOrEmpty(baseC))

@@ -12,7 +12,11 @@
 int main(void) {
     S(pwa_state_event); F(pwa_state_event, kind); F(pwa_state_event, status);
     F(pwa_state_event, attempt); F(pwa_state_event, delay_ms); F(pwa_state_event, url);
-    F(pwa_state_event, message); E();
+    F(pwa_state_event, message); F(pwa_state_event, count); F(pwa_state_event, missing);
+    F(pwa_state_event, missing_count); E();
+
+    S(pwa_missing_range); F(pwa_missing_range, web_id); F(pwa_missing_range, from_unix_ns);
+    F(pwa_missing_range, to_unix_ns); F(pwa_missing_range, from_exclusive); E();
 
     S(pwa_callbacks); F(pwa_callbacks, on_message); F(pwa_callbacks, on_state);
     F(pwa_callbacks, user_data); E();
@@ -35,7 +39,8 @@ int main(void) {
     F(pwa_message_info, web_exception_errors); F(pwa_message_info, stream_count);
     F(pwa_message_info, value_count); F(pwa_message_info, is_heartbeat);
     F(pwa_message_info, is_unparsable); F(pwa_message_info, has_web_exception);
-    F(pwa_message_info, web_exception_status); E();
+    F(pwa_message_info, web_exception_status); F(pwa_message_info, is_backfilled);
+    F(pwa_message_info, is_rewritten); E();
 
     S(pwa_stream_info); F(pwa_stream_info, web_id); F(pwa_stream_info, name);
     F(pwa_stream_info, path); F(pwa_stream_info, units); F(pwa_stream_info, web_exception_errors);
