@@ -15,6 +15,7 @@ set -e
 start_sim SIM --interval-ms 20                 # data flows quickly
 start_sim QUIET --quiet --interval-ms 50       # no data: initial values and heartbeats only
 start_sim AUTH --user piuser --password 'pi-secret-pw' --interval-ms 50
+start_sim ARCHIVE --archive --interval-ms 20   # a recorded history (gap fill), restarted by tests
 # wss:// with a fresh test CA (written to $SIM_DIR/tls/ca.pem) and Basic auth.
 start_sim TLS --tls-generate "$SIM_DIR/tls" --user piuser --password 'pi-secret-pw' --interval-ms 20
 set +e

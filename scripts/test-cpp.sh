@@ -24,6 +24,7 @@ fi
 
 start_sim SIM --interval-ms 20 || { echo "cpp-binding: FAIL (simulator A)" >&2; exit 1; }
 start_sim SIM2 --interval-ms 20 || { echo "cpp-binding: FAIL (simulator B)" >&2; exit 1; }
+start_sim ARCHIVE --interval-ms 20 --archive || { echo "cpp-binding: FAIL (archive simulator)" >&2; exit 1; }
 
 run=()
 if [ -z "${PWA_NO_VALGRIND:-}" ] && command -v valgrind >/dev/null; then
@@ -33,7 +34,7 @@ if [ -z "${PWA_NO_VALGRIND:-}" ] && command -v valgrind >/dev/null; then
          --errors-for-leak-kinds=definite --suppressions=tests/c/valgrind.supp)
 fi
 
-timeout 300 "${run[@]}" build/test_cpp_binding "$SIM_ADHOC" "$SIM2_ADHOC" "$SIM_BASE"
+timeout 300 "${run[@]}" build/test_cpp_binding "$SIM_ADHOC" "$SIM2_ADHOC" "$SIM_BASE" "$ARCHIVE_ADHOC" "$ARCHIVE_BASE"
 rc=$?
 if [ "$rc" -ne 0 ]; then
     echo "cpp-binding: FAIL (exit $rc)" >&2

@@ -238,6 +238,9 @@ inline const char* event_kind_name(pwa_event_kind kind) noexcept {
     case PWA_EVENT_UPDATED: return "UPDATED";
     case PWA_EVENT_ROLLED_BACK: return "ROLLED_BACK";
     case PWA_EVENT_CLOSED: return "CLOSED";
+    case PWA_EVENT_BACKFILL_STARTED: return "BACKFILL_STARTED";
+    case PWA_EVENT_BACKFILL_DONE: return "BACKFILL_DONE";
+    case PWA_EVENT_BACKFILL_FAILED: return "BACKFILL_FAILED";
     default: return "UNKNOWN";
     }
 }
@@ -480,6 +483,11 @@ struct MessageInfo {
     bool is_unparsable = false;
     bool has_web_exception = false;
     int32_t web_exception_status = 0;
+    /// Recorded values a backfill fetched (gap_fill), not a live message.
+    bool is_backfilled = false;
+    /// The JSON is the library's rendering, not the frame as sent (a backfill, or values
+    /// already delivered taken out at a seam).
+    bool is_rewritten = false;
 };
 
 /// One stream of a message (pwa_stream_info). Views are valid while the message lives.
@@ -607,7 +615,15 @@ public:
         r.is_unparsable = i.is_unparsable != 0;
         r.has_web_exception = i.has_web_exception != 0;
         r.web_exception_status = i.web_exception_status;
+        r.is_backfilled = i.is_backfilled != 0;
+        r.is_rewritten = i.is_rewritten != 0;
         return r;
+    }
+    /// Recorded values a backfill fetched after a reconnect or an update (gap_fill).
+    bool is_backfilled() const {
+        int32_t v = 0;
+        detail::check(pwa_message_is_backfilled(msg_, &v));
+        return v != 0;
     }
     bool is_heartbeat() const {
         int32_t v = 0;

@@ -60,7 +60,7 @@ static std::string g_err;
         }                                                                                     \
     } while (0)
 
-static std::string URL_A, URL_B, BASE_A;
+static std::string URL_A, URL_B, BASE_A, ARCHIVE_ADHOC, ARCHIVE_BASE;
 
 static bool contains(std::string_view hay, std::string_view needle) {
     return hay.find(needle) != std::string_view::npos;
@@ -584,16 +584,93 @@ static std::string arg_or_env(int argc, char** argv, int i, const char* env) {
     if (argc > i && argv[i][0]) return argv[i];
     const char* v = std::getenv(env);
     if (!v || !*v) {
-        std::fprintf(stderr, "usage: %s URL_A URL_B BASE_A (or set SIM_ADHOC, SIM2_ADHOC, SIM_BASE)\n", argv[0]);
+        std::fprintf(stderr, "usage: %s URL_A URL_B BASE_A ARCHIVE_ADHOC ARCHIVE_BASE (or set SIM_ADHOC, SIM2_ADHOC, SIM_BASE, ARCHIVE_ADHOC, ARCHIVE_BASE)\n", argv[0]);
         std::exit(2);
     }
     return v;
+}
+
+// GET /_sim/<command> on the simulator whose base URL (ws://127.0.0.1:PORT/...) is `base`;
+// true when it answered 200.
+static bool sim_control(const std::string& base, const std::string& command) {
+    std::size_t colon = base.find(':', base.find("://") + 3);
+    if (colon == std::string::npos) return false;
+    int port = std::atoi(base.c_str() + colon + 1);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        close(fd);
+        return false;
+    }
+    std::string req = "GET /_sim/" + command + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    bool ok = write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size());
+    char resp[64] = {0};
+    ok = ok && read(fd, resp, sizeof resp - 1) > 12 && std::string(resp + 9, 3) == "200";
+    close(fd);
+    return ok;
+}
+
+// gap_fill: after an outage the backfilled messages are flagged (MessageInfo and
+// Message::is_backfilled) and BACKFILL_DONE counts exactly their values.
+static void gap_fill() {
+    std::mutex mu;
+    std::vector<std::string> kinds;
+    uint64_t done_count = 0;
+    bool done = false;
+    pwa::Config cfg;
+    cfg.set("gap_fill", "true");
+    cfg.set("reconnect", "true");
+    cfg.set("reconnect_initial_delay", "0.1");
+    pwa::Channel ch = pwa::Channel::open_with_callbacks(
+        ARCHIVE_ADHOC, &cfg, {}, [&](const pwa_state_event& e) {
+            std::lock_guard<std::mutex> g(mu);
+            kinds.push_back(pwa::event_kind_name(e.kind));
+            if (e.kind == PWA_EVENT_BACKFILL_DONE || e.kind == PWA_EVENT_BACKFILL_FAILED) {
+                done_count = e.count;
+                done = true;
+            }
+        });
+    next(ch);
+    CHECK(sim_control(ARCHIVE_BASE, "restart?ms=1500"));
+    // Polled messages and events are not synchronised: after BACKFILL_DONE, the backfilled
+    // messages still queued come first, then live ones.
+    uint64_t backfilled = 0;
+    bool live_after_done = false;
+    auto end = std::chrono::steady_clock::now() + 30s;
+    while (!live_after_done) {
+        bool was_done;
+        {
+            std::lock_guard<std::mutex> g(mu);
+            was_done = done;
+        }
+        CHECK(std::chrono::steady_clock::now() < end);
+        pwa::PollResult r = ch.poll(100ms);
+        if (!r.ok()) continue;
+        pwa::MessageInfo info = r.message->info();
+        CHECK(info.is_backfilled == r.message->is_backfilled());
+        if (info.is_backfilled) {
+            CHECK(info.is_rewritten);
+            backfilled += info.value_count;
+        } else if (was_done && info.value_count > 0) {
+            live_after_done = true;
+        }
+    }
+    std::lock_guard<std::mutex> g(mu);
+    CHECK(std::find(kinds.begin(), kinds.end(), "BACKFILL_STARTED") != kinds.end());
+    CHECK(kinds.back() == "BACKFILL_DONE");
+    CHECK(backfilled > 0 && backfilled == done_count);
 }
 
 int main(int argc, char** argv) {
     URL_A = arg_or_env(argc, argv, 1, "SIM_ADHOC");
     URL_B = arg_or_env(argc, argv, 2, "SIM2_ADHOC");
     BASE_A = arg_or_env(argc, argv, 3, "SIM_BASE");
+    ARCHIVE_ADHOC = arg_or_env(argc, argv, 4, "ARCHIVE_ADHOC");
+    ARCHIVE_BASE = arg_or_env(argc, argv, 5, "ARCHIVE_BASE");
     CHECK(URL_A != URL_B);
     std::printf("piwebasync %s (header %d.%d.%d)\n", pwa::version(), PWA_VERSION_MAJOR, PWA_VERSION_MINOR,
                 PWA_VERSION_PATCH);
@@ -612,6 +689,7 @@ int main(int argc, char** argv) {
         {"update_to_second_simulator", update_to_second_simulator},
         {"poll_after_close", poll_after_close},
         {"url_builders", url_builders},
+        {"gap_fill", gap_fill},
     };
     for (const auto& t : tests) {
         std::printf("- %s\n", t.name);

@@ -835,13 +835,18 @@ internal static class TestBinding
                 SimControl(baseArchive, "/_sim/restart?ms=1500");
                 Stopwatch sw = Stopwatch.StartNew();
                 Func<bool> done = () => { lock (events) return events.Exists(e => e.Kind == EventKind.BackfillDone || e.Kind == EventKind.BackfillFailed); };
-                while (!done())
+                // Polled messages and events are not synchronised: after BACKFILL_DONE the
+                // backfilled messages still queued come first, then live ones.
+                bool liveAfterDone = false;
+                while (!liveAfterDone)
                 {
                     Check(sw.ElapsedMilliseconds < 30000, "no backfill within 30 s");
+                    bool wasDone = done();
                     Message m;
-                    if (ch.Poll(100, out m) == Status.Ok) got.Add(m);
+                    if (ch.Poll(100, out m) != Status.Ok) continue;
+                    got.Add(m);
+                    liveAfterDone = wasDone && !m.IsBackfilled && m.Values.Count > 0;
                 }
-                got.Add(NextData(ch, 5000));
             }
             StateEvent fill;
             lock (events) fill = events.Find(e => e.Kind == EventKind.BackfillDone);
