@@ -584,3 +584,82 @@ fn the_backfill_uses_the_channels_tls_and_credentials() {
     assert!(backfilled > 2 * 40, "{backfilled}");
     assert_contiguous(&got, &history(&sim));
 }
+
+#[test]
+fn an_update_during_a_long_backfill_interrupts_it_and_its_own_backfill_takes_over() {
+    let sim = archive(SimConfig::default().interval(Duration::from_millis(2)));
+    let ids = sim.point_web_ids();
+    let (a, b) = (ids[..5].to_vec(), ids[2..].to_vec());
+    let mut w = Watched::open(
+        &sim.adhoc_url(&a),
+        &[("max_queue", "4"), ("max_queue_bytes", "100000")],
+    );
+    w.poll_values(3);
+    sim.restart(Duration::from_secs(4));
+    w.poll_until("backfill started", |e| {
+        e.iter()
+            .any(|e| matches!(e, StateEvent::BackfillStarted { .. }))
+    });
+    // A slow consumer on another thread; the update is asked for meanwhile.
+    let Watched {
+        ch,
+        events,
+        mut got,
+    } = w;
+    let ch = Arc::new(ch);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let consumer = {
+        let (ch, stop) = (ch.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut got = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                if let Ok(m) = ch.poll_next(Some(Duration::from_millis(50))) {
+                    got.push(m);
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+            got
+        })
+    };
+    ch.update(&sim.adhoc_url(&b), true)
+        .expect("the update is not held up by the backfill");
+    assert!(
+        wait_until(SOON, || backfills_done(&events.lock().unwrap()) >= 2),
+        "{:?}",
+        events.lock().unwrap()
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    got.extend(consumer.join().unwrap());
+    ch.close();
+    let (rest, kind) = drain(&ch);
+    assert_eq!(kind, ErrorKind::Closed);
+    got.extend(rest);
+    let events = events.lock().unwrap().clone();
+    let dones: Vec<&StateEvent> = events
+        .iter()
+        .filter(|e| matches!(e, StateEvent::BackfillDone { .. }))
+        .collect();
+    let StateEvent::BackfillDone { missing, cause, .. } = dones[0] else {
+        unreachable!()
+    };
+    assert!(
+        cause
+            .as_deref()
+            .is_some_and(|c| c.contains("interrupted by an update")),
+        "{cause:?}"
+    );
+    assert!(!missing.is_empty());
+    let StateEvent::BackfillDone { missing, .. } = dones[1] else {
+        unreachable!()
+    };
+    assert!(missing.is_empty(), "{missing:?}");
+    // The streams both endpoints share: one contiguous run each, across the outage and the
+    // update.
+    let (all, _) = received(&got);
+    let shared: HashMap<String, Vec<Key>> = all
+        .into_iter()
+        .filter(|(w, _)| a[2..].contains(w))
+        .collect();
+    assert_eq!(assert_contiguous(&shared, &history(&sim)).len(), 3);
+}

@@ -5,8 +5,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
+use super::command::Command;
 use super::gapfill::{self, GapFill, KeyCounts, Plan, PlannedRequest, Seam, ValueKey, PAGE_SIZE};
 use super::options::ChannelOptions;
 use super::session::close_requested;
@@ -16,6 +17,10 @@ use crate::events::{MissingRange, StateEvent};
 use crate::message::Message;
 use crate::model::{RecordedPage, Stream, TimedValue};
 use crate::wire::{self, Target};
+
+/// The cause of a backfill cut short by an update.
+const INTERRUPTED: &str =
+    "interrupted by an update (the update's own backfill follows for the streams both endpoints share)";
 
 /// Values per backfilled message, at most (a page is cut into messages of one stream each).
 const VALUES_PER_MESSAGE: usize = 500;
@@ -32,6 +37,10 @@ pub struct Backfill<'a> {
     pub target: &'a Target,
     pub url: &'a Arc<str>,
     pub close_rx: &'a mut watch::Receiver<bool>,
+    /// An update asked for meanwhile interrupts the backfill (it is kept in `stashed` for the
+    /// session; the update's own backfill follows for the streams both endpoints share).
+    pub commands: &'a mut mpsc::UnboundedReceiver<Command>,
+    pub stashed: &'a mut Option<Command>,
     pub gap: &'a Mutex<GapFill>,
 }
 
@@ -40,6 +49,8 @@ pub enum Outcome {
     Done,
     /// A close was asked for: the channel ends.
     Closed,
+    /// An update was asked for (stashed).
+    Interrupted,
 }
 
 /// Where a request is in the plan.
@@ -86,6 +97,7 @@ impl Backfill<'_> {
         let kept = gapfill::kept_params(self.target.request_target());
         let (opts, endpoint_since, retained, marks) = {
             let mut g = lock(self.gap);
+            g.clear_skip();
             let retained = g.take_retained();
             // The streams this backfill is for: after an update, those of the old endpoint
             // (the new one's answer tells which it shares); after a reconnect, those of the
@@ -230,6 +242,14 @@ impl Backfill<'_> {
                 let page = tokio::select! {
                     r = get(cfg, &request) => r,
                     _ = close_requested(self.close_rx) => return Outcome::Closed,
+                    Some(cmd) = self.commands.recv() => {
+                        *self.stashed = Some(cmd);
+                        let m = self.missing_after(&run, &p, &queue, &marks, end, floor_of);
+                        missing.extend(m);
+                        self.finish_done(&run, missing, Some(INTERRUPTED.to_string()));
+                        self.arm(run.keys);
+                        return Outcome::Interrupted;
+                    }
                 };
                 let page = match page {
                     Ok(p) => p,
@@ -281,6 +301,14 @@ impl Backfill<'_> {
                 let (delivered_all, out) = self.deliver(streams, budget, &mut run).await;
                 match out {
                     Outcome::Closed => return Outcome::Closed,
+                    Outcome::Interrupted => {
+                        // What this page still held, and everything after, was not delivered.
+                        let m = self.missing_after(&run, &p, &queue, &marks, end, floor_of);
+                        missing.extend(m);
+                        self.finish_done(&run, missing, Some(INTERRUPTED.to_string()));
+                        self.arm(run.keys);
+                        return Outcome::Interrupted;
+                    }
                     Outcome::Done => {}
                 }
                 if !delivered_all {
@@ -380,8 +408,9 @@ impl Backfill<'_> {
             while !values.is_empty() {
                 let rest = values.split_off(values.len().min(VALUES_PER_MESSAGE));
                 let chunk = std::mem::replace(&mut values, rest);
-                if let Outcome::Closed = self.wait_for_room().await {
-                    return (true, Outcome::Closed);
+                match self.wait_for_room().await {
+                    Outcome::Done => {}
+                    other => return (true, other),
                 }
                 let n = chunk.len() as u64;
                 let keys = run.keys.entry(header.web_id.clone()).or_default();
@@ -423,6 +452,10 @@ impl Backfill<'_> {
             tokio::select! {
                 _ = self.shared.queue.space_freed() => {}
                 _ = close_requested(self.close_rx) => return Outcome::Closed,
+                Some(cmd) = self.commands.recv() => {
+                    *self.stashed = Some(cmd);
+                    return Outcome::Interrupted;
+                }
                 // space_freed may be missed between the check and the wait: look again.
                 _ = tokio::time::sleep(Duration::from_millis(100)) => {}
             }

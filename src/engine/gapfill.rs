@@ -198,6 +198,11 @@ impl GapFill {
         self.retained = None;
     }
 
+    /// A new seam: what the previous connection's live values could repeat is moot.
+    pub fn clear_skip(&mut self) {
+        self.skip.clear();
+    }
+
     /// The keys delivered since the update started (taken: the update is done).
     pub fn take_retained(&mut self) -> HashMap<String, KeyCounts> {
         self.retained.take().unwrap_or_default()

@@ -80,6 +80,8 @@ pub struct Session<'a> {
     /// `gap_fill`: every delivered message is recorded; live values the backfill (or, after
     /// an update, the old endpoint) delivered already are taken out.
     pub gap: Option<&'a std::sync::Mutex<super::gapfill::GapFill>>,
+    /// A command taken by a backfill (which it interrupted), to run first.
+    pub stashed: &'a mut Option<Command>,
 }
 
 impl Session<'_> {
@@ -92,6 +94,10 @@ impl Session<'_> {
         });
         let mut pong_deadline: Option<Instant> = None;
         let mut updating: Option<(Connecting, Update)> = None;
+        // A command that came while a backfill ran before this session.
+        if let Some(cmd) = self.stashed.take() {
+            self.command(cmd, &mut updating);
+        }
         loop {
             // Backpressure: while the queue is full, do not read. The peer cannot answer our
             // pings then, so the ping clock is paused and restarts when reading resumes.
@@ -110,19 +116,7 @@ impl Session<'_> {
                         pong_deadline = Some(Instant::now() + self.cfg.ping_timeout);
                     }
                 }
-                Some(cmd) = self.commands.recv() => match cmd {
-                    Command::Update { target, rollback, reply } => {
-                        if updating.is_some() {
-                            let _ = reply.send(Err(Error::new(ErrorKind::Busy, "another update is in progress")));
-                        } else {
-                            if let Some(g) = self.gap {
-                                g.lock().unwrap_or_else(|p| p.into_inner()).start_update();
-                            }
-                            let conn = connect(target.clone(), self.cfg.clone(), self.cfg.open_timeout);
-                            updating = Some((conn, Update { target, rollback, reply }));
-                        }
-                    }
-                },
+                Some(cmd) = self.commands.recv() => self.command(cmd, &mut updating),
                 result = poll_connecting(&mut updating), if updating.is_some() => {
                     let (_, update) = updating.take().expect("guarded");
                     match result {
@@ -190,6 +184,37 @@ impl Session<'_> {
                 }
                 _ = sleep_until(pong_deadline.unwrap_or_else(Instant::now)), if has_space && pong_deadline.is_some() => {
                     return self.end_with_update(updating, SessionEnd::Failed(self.half_open())).await;
+                }
+            }
+        }
+    }
+
+    /// A request of the API side: an update starts opening its endpoint (one at a time).
+    fn command(&mut self, cmd: Command, updating: &mut Option<(Connecting, Update)>) {
+        match cmd {
+            Command::Update {
+                target,
+                rollback,
+                reply,
+            } => {
+                if updating.is_some() {
+                    let _ = reply.send(Err(Error::new(
+                        ErrorKind::Busy,
+                        "another update is in progress",
+                    )));
+                } else {
+                    if let Some(g) = self.gap {
+                        g.lock().unwrap_or_else(|p| p.into_inner()).start_update();
+                    }
+                    let conn = connect(target.clone(), self.cfg.clone(), self.cfg.open_timeout);
+                    *updating = Some((
+                        conn,
+                        Update {
+                            target,
+                            rollback,
+                            reply,
+                        },
+                    ));
                 }
             }
         }

@@ -135,6 +135,7 @@ pub fn spawn(
         commands,
         gap,
         seam: None,
+        stashed: None,
     };
     handle.spawn(task.run(opened_tx));
     let task_handle = TaskHandle {
@@ -178,6 +179,8 @@ struct ChannelTask {
     gap: Option<std::sync::Mutex<GapFill>>,
     /// The seam the next connection comes after: set by a switch to another endpoint.
     seam: Option<Seam>,
+    /// A command that interrupted a backfill, for the session to run.
+    stashed: Option<Command>,
 }
 
 impl ChannelTask {
@@ -189,28 +192,85 @@ impl ChannelTask {
             close_rx: &mut self.close_rx,
             commands: &mut self.commands,
             gap: self.gap.as_ref(),
+            stashed: &mut self.stashed,
         }
     }
 
-    /// `gap_fill`: deliver what the seam before this connection missed (the connection is
-    /// not read meanwhile). A close asked for meanwhile is left to the session, which sees it
-    /// first.
-    async fn fill(&mut self, seam: Seam) {
-        let Some(gap) = self.gap.as_ref() else {
-            return;
-        };
-        let opened = backfill::now_ns();
-        let mut b = Backfill {
-            shared: &self.shared,
-            cfg: &self.cfg,
-            target: &self.target,
-            url: &self.url,
-            close_rx: &mut self.close_rx,
-            gap,
-        };
-        let _ = b.run(seam).await;
-        // Streams that deliver nothing on this connection are backfilled from its opening.
-        gap.lock().unwrap_or_else(|p| p.into_inner()).endpoint_since = opened;
+    /// `gap_fill`: deliver what the seam before `ws` missed, before `ws` is read. An update
+    /// asked for meanwhile interrupts the backfill and is carried out here: the old connection
+    /// was never read (it is closed unread: what it holds of the streams both endpoints share
+    /// comes from the new endpoint's backfill), and the new endpoint's seam is filled in turn;
+    /// rolled back, the backfill resumes. A close asked for meanwhile is left to the session,
+    /// which sees it first. `None`: the update failed without rollback, the channel ended.
+    async fn fill(&mut self, mut ws: WsStream, mut seam: Seam) -> Option<WsStream> {
+        loop {
+            let Some(gap) = self.gap.as_ref() else {
+                return Some(ws);
+            };
+            let opened = backfill::now_ns();
+            let mut b = Backfill {
+                shared: &self.shared,
+                cfg: &self.cfg,
+                target: &self.target,
+                url: &self.url,
+                close_rx: &mut self.close_rx,
+                commands: &mut self.commands,
+                stashed: &mut self.stashed,
+                gap,
+            };
+            if !matches!(b.run(seam).await, backfill::Outcome::Interrupted) {
+                // Streams that deliver nothing on this connection are backfilled from its
+                // opening.
+                gap.lock().unwrap_or_else(|p| p.into_inner()).endpoint_since = opened;
+                return Some(ws);
+            }
+            let Some(Command::Update {
+                target,
+                rollback,
+                reply,
+            }) = self.stashed.take()
+            else {
+                return Some(ws);
+            };
+            let connecting = connect(target.clone(), self.cfg.clone(), self.cfg.open_timeout);
+            let result = tokio::select! {
+                r = connecting => r,
+                _ = close_requested(&mut self.close_rx) => {
+                    let _ = reply.send(Err(Error::new(ErrorKind::Closed, "the channel was closed during the update")));
+                    return Some(ws);
+                }
+            };
+            let update = Update {
+                target,
+                rollback,
+                reply,
+            };
+            match result {
+                Ok(new_ws) => {
+                    let old = std::mem::replace(&mut ws, new_ws);
+                    close_unread(old, self.cfg.free_grace()).await;
+                    self.switch_to(update);
+                    seam = self.seam.take().unwrap_or(Seam::Update);
+                }
+                Err(cause) if update.rollback => {
+                    self.shared.set_last_error(cause.message());
+                    let msg = format!(
+                        "update rolled back, the channel stays at {}: {}",
+                        self.url,
+                        cause.message()
+                    );
+                    self.shared.emit(StateEvent::RolledBack { cause });
+                    let _ = update
+                        .reply
+                        .send(Err(Error::new(ErrorKind::RolledBack, msg)));
+                }
+                Err(cause) => {
+                    close_unread(ws, self.cfg.free_grace()).await;
+                    self.fail_update(cause, update);
+                    return None;
+                }
+            }
+        }
     }
 
     async fn run(mut self, opened: std::sync::mpsc::SyncSender<Result<(), Error>>) {
@@ -259,10 +319,12 @@ impl ChannelTask {
                     {
                         self.shared.set_last_error(&report);
                     }
-                    ws = *new_ws;
                     self.switch_to(update);
                     let seam = self.seam.take().unwrap_or(Seam::Update);
-                    self.fill(seam).await;
+                    ws = match self.fill(*new_ws, seam).await {
+                        Some(ws) => ws,
+                        None => return,
+                    };
                     continue;
                 }
                 SessionEnd::UpdateFailed { cause, update } => {
@@ -303,7 +365,10 @@ impl ChannelTask {
             };
             self.shared.counters.set_state(ChannelState::Open);
             let seam = self.seam.take().unwrap_or(Seam::Reconnect);
-            self.fill(seam).await;
+            ws = match self.fill(ws, seam).await {
+                Some(ws) => ws,
+                None => return,
+            };
         }
     }
 
@@ -487,6 +552,11 @@ impl ChannelTask {
         });
         self.shared.queue.finish(outcome);
     }
+}
+
+/// Close a connection that is let go of unread: a close frame, within `grace`.
+async fn close_unread(mut ws: WsStream, grace: Duration) {
+    let _ = tokio::time::timeout(grace, ws.close(None)).await;
 }
 
 fn is_auth_refusal(e: &Error) -> bool {
