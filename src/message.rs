@@ -38,12 +38,13 @@ impl Message {
     /// message from which values already delivered were taken out.
     pub(crate) fn made(
         streams: Vec<crate::model::Stream>,
+        web_exception: Option<crate::model::WebException>,
         url: Arc<str>,
         backfilled: bool,
     ) -> Message {
-        let text = crate::model::channel_json(&streams);
+        let text = crate::model::channel_json(&streams, web_exception.as_ref());
         let mut msg = Message::new(&text, url);
-        let _ = msg.content.set(Content::new(streams, None));
+        let _ = msg.content.set(Content::new(streams, web_exception));
         msg.backfilled = backfilled;
         msg.rewritten = true;
         msg

@@ -663,3 +663,79 @@ fn an_update_during_a_long_backfill_interrupts_it_and_its_own_backfill_takes_ove
         .collect();
     assert_eq!(assert_contiguous(&shared, &history(&sim)).len(), 3);
 }
+
+#[test]
+fn gap_fill_max_values_cuts_the_backfill_and_reports_what_was_not_delivered() {
+    let sim = archive(SimConfig::default().interval(Duration::from_millis(10)));
+    let ids: Vec<String> = sim.point_web_ids().into_iter().take(3).collect();
+    let mut w = Watched::open(&sim.adhoc_url(&ids), &[("gap_fill_max_values", "150")]);
+    outage(&sim, &mut w, Duration::from_secs(3));
+    let (messages, events) = w.finish();
+    let done = events
+        .iter()
+        .find(|e| matches!(e, StateEvent::BackfillDone { .. }))
+        .unwrap_or_else(|| panic!("{events:?}"));
+    let StateEvent::BackfillDone {
+        values,
+        missing,
+        cause,
+        ..
+    } = done
+    else {
+        unreachable!()
+    };
+    assert_eq!(*values, 150);
+    assert!(
+        cause
+            .as_deref()
+            .is_some_and(|c| c.contains("gap_fill_max_values")),
+        "{cause:?}"
+    );
+    let (got, backfilled) = received(&messages);
+    assert_eq!(backfilled, 150);
+    let h = history(&sim);
+    let mut cut = 0;
+    for id in &ids {
+        let vals = &got[id];
+        let hist = &h[id];
+        let first = hist.iter().position(|k| k == &vals[0]).unwrap();
+        let Some(gap_at) = (0..vals.len()).find(|&i| hist[first + i] != vals[i]) else {
+            continue; // this stream was delivered whole
+        };
+        cut += 1;
+        let r = missing
+            .iter()
+            .find(|m| &m.web_id == id)
+            .unwrap_or_else(|| panic!("{id} lacks values but is not reported: {missing:?}"));
+        let resumed = hist.iter().position(|k| k == &vals[gap_at]).unwrap();
+        for k in &hist[first + gap_at..resumed] {
+            let t = piwebasync::model::parse_timestamp(&k.0).unwrap();
+            assert!(
+                (t > r.from_ns || (!r.from_exclusive && t == r.from_ns)) && t <= r.to_ns,
+                "{id}: a missing value at {t} outside {r:?}"
+            );
+        }
+        assert_eq!(
+            &hist[resumed..resumed + vals.len() - gap_at],
+            &vals[gap_at..]
+        );
+    }
+    assert!(
+        cut >= 1,
+        "150 of some 900 values: some stream must lack values"
+    );
+}
+
+#[test]
+fn a_stream_set_of_an_element_is_filled_exactly_once() {
+    let sim = archive(SimConfig::default().interval(Duration::from_millis(20)));
+    let element = sim.element_web_id("Tank01").unwrap();
+    let mut w = Watched::open(&sim.streamset_url(&element), &[]);
+    outage(&sim, &mut w, Duration::from_secs(3));
+    let (messages, events) = w.finish();
+    assert_eq!(backfills_done(&events), 1, "{events:?}");
+    let (got, backfilled) = received(&messages);
+    assert_eq!(got.len(), 3, "the element's three attributes");
+    assert!(backfilled > 3 * 100, "{backfilled}");
+    assert_contiguous(&got, &history(&sim));
+}

@@ -261,6 +261,7 @@ impl Backfill<'_> {
                     }
                 };
                 next = page.next_page().map(path_and_query);
+                let page_exception = page.web_exception().cloned();
                 let mut streams: Vec<Stream> = page.streams().to_vec();
                 if p.request.single {
                     if let Some(s) = streams.first_mut() {
@@ -298,7 +299,9 @@ impl Backfill<'_> {
                     });
                 }
                 let budget = opts.max_values.map(|m| m.saturating_sub(run.values));
-                let (delivered_all, out) = self.deliver(streams, budget, &mut run).await;
+                let (delivered_all, out) = self
+                    .deliver(streams, page_exception, budget, &mut run)
+                    .await;
                 match out {
                     Outcome::Closed => return Outcome::Closed,
                     Outcome::Interrupted => {
@@ -384,10 +387,13 @@ async fn get(cfg: &ChannelOptions, request: &Target) -> Result<RecordedPage, Err
 impl Backfill<'_> {
     /// Queue the values of one page as messages of one stream each (at most
     /// `VALUES_PER_MESSAGE` values), each only when the queue has room. With a `budget`, at
-    /// most that many values; false when it cut something.
+    /// most that many values; false when it cut something. A `WebException` the page carried
+    /// beside its items (its values may be incomplete) goes with its first message, as a live
+    /// message would carry it.
     async fn deliver(
         &mut self,
         streams: Vec<Stream>,
+        mut web_exception: Option<crate::model::WebException>,
         budget: Option<u64>,
         run: &mut Run,
     ) -> (bool, Outcome) {
@@ -424,6 +430,7 @@ impl Backfill<'_> {
                         values: chunk,
                         ..header.clone()
                     }],
+                    web_exception.take(),
                     self.url.clone(),
                     true,
                 );

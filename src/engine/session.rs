@@ -276,7 +276,12 @@ impl Session<'_> {
                 }
                 Some(streams) => {
                     let had_values = content.value_count() > 0;
-                    let msg = Message::made(streams, self.url.clone(), false);
+                    let msg = Message::made(
+                        streams,
+                        content.web_exception().cloned(),
+                        self.url.clone(),
+                        false,
+                    );
                     if had_values
                         && msg.content().value_count() == 0
                         && msg.content().web_exception().is_none()

@@ -8,11 +8,17 @@ use super::errors::{FieldError, WebException};
 use super::stream::Stream;
 use super::value::{TimedValue, Timestamp, Value};
 
-/// `{"Links":{},"Items":[stream, ...]}` with every stream's WebId, Name, Path, units and values;
-/// flags are written only when they were sent.
-pub fn channel_json(streams: &[Stream]) -> String {
+/// `{"Links":{},"Items":[stream, ...]}` with every stream's WebId, Name, Path, units and values,
+/// and the message-level `WebException` if any; flags are written only when they were sent.
+pub fn channel_json(streams: &[Stream], web_exception: Option<&WebException>) -> String {
     let mut out = String::with_capacity(64 + streams.len() * 256);
-    out.push_str(r#"{"Links":{},"Items":["#);
+    out.push_str(r#"{"Links":{},"#);
+    if let Some(w) = web_exception {
+        out.push_str(r#""WebException":"#);
+        push_web_exception(&mut out, w);
+        out.push(',');
+    }
+    out.push_str(r#""Items":["#);
     for (i, s) in streams.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -159,8 +165,15 @@ mod tests {
         let original = Content::parse(text);
         assert!(!original.is_unparsable(), "{:?}", original.parse_error());
         assert_eq!(original.value_count(), 8);
-        let written = channel_json(original.streams());
+        let written = channel_json(original.streams(), None);
         let again = Content::parse(&written);
         assert_eq!(again.streams(), original.streams(), "{written}");
+        let w = WebException {
+            status_code: 502,
+            errors: vec!["upstream".into()],
+        };
+        let again = Content::parse(&channel_json(original.streams(), Some(&w)));
+        assert_eq!(again.web_exception(), Some(&w));
+        assert_eq!(again.streams(), original.streams());
     }
 }
