@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:?usage: scripts/fuzz.sh SECONDS [TARGET...]}
 shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(message http_response urls config c_abi)
+[ ${#targets[@]} -gt 0 ] || targets=(message http_response http_body urls config c_abi)
 CARGO=${CARGO:-cargo}
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then
     echo "fuzz: FAILED: no nightly toolchain (cargo-fuzz needs one: rustup toolchain list)" >&2

@@ -44,7 +44,7 @@ pub use message::Message;
 /// Entry points for the fuzz targets (`fuzz/`) and tests: not API, may change at any time.
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use crate::wire::{replay_response, Replayed, ResponseHead};
+    pub use crate::wire::{replay_body, replay_response, Replayed, ResponseHead};
 }
 
 /// Graceful shutdown: close every channel, wait (at most `timeout` in all) for them to end and

@@ -335,6 +335,33 @@ pub fn replay_response(
     })
 }
 
+/// Fuzzing and tests only, not API: `read_response_head` then `read_body(head, max)` on
+/// `input` handed over `chunk` bytes per read (at least 1), as a REST GET runs them; with the
+/// bytes left after the body.
+#[doc(hidden)]
+pub fn replay_body(
+    input: &[u8],
+    chunk: usize,
+    max: usize,
+) -> Result<(ResponseHead, Vec<u8>, Vec<u8>), Error> {
+    use futures_util::FutureExt;
+    let mut conn = HttpConnection::new(Replay {
+        input,
+        chunk: chunk.max(1),
+    });
+    let head = conn
+        .read_response_head()
+        .now_or_never()
+        .expect("in-memory reads never wait")?;
+    let body = conn
+        .read_body(&head, max)
+        .now_or_never()
+        .expect("in-memory reads never wait")?;
+    let (io, mut rest) = conn.into_parts();
+    rest.extend_from_slice(io.input);
+    Ok((head, body, rest))
+}
+
 /// A peer that has sent `input` and then closed, `chunk` bytes per read; writes are dropped.
 struct Replay<'a> {
     input: &'a [u8],
@@ -388,4 +415,92 @@ fn truncated() -> Error {
 
 fn protocol(msg: String) -> Error {
     Error::new(ErrorKind::Protocol, msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(input: &str, max: usize) -> Result<(String, String), Error> {
+        let mut last = None;
+        for chunk in [1, 2, 7, usize::MAX] {
+            let r = replay_body(input.as_bytes(), chunk, max).map(|(_, b, rest)| {
+                (
+                    String::from_utf8(b).unwrap(),
+                    String::from_utf8(rest).unwrap(),
+                )
+            });
+            let shown = format!("{r:?}");
+            if let Some(l) = &last {
+                assert_eq!(&shown, l, "reads of {chunk} bytes change the outcome");
+            }
+            last = Some(shown);
+            if chunk == usize::MAX {
+                return r;
+            }
+        }
+        unreachable!()
+    }
+
+    #[test]
+    fn bodies_by_length_chunked_and_until_close() {
+        let by_length = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloNEXT";
+        assert_eq!(
+            body(by_length, 100).unwrap(),
+            ("hello".into(), "NEXT".into())
+        );
+        let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+                       4;ext=1\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+        assert_eq!(
+            body(chunked, 100).unwrap(),
+            ("{\"a\":1}".into(), "NEXT".into())
+        );
+        let until_close = "HTTP/1.0 200 OK\r\n\r\n{\"Items\":[]}";
+        assert_eq!(body(until_close, 100).unwrap().0, "{\"Items\":[]}");
+    }
+
+    #[test]
+    fn bad_bodies_are_errors_not_hangs_or_panics() {
+        for (input, max, what) in [
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\nx",
+                1000,
+                "in the middle",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n",
+                10,
+                "larger than 10",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+                10,
+                "Content-Length",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                10,
+                "chunk size",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n20\r\nabc",
+                100,
+                "in the middle",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcXY0\r\n\r\n",
+                100,
+                "CRLF",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nff\r\n",
+                10,
+                "larger than 10",
+            ),
+            ("HTTP/1.1 200 OK\r\n\r\n0123456789ABC", 10, "larger than 10"),
+        ] {
+            let e = body(input, max).unwrap_err();
+            assert!(e.message().contains(what), "{input:?}: {}", e.message());
+        }
+    }
 }

@@ -16,7 +16,7 @@ pub use target::Target;
 pub use tls::Transport;
 
 #[doc(hidden)]
-pub use http::{replay_response, Replayed, ResponseHead};
+pub use http::{replay_body, replay_response, Replayed, ResponseHead};
 
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
