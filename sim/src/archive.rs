@@ -115,12 +115,29 @@ impl ArchiveState {
         cursors: &mut [usize],
         webid_type: WebIdType,
     ) -> Option<(String, u64)> {
+        let ends: Vec<usize> = {
+            let a = lock(&self.archive);
+            streams.iter().map(|&s| a.streams[s].len()).collect()
+        };
+        self.news_upto(model, streams, cursors, &ends, webid_type)
+    }
+
+    /// As [`ArchiveState::news`], up to `ends` (exclusive) per stream.
+    pub fn news_upto(
+        &self,
+        model: &Model,
+        streams: &[usize],
+        cursors: &mut [usize],
+        ends: &[usize],
+        webid_type: WebIdType,
+    ) -> Option<(String, u64)> {
         let a = lock(&self.archive);
         let mut out = String::from(r#"{"Links":{},"Items":["#);
         let mut count = 0u64;
         let mut first = true;
         for (i, &si) in streams.iter().enumerate() {
-            let values = &a.streams[si][cursors[i]..];
+            let end = ends[i].min(a.streams[si].len());
+            let values = &a.streams[si][cursors[i].min(end)..end];
             if values.is_empty() {
                 continue;
             }
@@ -137,7 +154,7 @@ impl ArchiveState {
             }
             out.push_str("]}");
             count += values.len() as u64;
-            cursors[i] = a.streams[si].len();
+            cursors[i] = end;
         }
         out.push_str("]}");
         (count > 0).then_some((out, count))

@@ -394,6 +394,7 @@ pub(crate) async fn run(
                 &mut stall,
                 &gen,
                 &shared,
+                spec.include_initial,
                 spec.heartbeat_rate,
                 cursor,
             )
@@ -531,12 +532,13 @@ async fn main_loop(
 }
 
 /// With the archive: send what is archived after the request was accepted (`cursors`), as it
-/// is written. (`includeInitialValues` is not served from the archive.)
+/// is written; with `includeInitialValues`, first the newest archived value of each stream.
 async fn archive_loop(
     c: &mut Conn,
     stall: &mut watch::Receiver<bool>,
     gen: &ChannelGen,
     shared: &Arc<Shared>,
+    include_initial: bool,
     heartbeat_rate: u32,
     mut cursors: Vec<usize>,
 ) -> Flow {
@@ -544,6 +546,24 @@ async fn archive_loop(
         return Flow::End;
     };
     let streams = gen.streams().to_vec();
+    if include_initial {
+        if let Flow::End = wait_unstalled(c, stall).await {
+            return Flow::End;
+        }
+        let mut last: Vec<usize> = cursors.iter().map(|&n| n.saturating_sub(1)).collect();
+        let (json, n) = archive
+            .news_upto(
+                &shared.model,
+                &streams,
+                &mut last,
+                &cursors,
+                gen.webid_type(),
+            )
+            .unwrap_or_else(|| (crate::model::HEARTBEAT.to_string(), 0));
+        if let Flow::End = c.send(json, Kind::Initial, n).await {
+            return Flow::End;
+        }
+    }
     let tick = if shared.cfg.interval.is_zero() {
         Duration::from_millis(100)
     } else {

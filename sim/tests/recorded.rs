@@ -186,3 +186,30 @@ async fn a_channel_sends_exactly_what_is_archived_after_it_opened() {
     let first = hist.iter().position(|t| t == &got[0]).unwrap();
     assert_eq!(&hist[first..first + got.len()], &got[..]);
 }
+
+#[tokio::test]
+async fn initial_values_are_the_newest_archived_ones() {
+    let sim = archive();
+    wait_history(&sim, 5);
+    let id = sim.point_web_id("CDT158").unwrap();
+    let mut ws = connect(&format!(
+        "{}?includeInitialValues=true",
+        sim.stream_url(&id)
+    ))
+    .await;
+    let first = timestamps(&json(&mut ws, SEC).await);
+    assert_eq!(first.len(), 1);
+    let mut next = Vec::new();
+    while next.len() < 3 {
+        next.extend(timestamps(&json(&mut ws, SEC).await));
+    }
+    close(ws).await;
+    // The initial value and what follows are consecutive values of the history.
+    let hist: Vec<String> = sim
+        .history(1)
+        .iter()
+        .map(|a| format_ticks(a.ticks))
+        .collect();
+    let at = hist.iter().position(|t| t == &first[0]).unwrap();
+    assert_eq!(&hist[at + 1..at + 4], &next[..3]);
+}

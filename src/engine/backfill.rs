@@ -261,6 +261,17 @@ impl Backfill<'_> {
                     }
                 };
                 next = page.next_page().map(path_and_query);
+                if next.as_deref() == Some(pq.as_str()) {
+                    // A server whose Next link repeats the request would deliver its page again.
+                    let cause = Error::new(
+                        ErrorKind::Protocol,
+                        format!("{}: Links.Next repeats the request", request.display()),
+                    );
+                    let m = self.missing_after(&run, &p, &queue, &marks, end, floor_of);
+                    self.finish_failed(cause, &run, m, missing);
+                    self.arm(run.keys);
+                    return Outcome::Done;
+                }
                 let page_exception = page.web_exception().cloned();
                 let mut streams: Vec<Stream> = page.streams().to_vec();
                 if p.request.single {
