@@ -243,8 +243,9 @@
  *   part is reported as missing.
  * - gap_fill_max_values (count, 0 = no limit; default 1000000): The most values one backfill
  *   delivers; the rest is reported as missing (per stream, from its last delivered value).
- *   Values are fetched a page at a time (`maxCount` 1000) only as the consumer drains the queue,
- *   so memory stays within the queue bounds.
+ *   Values are fetched a page at a time (`maxCount` 1000 per stream, fewer for large stream
+ *   sets: about 10,000 values a page) only as the consumer drains the queue, so memory stays
+ *   within the queue bounds plus one page.
  * - header.<Name> (text; default none): An extra request header on the upgrade, e.g.
  *   `header.X-Site`. `header.Authorization`, `header.Proxy-Authorization` and `header.Cookie`
  *   are kept as secrets (never shown, wiped when freed) and count as credentials (see

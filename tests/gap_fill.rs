@@ -739,3 +739,25 @@ fn a_stream_set_of_an_element_is_filled_exactly_once() {
     assert!(backfilled > 3 * 100, "{backfilled}");
     assert_contiguous(&got, &history(&sim));
 }
+
+#[test]
+fn a_long_webid_list_is_split_under_the_url_limit_and_paged_smaller() {
+    // 200 streams: some 12 KB of webId= text, split into requests under 4 KB, each asking
+    // fewer values per stream (about 10,000 values a page): a 3-second outage at 100 ticks a
+    // second takes two pages per request.
+    let sim = archive(
+        SimConfig::default()
+            .point_count(200)
+            .interval(Duration::from_millis(10)),
+    );
+    let ids = sim.point_web_ids();
+    let mut w = Watched::open(&sim.adhoc_url(&ids), &[]);
+    outage(&sim, &mut w, Duration::from_secs(3));
+    let (messages, events) = w.finish();
+    assert_eq!(backfills_done(&events), 1, "{events:?}");
+    let (got, backfilled) = received(&messages);
+    assert_eq!(got.len(), 200);
+    assert!(backfilled > 200 * 250, "{backfilled}");
+    assert_contiguous(&got, &history(&sim));
+    assert!(sim.recorded_requests() >= 8, "{}", sim.recorded_requests());
+}

@@ -130,7 +130,7 @@ pub const KEY_SPECS: &[KeySpec] = &[
         kind: "count, 0 = no limit",
         default: "1000000",
         secret: false,
-        doc: "The most values one backfill delivers; the rest is reported as missing (per stream, from its last delivered value). Values are fetched a page at a time (`maxCount` 1000) only as the consumer drains the queue, so memory stays within the queue bounds.",
+        doc: "The most values one backfill delivers; the rest is reported as missing (per stream, from its last delivered value). Values are fetched a page at a time (`maxCount` 1000 per stream, fewer for large stream sets: about 10,000 values a page) only as the consumer drains the queue, so memory stays within the queue bounds plus one page.",
     },
     KeySpec {
         name: "header.<Name>",

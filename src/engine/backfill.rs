@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use super::command::Command;
-use super::gapfill::{self, GapFill, KeyCounts, Plan, PlannedRequest, Seam, ValueKey, PAGE_SIZE};
+use super::gapfill::{self, GapFill, KeyCounts, Plan, PlannedRequest, Seam, ValueKey};
 use super::options::ChannelOptions;
 use super::session::close_requested;
 use super::Shared;
@@ -56,6 +56,8 @@ pub enum Outcome {
 /// Where a request is in the plan.
 struct Pending {
     request: PlannedRequest,
+    /// Its `maxCount`.
+    max_count: usize,
     /// Its start: the earliest of its streams'.
     start: i64,
 }
@@ -186,12 +188,18 @@ impl Backfill<'_> {
                     start = floor;
                 }
             }
+            let max_count = gapfill::page_size(if ids.is_empty() {
+                marks.len()
+            } else {
+                ids.len()
+            });
             pending.push(Pending {
                 request: PlannedRequest {
-                    path_and_query: gapfill::with_range(&r.path_and_query, start),
+                    path_and_query: gapfill::with_range(&r.path_and_query, start, max_count),
                     web_ids: ids,
                     single: r.single,
                 },
+                max_count,
                 start,
             });
         }
@@ -280,7 +288,7 @@ impl Backfill<'_> {
                     }
                 }
                 for s in &mut streams {
-                    if next.is_none() && s.values.len() >= PAGE_SIZE && !s.web_id.is_empty() {
+                    if next.is_none() && s.values.len() >= p.max_count && !s.web_id.is_empty() {
                         // Cut at maxCount without a Next link: ask again from its last value.
                         continuations.push(s.web_id.clone());
                     }
@@ -354,9 +362,14 @@ impl Backfill<'_> {
                     for r in plan.ad_hoc(std::slice::from_ref(w), &kept) {
                         queue.push_back(Pending {
                             request: PlannedRequest {
-                                path_and_query: gapfill::with_range(&r.path_and_query, s),
+                                path_and_query: gapfill::with_range(
+                                    &r.path_and_query,
+                                    s,
+                                    gapfill::PAGE_SIZE,
+                                ),
                                 ..r
                             },
+                            max_count: gapfill::PAGE_SIZE,
                             start: s,
                         });
                     }

@@ -347,8 +347,19 @@ const KEPT_PARAMS: &[&str] = &[
     "showhidden",
 ];
 
-/// Values per page asked for (`maxCount`), PI Web API's default.
+/// Values per stream a page asks for at most (`maxCount`), PI Web API's default.
 pub const PAGE_SIZE: usize = 1000;
+
+/// Values a page of a stream set holds at most (about 2 MB of JSON): `maxCount` is this over
+/// the streams asked for, within `MIN_PAGE_SIZE..=PAGE_SIZE`, so one page in memory stays small
+/// however many streams a channel has.
+pub const PAGE_VALUES: usize = 10_000;
+const MIN_PAGE_SIZE: usize = 10;
+
+/// `maxCount` for a request of `streams` streams (0: not known, a stream set of an element).
+pub fn page_size(streams: usize) -> usize {
+    (PAGE_VALUES / streams.max(1)).clamp(MIN_PAGE_SIZE, PAGE_SIZE)
+}
 
 /// Split lists of WebIds so that every request stays under this many bytes of path and query.
 pub const MAX_URL_LEN: usize = crate::urls::DEFAULT_MAX_URL_LEN;
@@ -446,15 +457,16 @@ impl Plan {
     }
 }
 
-/// The range parameters of a request: from `start_ns` (inclusive) to the server's now.
-pub fn with_range(path_and_query: &str, start_ns: i64) -> String {
+/// The range parameters of a request: from `start_ns` (inclusive) to the server's now,
+/// `max_count` values per stream and page.
+pub fn with_range(path_and_query: &str, start_ns: i64, max_count: usize) -> String {
     let sep = if path_and_query.ends_with('?') || path_and_query.ends_with('&') {
         ""
     } else {
         "&"
     };
     format!(
-        "{path_and_query}{sep}startTime={}&endTime=*&boundaryType=Inside&maxCount={PAGE_SIZE}",
+        "{path_and_query}{sep}startTime={}&endTime=*&boundaryType=Inside&maxCount={max_count}",
         crate::model::format_timestamp(start_ns, 7)
     )
 }
@@ -597,9 +609,13 @@ mod tests {
         );
         assert_eq!(p.requests[0].web_ids, vec!["A", "B"]);
         assert!(Plan::for_channel("/piwebapi/streams/F1/value").is_err());
+        assert_eq!(page_size(1), 1000);
+        assert_eq!(page_size(0), 1000);
+        assert_eq!(page_size(40), 250);
+        assert_eq!(page_size(5000), 10);
         assert!(Plan::for_channel("/piwebapi/streamsets/channel").is_err());
         assert_eq!(
-            with_range("/x/recorded?", 0),
+            with_range("/x/recorded?", 0, PAGE_SIZE),
             "/x/recorded?startTime=1970-01-01T00:00:00.0000000Z&endTime=*&boundaryType=Inside&maxCount=1000"
         );
     }
@@ -613,7 +629,7 @@ mod tests {
         assert!(p.requests.len() > 1);
         let mut all = Vec::new();
         for r in &p.requests {
-            let full = with_range(&r.path_and_query, 1_700_000_000_000_000_000);
+            let full = with_range(&r.path_and_query, 1_700_000_000_000_000_000, PAGE_SIZE);
             assert!(full.len() <= MAX_URL_LEN, "{}", full.len());
             assert!(r.path_and_query.ends_with("&webIdType=Full"));
             all.extend(r.web_ids.clone());
