@@ -278,6 +278,25 @@ class TestEndings(unittest.IsolatedAsyncioTestCase):
             self.assertTrue(channel.is_open)
             self.assertFalse(channel.is_closed)
 
+    async def test_gap_fill_marks_backfilled_messages(self):
+        # config passes the library's keys: gap_fill fills the outage from recorded values.
+        async with WebsocketClient(sim("PWA_SIMARCHIVE_ADHOC"), reconnect=True,
+                                   config={"gap_fill": "true",
+                                           "reconnect_initial_delay": "0.2"}) as channel:
+            await data_messages(channel, 2)
+            await control("PWA_SIMARCHIVE", "restart?ms=1500")
+            backfilled = []
+
+            async def until_live_after_backfill():
+                while True:
+                    m = await channel.recv()
+                    if m.is_backfilled:
+                        backfilled.append(m)
+                    elif backfilled and m.items:
+                        return
+            await asyncio.wait_for(until_live_after_backfill(), T)
+            self.assertTrue(all(m.items for m in backfilled))
+
     async def test_is_reconnecting_while_the_server_is_down(self):
         async with WebsocketClient(sim("PWA_SIMDOG_STREAM"), reconnect=True) as channel:
             await data_messages(channel, 1)

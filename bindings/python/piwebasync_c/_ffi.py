@@ -401,6 +401,8 @@ pwa_message_get_info = _proto(
     "pwa_message_get_info", pwa_status, pwa_message_p, P(pwa_message_info))
 pwa_message_is_heartbeat = _proto(
     "pwa_message_is_heartbeat", pwa_status, pwa_message_p, P(c_int32))
+pwa_message_is_backfilled = _proto(
+    "pwa_message_is_backfilled", pwa_status, pwa_message_p, P(c_int32))
 pwa_message_is_unparsable = _proto(
     "pwa_message_is_unparsable", pwa_status, pwa_message_p, P(c_int32))
 pwa_message_stream_count = _proto(

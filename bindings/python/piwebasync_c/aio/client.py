@@ -90,7 +90,9 @@ class _Shared:
         text = ctypes.string_at(p, n.value).decode("utf-8", errors="replace") if p else ""
         u = _ffi.pwa_message_url(msg)
         url = ctypes.string_at(u).decode("utf-8", errors="replace") if u else ""
-        item = WebsocketMessage(text, url)
+        flag = ctypes.c_int32(0)
+        _ffi.pwa_message_is_backfilled(msg, ctypes.byref(flag))
+        item = WebsocketMessage(text, url, bool(flag.value))
         with self.cond:
             while len(self.buf) >= self.max_queue and not self.discard:
                 self.cond.wait()

@@ -64,14 +64,17 @@ class WebsocketMessage:
     keys in either spelling (WebId, web_id, webid). raw: the parsed JSON (dict, original keys);
     text: the JSON text as sent; url: the endpoint it came from (after update(), tells old from
     new); message: the binding's typed piwebasync_c.Message (values with kinds, timestamps in
-    ns, WebExceptions); is_heartbeat.
+    ns, WebExceptions); is_heartbeat; is_backfilled: recorded values the library fetched to
+    fill a gap after a reconnect or an update (config gap_fill=true), delivered before the live
+    values that arrived meanwhile.
     """
 
-    __slots__ = ("text", "url", "_raw", "_items", "_message")
+    __slots__ = ("text", "url", "is_backfilled", "_raw", "_items", "_message")
 
-    def __init__(self, text, url=""):
+    def __init__(self, text, url="", is_backfilled=False):
         self.text = text
         self.url = url
+        self.is_backfilled = is_backfilled
         self._raw = None
         self._items = None
         self._message = None
