@@ -761,3 +761,27 @@ fn a_long_webid_list_is_split_under_the_url_limit_and_paged_smaller() {
     assert_contiguous(&got, &history(&sim));
     assert!(sim.recorded_requests() >= 8, "{}", sim.recorded_requests());
 }
+
+#[test]
+fn an_update_to_another_single_stream_backfills_nothing_and_mislabels_nothing() {
+    let sim = archive(SimConfig::default().interval(Duration::from_millis(10)));
+    let (a, b) = (
+        sim.point_web_id("SINUSOID").unwrap(),
+        sim.point_web_id("CDT158").unwrap(),
+    );
+    let mut w = Watched::open(&sim.stream_url(&a), &[]);
+    w.poll_values(5);
+    w.ch.update(&sim.stream_url(&b), true).expect("update");
+    w.poll_values(10);
+    let (messages, events) = w.finish();
+    assert_eq!(
+        count(&events, |e| matches!(e, StateEvent::BackfillStarted { .. })),
+        0,
+        "{events:?}"
+    );
+    assert!(messages.iter().all(|m| !m.is_backfilled()));
+    let (got, _) = received(&messages);
+    assert_eq!(got.len(), 2);
+    // Each stream's values are its own: contiguous runs of its history.
+    assert_contiguous(&got, &history(&sim));
+}

@@ -117,11 +117,16 @@ impl Backfill<'_> {
         };
         // Where each planned stream starts: its newest delivered value, else (a reconnect) when
         // the endpoint started streaming. After an update only the streams with a mark count.
-        let single_key = if plan.requests.len() == 1 && plan.requests[0].single && marks.len() == 1
-        {
-            marks.keys().next().cloned()
-        } else {
-            None
+        // A single stream's answer names no stream: it is the stream of the channel's messages
+        // (whose WebId may be of another form than the URL's, see webIdType). After an update
+        // only when it is the same stream as before.
+        let single_key = match plan.requests.as_slice() {
+            [r] if r.single && marks.len() == 1 => marks
+                .keys()
+                .next()
+                .filter(|k| seam == Seam::Reconnect || **k == r.web_ids[0])
+                .cloned(),
+            _ => None,
         };
         let start_of = |web_id: &str| -> Option<i64> {
             match marks.get(web_id) {
