@@ -785,3 +785,62 @@ fn an_update_to_another_single_stream_backfills_nothing_and_mislabels_nothing() 
     // Each stream's values are its own: contiguous runs of its history.
     assert_contiguous(&got, &history(&sim));
 }
+
+#[test]
+fn more_values_at_one_timestamp_than_max_count_page_by_next_links_or_are_reported() {
+    // 1001 equal values per timestamp: a page of maxCount 1000 cannot get past one timestamp.
+    let cfg = || {
+        SimConfig::default()
+            .points(vec![piwebasync_sim::SimPoint::new(
+                "BULK",
+                piwebasync_sim::PointKind::Float,
+                "",
+            )])
+            .elements(Vec::new())
+            .interval(Duration::from_millis(250))
+            .values_per_stream(1001)
+            .archive_equal_values(true)
+    };
+    // With Links.Next (startIndex) the pages go on: exactly once.
+    let sim = archive(cfg());
+    let id = sim.point_web_id("BULK").unwrap();
+    let mut w = Watched::open(&sim.stream_url(&id), &[]);
+    outage(&sim, &mut w, Duration::from_secs(2));
+    let (messages, events) = w.finish();
+    assert_eq!(backfills_done(&events), 1, "{events:?}");
+    let StateEvent::BackfillDone { missing, .. } = events
+        .iter()
+        .find(|e| matches!(e, StateEvent::BackfillDone { .. }))
+        .unwrap()
+    else {
+        unreachable!()
+    };
+    assert!(missing.is_empty(), "{missing:?}");
+    let (got, backfilled) = received(&messages);
+    assert!(backfilled >= 3 * 1001, "{backfilled}");
+    assert_contiguous(&got, &history(&sim));
+
+    // A server that only cuts at maxCount: the stream cannot be asked past the timestamp, and
+    // that is reported, not looped on.
+    let sim = archive(cfg().recorded_next_links(false));
+    let id = sim.point_web_id("BULK").unwrap();
+    let mut w = Watched::open(&sim.stream_url(&id), &[]);
+    outage(&sim, &mut w, Duration::from_secs(2));
+    let (_, events) = w.finish();
+    let StateEvent::BackfillDone { missing, cause, .. } = events
+        .iter()
+        .find(|e| matches!(e, StateEvent::BackfillDone { .. }))
+        .unwrap_or_else(|| panic!("{events:?}"))
+    else {
+        unreachable!()
+    };
+    assert!(
+        cause
+            .as_deref()
+            .is_some_and(|c| c.contains("without a Links.Next")),
+        "{cause:?}"
+    );
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert_eq!(missing[0].web_id, id);
+    assert!(sim.recorded_requests() < 10, "{}", sim.recorded_requests());
+}

@@ -241,6 +241,7 @@ impl Backfill<'_> {
             let mut next = Some(p.request.path_and_query.clone());
             let mut continuations: Vec<String> = Vec::new();
             let mut starts: HashMap<String, (i64, KeyCounts)> = HashMap::new();
+            let mut stuck: Vec<String> = Vec::new();
             while let Some(pq) = next.take() {
                 pages += 1;
                 if pages > MAX_PAGES {
@@ -293,15 +294,14 @@ impl Backfill<'_> {
                     }
                 }
                 for s in &mut streams {
-                    if next.is_none() && s.values.len() >= p.max_count && !s.web_id.is_empty() {
-                        // Cut at maxCount without a Next link: ask again from its last value.
-                        continuations.push(s.web_id.clone());
-                    }
                     if seam == Seam::Update && !marks.contains_key(&s.web_id) {
                         // Not a stream the old endpoint had: the channel starts it fresh.
                         s.values.clear();
                         continue;
                     }
+                    let cut_at_max_count =
+                        next.is_none() && s.values.len() >= p.max_count && !s.web_id.is_empty();
+                    let last_ts = s.values.iter().filter_map(|v| v.timestamp.unix_ns()).max();
                     // Where this stream starts in this request, fixed for all its pages: its
                     // newest delivered value now (earlier requests may have moved it), with the
                     // values delivered at exactly that time.
@@ -314,6 +314,16 @@ impl Backfill<'_> {
                     });
                     run.starts.entry(s.web_id.clone()).or_insert(*start);
                     let start = *start;
+                    if cut_at_max_count {
+                        // Cut at maxCount without a Next link: ask again from its last value,
+                        // unless the page did not get past its start (more than maxCount
+                        // values at one timestamp: asking again gives the same page).
+                        if last_ts.is_some_and(|t| t > start) || p.max_count < gapfill::PAGE_SIZE {
+                            continuations.push(s.web_id.clone());
+                        } else {
+                            stuck.push(s.web_id.clone());
+                        }
+                    }
                     s.values.retain(|v| match ValueKey::of(v) {
                         // Kept: a value without a valid timestamp is never matched.
                         None => true,
@@ -353,6 +363,18 @@ impl Backfill<'_> {
             }
             for w in &p.request.web_ids {
                 run.complete.insert(w.clone());
+            }
+            if !stuck.is_empty() {
+                let g = lock(self.gap);
+                for w in &stuck {
+                    run.complete.remove(w);
+                    missing.push(gapfill::missing_from(w, g.mark(w), floor_of(w), end));
+                }
+                cut_cause = Some(format!(
+                    "the server cut a page at maxCount without a Links.Next link, with more than {} values at one timestamp: the rest of {} could not be asked for",
+                    p.max_count,
+                    stuck.join(", ")
+                ));
             }
             if !continuations.is_empty() {
                 let from: Vec<i64> = {
