@@ -16,8 +16,8 @@
 #   - x64: the .NET binding's tests in the Windows .NET Core runtime (dotnet.exe), the .nupkg
 #     with the Windows natives used as a NuGet user on win-x64 does, the win_amd64 wheel run
 #     by Windows CPython;
-#   - with PWA_WINDOWS_RUST_TESTS=1 (make test-windows-rust): the Rust unit and integration
-#     tests (but tests/nginx.rs) for x64 under Wine.
+#   - x64: the Rust tests under Wine (the library's unit and integration tests but
+#     tests/nginx.rs, and the C ABI crate's).
 # Assumes `cargo build --workspace` has been run (the simulator). Prints "=== name" and PASS /
 # FAILED per check, then "windows: N passed, M failed"; fails if any check failed.
 # Wine older than 8.13 lacks ProcessPrng (bcryptprimitives.dll), which Rust's std calls: then a
@@ -272,8 +272,9 @@ wheel_windows() {
 }
 check "x64: the win_amd64 wheel in Windows CPython (scripts/test-wheel.sh)" wheel_windows
 
-# --- the Rust tests (unit and integration) for x64 under Wine, the simulator in-process
-# (tests/nginx.rs needs a native nginx and POSIX process groups: it runs in the native suite).
+# --- the Rust tests for x64 under Wine: the library's unit and integration tests (all but
+# tests/nginx.rs, which needs a native nginx and POSIX process groups: it runs in the native
+# suite) and the C ABI crate's, the simulator in-process.
 rust_tests() {
     local t args=(--lib)
     for t in tests/*.rs; do
@@ -281,13 +282,9 @@ rust_tests() {
         [ "$t" = nginx ] || args+=(--test "$t")
     done
     CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$PWD/scripts/wine-run.sh" \
-        timeout 1200 $CARGO test --target x86_64-pc-windows-gnu "${args[@]}"
+        timeout 1200 $CARGO test --target x86_64-pc-windows-gnu -p piwebasync "${args[@]}" &&
+    CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$PWD/scripts/wine-run.sh" \
+        timeout 600 $CARGO test --target x86_64-pc-windows-gnu -p piwebasync-capi --lib
 }
-# Not by default: with them the Windows part took 14 min here (2 cores shared with other builds),
-# past its 12-minute budget in make test. `make test-windows-rust` runs them.
-if [ -n "${PWA_WINDOWS_RUST_TESTS:-}" ]; then
-    check "x64: the Rust tests under Wine (cargo test --lib and tests/*.rs but nginx.rs)" rust_tests
-else
-    echo "test-windows: NOTE: the Rust tests under Wine are not run by default (make test-windows-rust runs them)"
-fi
+check "x64: the Rust tests under Wine (piwebasync: --lib and tests/*.rs but nginx.rs; piwebasync-capi --lib)" rust_tests
 finish
