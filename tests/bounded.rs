@@ -257,7 +257,11 @@ fn mark_peak() -> PeakMark {
 /// Asserts that neither peak grew past `bound` bytes since `mark`.
 fn check_peak(mark: &PeakMark, bound: u64, what: &str) {
     let heap = HEAP_PEAK.load(Ordering::Relaxed).saturating_sub(mark.heap);
-    assert!(heap <= bound, "{what}: peak heap grew by {} MiB", heap / MIB);
+    assert!(
+        heap <= bound,
+        "{what}: peak heap grew by {} MiB",
+        heap / MIB
+    );
     #[cfg(target_os = "linux")]
     {
         let rss = linux_rss::peak().saturating_sub(mark.rss);
