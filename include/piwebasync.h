@@ -190,6 +190,12 @@
  */
 #define PWA_ERR_INTERNAL -32
 
+/**
+ * A subscription set would need more channels than its `max_channels`: the call was
+ * refused whole, nothing of it took effect.
+ */
+#define PWA_ERR_LIMIT -40
+
 /*
  * Configuration keys of pwa_config_set / pwa_config_get (src/config/key_specs.rs).
  * Each: name (kind; default) and what it does. Durations are seconds and may have a
@@ -222,6 +228,18 @@
  *   retry is immediate); doubles after each failed attempt.
  * - reconnect_max_delay (seconds, > 0; default 30): Cap of the reconnect delay; jitter (x0.5
  *   .. x1) is applied after the cap.
+ * - reconnect_spread (seconds, 0 = none; default 0): The first reconnect attempt after a drop
+ *   waits a random delay of at most this, so that many channels dropped by one server restart do
+ *   not all come back in the same millisecond (later attempts follow the backoff with its
+ *   jitter). Worth setting for subscription sets (e.g. 2).
+ * - max_url_length (bytes, >= 1; default 4096): Subscription sets: the longest ad hoc channel
+ *   URL (`streamsets/channel?webId=...`) a shard may have. A server that answers 414 anyway gets
+ *   the shard split in two.
+ * - max_streams_per_channel (count, >= 1; default 1000): Subscription sets: the most WebIds on
+ *   one shard (one channel).
+ * - max_channels (count, >= 1; default 500): Subscription sets: the most shards (sockets) one
+ *   set opens (servers degrade past a few thousand channels per user). An add that would need
+ *   more is refused whole with `PWA_ERR_LIMIT`; nothing of it is subscribed.
  * - reconnect_on_auth_failure (bool; default false): Retry a 401/403 met while reconnecting,
  *   at the backoff cap every time, instead of ending the channel (repeated failed logins lock
  *   Windows accounts: enable only where that cannot happen).

@@ -84,6 +84,7 @@ namespace PiWebAsync
         internal const int PWA_ERR_SHUTDOWN = -30;
         internal const int PWA_ERR_PANIC = -31;
         internal const int PWA_ERR_INTERNAL = -32;
+        internal const int PWA_ERR_LIMIT = -40;
 
         internal const int PWA_WEBID_TYPE_DEFAULT = 0;
         internal const int PWA_WEBID_TYPE_FULL = 1;

@@ -42,6 +42,7 @@ namespace PiWebAsync
         ErrShutdown = -30,
         ErrPanic = -31,
         ErrInternal = -32,
+        ErrLimit = -40,
     }
 
     /// <summary>PWA_STATE_*</summary>

@@ -125,6 +125,8 @@ pub(crate) async fn serve(
     for &s in streams {
         mine[s] = true;
     }
+    // Events up to the initial value of a stream were sent with it: not again.
+    let mut sent_up_to = vec![0u64; if include_initial { mine.len() } else { 0 }];
     if include_initial {
         if let Flow::End = wait_unstalled(c, stall).await {
             return Flow::End;
@@ -133,6 +135,7 @@ pub(crate) async fn serve(
             .iter()
             .filter_map(|&s| {
                 let seq = bus.count(s);
+                sent_up_to[s] = seq;
                 (seq > 0).then(|| Event {
                     stream: s as u32,
                     seq,
@@ -164,7 +167,10 @@ pub(crate) async fn serve(
                 }
                 let due: Vec<Event> = batch
                     .iter()
-                    .filter(|e| mine[e.stream as usize])
+                    .filter(|e| {
+                        mine[e.stream as usize]
+                            && sent_up_to.get(e.stream as usize).is_none_or(|&u| e.seq > u)
+                    })
                     .copied()
                     .collect();
                 if due.is_empty() {
