@@ -454,3 +454,71 @@ fn a_server_restart_brings_every_shard_back_spread_out() {
     // Not a thundering herd: with 100 shards spread over 2 s, far more than 100 ms apart.
     assert!(spread > Duration::from_millis(100), "{spread:?}");
 }
+
+/// Callbacks that ask for stats (and try a blocking poll) while another thread adds and
+/// removes: no deadlock, and nothing after the set's Closed event.
+#[test]
+fn callbacks_may_use_the_set_while_it_changes() {
+    let sim = sim(SimConfig::default()
+        .point_count(400)
+        .stream_period(Duration::from_millis(200)));
+    let ids = sim.point_web_ids();
+    let slot: Arc<std::sync::OnceLock<Arc<Subscription>>> = Arc::default();
+    let (s1, s2) = (slot.clone(), slot.clone());
+    let log = Arc::new(Mutex::new((0usize, false, 0usize)));
+    let (l1, l2) = (log.clone(), log.clone());
+    let set = Arc::new(
+        Subscription::open(
+            &sim.http_base_url(),
+            &config(&[("max_streams_per_channel", "25")]),
+            UrlOptions::default(),
+            SubscriptionCallbacks {
+                on_message: Some(Box::new(move |m: ShardMessage| {
+                    assert!(m.shard >= 1);
+                    if let Some(set) = s1.get() {
+                        assert!(set.stats().shards >= 1);
+                        // Blocking calls are refused inside a callback, never deadlock.
+                        assert_eq!(
+                            set.poll_next(Some(Duration::from_millis(1)))
+                                .unwrap_err()
+                                .kind(),
+                            ErrorKind::RecursiveCall
+                        );
+                    }
+                    let mut l = l1.lock().unwrap();
+                    l.0 += 1;
+                    if l.1 {
+                        l.2 += 1;
+                    }
+                })),
+                on_state: Some(Box::new(move |e: &SubscriptionEvent| {
+                    if let Some(set) = s2.get() {
+                        let _ = set.stats();
+                    }
+                    let mut l = l2.lock().unwrap();
+                    if l.1 {
+                        l.2 += 1;
+                    }
+                    if matches!(e, SubscriptionEvent::Closed { .. }) {
+                        l.1 = true;
+                    }
+                })),
+            },
+        )
+        .unwrap(),
+    );
+    let _ = slot.set(set.clone());
+    set.add(&ids[..300]).unwrap();
+    for round in 0..5 {
+        let part = &ids[round * 50..round * 50 + 50];
+        set.remove(part).unwrap();
+        set.add(&ids[300 + round * 20..320 + round * 20]).unwrap();
+        set.add(part).unwrap();
+    }
+    assert!(wait_until(SOON, || log.lock().unwrap().0 > 50));
+    set.close();
+    assert!(set.wait_closed(SOON).unwrap());
+    let l = log.lock().unwrap();
+    assert!(l.1, "the set's Closed event came");
+    assert_eq!(l.2, 0, "callbacks after Closed");
+}

@@ -131,7 +131,7 @@ pub struct SubscriptionCallbacks {
 }
 
 struct Shard {
-    channel: Channel,
+    channel: Arc<Channel>,
     web_ids: Vec<String>,
     /// The URL its channel streams from now.
     url: String,
@@ -142,6 +142,17 @@ struct Ops {
     next_id: u32,
 }
 
+/// What stats, close and the credential setters need of a shard, published by add and remove
+/// when they are done: read without waiting for an add or remove that runs (which may wait
+/// for a callback that asks for stats).
+#[derive(Clone)]
+struct ShardView {
+    id: u32,
+    channel: Arc<Channel>,
+    streams: usize,
+    url: String,
+}
+
 /// A subscription set. See the module documentation.
 pub struct Subscription {
     urls: ChannelUrls,
@@ -149,6 +160,7 @@ pub struct Subscription {
     config: ChannelConfig,
     merge: Arc<Merge>,
     ops: Mutex<Ops>,
+    view: Mutex<Vec<ShardView>>,
 }
 
 /// HTTP answers that refuse a set for what is in it (a WebId, or the URL's length).
@@ -182,11 +194,30 @@ impl Subscription {
                 shards: BTreeMap::new(),
                 next_id: 1,
             }),
+            view: Mutex::new(Vec::new()),
         })
     }
 
     fn ops(&self) -> MutexGuard<'_, Ops> {
         self.ops.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn view(&self) -> Vec<ShardView> {
+        self.view.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn publish(&self, ops: &Ops) {
+        let view = ops
+            .shards
+            .iter()
+            .map(|(&id, s)| ShardView {
+                id,
+                channel: s.channel.clone(),
+                streams: s.web_ids.len(),
+                url: s.url.clone(),
+            })
+            .collect();
+        *self.view.lock().unwrap_or_else(|p| p.into_inner()) = view;
     }
 
     /// Subscribe `web_ids` (duplicates and members are ignored). Blocks until every new or
@@ -295,6 +326,11 @@ impl Subscription {
             .iter()
             .filter(|w| !rejected.contains(w.as_str()) && self.merge.is_member(w))
             .count();
+        self.publish(&ops);
+        if self.merge.is_closing() {
+            // `close` came meanwhile: shards opened since must close too.
+            Self::close_shards(&ops);
+        }
         result.map(|()| report)
     }
 
@@ -366,7 +402,7 @@ impl Subscription {
                 ops.shards.insert(
                     id,
                     Shard {
-                        channel,
+                        channel: Arc::new(channel),
                         web_ids: ids.to_vec(),
                         url,
                     },
@@ -389,7 +425,6 @@ impl Subscription {
     /// members. `Closed` after `close`.
     pub fn remove<S: AsRef<str>>(&self, web_ids: &[S]) -> Result<usize, Error> {
         refuse_if_in_callback("removing from a subscription set")?;
-        let mut ops = self.ops();
         if self.merge.is_closing() {
             return Err(Error::new(
                 ErrorKind::Closed,
@@ -397,10 +432,17 @@ impl Subscription {
             ));
         }
         let ids: Vec<String> = web_ids.iter().map(|w| w.as_ref().to_string()).collect();
+        // Before the shards are taken: leaving waits for a message callback that runs, and
+        // that callback may ask for stats.
         let gone = self.merge.leave(&ids);
         let n = gone.values().map(Vec::len).sum();
+        let mut ops = self.ops();
         self.shrink(&mut ops, gone);
         self.compact(&mut ops);
+        self.publish(&ops);
+        if self.merge.is_closing() {
+            Self::close_shards(&ops);
+        }
         Ok(n)
     }
 
@@ -472,8 +514,14 @@ impl Subscription {
 
     /// Close every shard (graceful, like a channel's close) and return at once. Idempotent.
     pub fn close(&self) {
-        let ops = self.ops();
         self.merge.closing();
+        // Never waits for an add or remove that runs (it closes what it opened when it ends).
+        for v in self.view() {
+            v.channel.close();
+        }
+    }
+
+    fn close_shards(ops: &Ops) {
         for shard in ops.shards.values() {
             shard.channel.close();
         }
@@ -512,19 +560,20 @@ impl Subscription {
         self.merge.is_member(web_id)
     }
 
+    /// Counters. Never waits for an add or remove that runs: shards it is changing show as
+    /// they were before it.
     pub fn stats(&self) -> SubscriptionStats {
-        let ops = self.ops();
+        let view = self.view();
         let (values, rate, depth, tallies) = self.merge.tallies();
-        let per_shard = ops
-            .shards
+        let per_shard = view
             .iter()
-            .map(|(&id, s)| {
-                let t = tallies.get(&id).cloned().unwrap_or_default();
-                let cs = s.channel.stats();
+            .map(|v| {
+                let t = tallies.get(&v.id).cloned().unwrap_or_default();
+                let cs = v.channel.stats();
                 ShardStats {
-                    shard: id,
-                    state: s.channel.state(),
-                    streams: s.web_ids.len(),
+                    shard: v.id,
+                    state: v.channel.state(),
+                    streams: v.streams,
                     messages: t.messages,
                     values: t.values,
                     reconnects: cs.reconnects,
@@ -534,7 +583,7 @@ impl Subscription {
             .collect();
         SubscriptionStats {
             streams: self.merge.member_count(),
-            shards: ops.shards.len(),
+            shards: view.len(),
             values,
             values_per_second: rate,
             queue_depth: depth,
@@ -545,20 +594,15 @@ impl Subscription {
 
     /// The URL of each shard now, by shard id.
     pub fn shard_urls(&self) -> Vec<(u32, String)> {
-        self.ops()
-            .shards
-            .iter()
-            .map(|(&id, s)| (id, s.url.clone()))
-            .collect()
+        self.view().into_iter().map(|v| (v.id, v.url)).collect()
     }
 
     /// Replace the bearer token (`auth=bearer`) of every shard and of shards opened later.
     pub fn set_bearer_token(&self, token: &str) -> Result<(), Error> {
-        let ops = self.ops();
-        for s in ops.shards.values() {
-            s.channel.set_bearer_token(token)?;
-        }
         crate::secret::check_secret("bearer_token", token)?;
+        for v in self.view() {
+            v.channel.set_bearer_token(token)?;
+        }
         self.config
             .credentials
             .set_bearer_token(Some(crate::secret::Secret::new(token)));
@@ -567,11 +611,10 @@ impl Subscription {
 
     /// Replace the Basic password (`auth=basic`) of every shard and of shards opened later.
     pub fn set_password(&self, password: &str) -> Result<(), Error> {
-        let ops = self.ops();
-        for s in ops.shards.values() {
-            s.channel.set_password(password)?;
-        }
         crate::secret::check_secret("password", password)?;
+        for v in self.view() {
+            v.channel.set_password(password)?;
+        }
         self.config
             .credentials
             .set_password(Some(crate::secret::Secret::new(password)));
@@ -585,8 +628,8 @@ impl Drop for Subscription {
         if !self.merge.delivers_messages() {
             self.merge.abandon();
         }
-        for shard in self.ops().shards.values() {
-            shard.channel.close();
+        for v in self.view() {
+            v.channel.close();
         }
     }
 }
