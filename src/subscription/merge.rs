@@ -63,15 +63,42 @@ impl Recent {
 /// The last two endpoints a shard delivered a stream from (a switch overlaps two).
 type Seen = [Option<Recent>; 2];
 
-/// Per shard: its endpoints (numbered), and per stream what each delivered lately.
-#[derive(Default)]
-struct ShardSeen {
-    urls: Vec<(Arc<str>, u32)>,
-    next_url: u32,
-    streams: HashMap<String, Seen>,
+/// Whether a value at `ts` from endpoint `url` is new (no other endpoint delivered this event
+/// lately); records it if so.
+fn admit(seen: &mut Seen, url: u32, ts: i64) -> bool {
+    if seen.iter().flatten().any(|r| r.url != url && r.has(ts)) {
+        return false;
+    }
+    if let Some(r) = seen.iter_mut().flatten().find(|r| r.url == url) {
+        r.push(ts);
+        return true;
+    }
+    // A new endpoint: it takes the place of the one that delivered least recently.
+    let slot = match seen {
+        [None, _] => 0,
+        [_, None] => 1,
+        [Some(a), Some(b)] => usize::from(a.latest() > b.latest()),
+    };
+    let mut r = Recent::new(url);
+    r.push(ts);
+    seen[slot] = Some(r);
+    true
 }
 
-impl ShardSeen {
+/// A member of the set: its shard and what the shard's endpoints delivered of it lately.
+struct Member {
+    shard: u32,
+    seen: Seen,
+}
+
+/// A shard's endpoints, numbered (the last few).
+#[derive(Default)]
+struct ShardUrls {
+    urls: Vec<(Arc<str>, u32)>,
+    next_url: u32,
+}
+
+impl ShardUrls {
     fn url_id(&mut self, url: &Arc<str>) -> u32 {
         if let Some((_, id)) = self
             .urls
@@ -87,38 +114,32 @@ impl ShardSeen {
         self.urls.push((url.clone(), self.next_url));
         self.next_url
     }
+}
 
-    /// Whether a value of `web_id` at `ts` from endpoint `url` is new (no other endpoint
-    /// delivered this event lately); records it if so.
-    fn admit(&mut self, web_id: &str, url: u32, ts: i64) -> bool {
-        let seen = match self.streams.get_mut(web_id) {
-            Some(s) => s,
-            None => {
-                let mut r = Recent::new(url);
-                r.push(ts);
-                self.streams.insert(web_id.to_string(), [Some(r), None]);
-                return true;
-            }
+/// FNV-1a: WebIds are looked up for every stream of every message; they are not chosen by an
+/// adversary of this process, so a fast hash is fine.
+#[derive(Default, Clone, Copy)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
         };
-        if seen.iter().flatten().any(|r| r.url != url && r.has(ts)) {
-            return false;
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
-        if let Some(r) = seen.iter_mut().flatten().find(|r| r.url == url) {
-            r.push(ts);
-            return true;
-        }
-        // A new endpoint: it takes the place of the one that delivered least recently.
-        let slot = match seen {
-            [None, _] => 0,
-            [_, None] => 1,
-            [Some(a), Some(b)] => usize::from(a.latest() > b.latest()),
-        };
-        let mut r = Recent::new(url);
-        r.push(ts);
-        seen[slot] = Some(r);
-        true
+        self.0 = h;
     }
 }
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
 
 /// Per shard, for stats.
 #[derive(Debug, Clone, Default)]
@@ -130,9 +151,9 @@ pub(crate) struct ShardTally {
 
 struct State {
     items: VecDeque<ShardMessage>,
-    /// WebId -> the shard that carries it.
-    members: HashMap<String, u32>,
-    seen: HashMap<u32, ShardSeen>,
+    /// WebId -> the shard that carries it (and what it delivered of it lately).
+    members: FastMap<String, Member>,
+    urls: HashMap<u32, ShardUrls>,
     tallies: HashMap<u32, ShardTally>,
     /// Shards whose channel has not delivered `Closed` yet.
     live_shards: HashSet<u32>,
@@ -187,8 +208,8 @@ impl Merge {
         Merge {
             state: Mutex::new(State {
                 items: VecDeque::new(),
-                members: HashMap::new(),
-                seen: HashMap::new(),
+                members: FastMap::default(),
+                urls: HashMap::new(),
                 tallies: HashMap::new(),
                 live_shards: HashSet::new(),
                 closing: false,
@@ -237,7 +258,13 @@ impl Merge {
     pub fn join(&self, shard: u32, web_ids: &[String]) {
         let mut st = lock(&self.state);
         for w in web_ids {
-            st.members.insert(w.clone(), shard);
+            st.members.insert(
+                w.clone(),
+                Member {
+                    shard,
+                    seen: [None, None],
+                },
+            );
         }
     }
 
@@ -255,8 +282,8 @@ impl Merge {
         let mut st = lock(&self.state);
         let mut gone: HashMap<u32, Vec<String>> = HashMap::new();
         for w in web_ids {
-            if let Some(shard) = st.members.remove(w) {
-                gone.entry(shard).or_default().push(w.clone());
+            if let Some(m) = st.members.remove(w) {
+                gone.entry(m.shard).or_default().push(w.clone());
             }
         }
         if gone.is_empty() {
@@ -321,9 +348,10 @@ impl Merge {
 
     /// A shard's message, on its channel's delivery thread.
     pub fn deliver(&self, shard: u32, message: Message) {
+        // Parsed before any lock is taken: the shards' threads parse in parallel.
+        let content = message.content();
         let mut delivering = self.delivery_guard();
         let mut st = lock(&self.state);
-        let content = message.content();
         let url_arc = message.url_arc().clone();
         let mut cuts = Cuts::default();
         let mut newly_rejected = Vec::new();
@@ -331,17 +359,19 @@ impl Merge {
         {
             let State {
                 members,
-                seen,
+                urls,
                 rejected_on_shard,
                 ..
             } = &mut *st;
-            let seen = seen.entry(shard).or_default();
-            let url = seen.url_id(&url_arc);
+            let url = urls.entry(shard).or_default().url_id(&url_arc);
             for s in content.streams() {
-                if members.get(&s.web_id) != Some(&shard) {
-                    cuts.streams.insert(s.web_id.clone());
-                    continue;
-                }
+                let member = match members.get_mut(&s.web_id) {
+                    Some(m) if m.shard == shard => m,
+                    _ => {
+                        cuts.streams.insert(s.web_id.clone());
+                        continue;
+                    }
+                };
                 if let Some(e) = &s.web_exception {
                     members.remove(&s.web_id);
                     rejected_on_shard.push((shard, s.web_id.clone()));
@@ -354,7 +384,7 @@ impl Merge {
                 }
                 for v in &s.values {
                     let fresh = match v.timestamp.unix_ns() {
-                        Some(ts) => seen.admit(&s.web_id, url, ts),
+                        Some(ts) => admit(&mut member.seen, url, ts),
                         None => true,
                     };
                     if fresh {
@@ -412,7 +442,7 @@ impl Merge {
         if let StateEvent::Closed { .. } = event {
             let mut st = lock(&self.state);
             st.live_shards.remove(&shard);
-            st.seen.remove(&shard);
+            st.urls.remove(&shard);
             if let Some(t) = st.tallies.get_mut(&shard) {
                 t.closed = true;
             }
