@@ -399,8 +399,23 @@ fn an_add_past_max_channels_is_refused_whole() {
     assert!(err.message().contains("max_channels"), "{err}");
     assert_eq!(set.stats().streams, 50);
     assert!(!set.contains(&ids[60]));
-    // What still fits the last shard is fine.
+    // What still fits the last shard is fine: that shard is updated in place (make-before-
+    // break), no shard is added.
+    let last = set.stats().per_shard.last().unwrap().clone();
+    assert_eq!(last.streams, 10);
     assert_eq!(set.add(&ids[50..60]).unwrap().added, 10);
+    let stats = set.stats();
+    assert_eq!(stats.shards, 3);
+    let grown = stats.per_shard.last().unwrap();
+    assert_eq!((grown.shard, grown.streams), (last.shard, 20));
+    assert_eq!(grown.updates, last.updates + 1);
+    // Removing every WebId of a shard closes it; the others are untouched.
+    let first = stats.per_shard[0].clone();
+    assert_eq!(set.remove(&ids[..20]).unwrap(), 20);
+    let stats = set.stats();
+    assert_eq!(stats.shards, 2);
+    assert!(stats.per_shard.iter().all(|p| p.shard != first.shard && p.updates <= 1));
+    assert_eq!(set.add(&ids[..20]).unwrap().added, 20);
     let bad = set.add(&["not a webid"]).unwrap_err();
     assert_eq!(bad.kind(), ErrorKind::InvalidArgument);
     // Duplicates are ignored.
