@@ -178,6 +178,8 @@ pub(crate) struct Merge {
     capacity: usize,
     on_message: Option<Mutex<SetMessageCallback>>,
     on_state: Option<Mutex<SetStateCallback>>,
+    /// Told when a per-stream error rejected a WebId (its shard's URL should lose it).
+    rejected_signal: Mutex<Option<std::sync::mpsc::Sender<()>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -227,7 +229,12 @@ impl Merge {
             capacity: capacity.max(1),
             on_message: on_message.map(Mutex::new),
             on_state: on_state.map(Mutex::new),
+            rejected_signal: Mutex::new(None),
         }
+    }
+
+    pub fn on_reject(&self, signal: std::sync::mpsc::Sender<()>) {
+        *lock(&self.rejected_signal) = Some(signal);
     }
 
     pub fn delivers_messages(&self) -> bool {
@@ -410,6 +417,11 @@ impl Merge {
             tally.messages += 1;
         }
         drop(st);
+        if !newly_rejected.is_empty() {
+            if let Some(tx) = lock(&self.rejected_signal).as_ref() {
+                let _ = tx.send(());
+            }
+        }
         for (w, reason) in newly_rejected {
             self.reject(&w, reason);
         }

@@ -22,7 +22,8 @@
 //!   in two and each half tried again, down to single WebIds: a WebId refused on its own is
 //!   rejected with the server's answer as the reason, every other one streams. A stream that
 //!   comes with a stream-level `WebException` (a server that accepts the set but cannot serve
-//!   one of its streams) is rejected with that exception's text. Rejected WebIds are reported
+//!   one of its streams) is rejected with that exception's text, and a thread of the set takes
+//!   it off its shard's URL (a make-before-break update). Rejected WebIds are reported
 //!   in the `add` result, by a [`SubscriptionEvent::Rejected`] event and by
 //!   [`Subscription::rejected`]; they are not members, so adding (a corrected form of) them
 //!   again is an ordinary add.
@@ -153,8 +154,8 @@ struct ShardView {
     url: String,
 }
 
-/// A subscription set. See the module documentation.
-pub struct Subscription {
+/// What a set's handle, and its janitor thread, share.
+struct Core {
     urls: ChannelUrls,
     url_options: UrlOptions,
     config: ChannelConfig,
@@ -166,22 +167,21 @@ pub struct Subscription {
 /// HTTP answers that refuse a set for what is in it (a WebId, or the URL's length).
 const REFUSALS: &[u16] = &[400, 403, 404, 414, 431];
 
-impl Subscription {
+impl Core {
     /// A set on the API root `base` (`https://host/piwebapi`), with `config` for every shard
     /// (its channel keys, and `max_url_length`, `max_streams_per_channel`, `max_channels`) and
     /// `url_options` for every shard's URL. Opens nothing until WebIds are added.
-    pub fn open(
+    fn open(
         base: &str,
         config: &ChannelConfig,
         url_options: UrlOptions,
         callbacks: SubscriptionCallbacks,
-    ) -> Result<Subscription, Error> {
-        refuse_if_in_callback("opening a subscription set")?;
+    ) -> Result<Core, Error> {
         crate::check_process()?;
         let urls = ChannelUrls::new(base)?;
         // The options must make a valid ad hoc URL (e.g. no stream-set-only parameters).
         urls.ad_hoc(&["x"], &url_options)?;
-        Ok(Subscription {
+        Ok(Core {
             urls,
             url_options,
             config: config.clone(),
@@ -226,7 +226,7 @@ impl Subscription {
     /// `Closed` after `close`, or the error of a shard that could not be opened for another
     /// reason than its content (connection, credentials, ...): the WebIds of shards opened
     /// before it stay subscribed (see `stats`), the others are not.
-    pub fn add<S: AsRef<str>>(&self, web_ids: &[S]) -> Result<AddReport, Error> {
+    fn add<S: AsRef<str>>(&self, web_ids: &[S]) -> Result<AddReport, Error> {
         refuse_if_in_callback("adding to a subscription set")?;
         for (i, w) in web_ids.iter().enumerate() {
             validate_web_id(w.as_ref()).map_err(|e| {
@@ -423,7 +423,7 @@ impl Subscription {
     /// nothing of them is handed out. Each shard that carried some is updated without them
     /// (make-before-break), or closed if none of its WebIds is left. Returns how many were
     /// members. `Closed` after `close`.
-    pub fn remove<S: AsRef<str>>(&self, web_ids: &[S]) -> Result<usize, Error> {
+    fn remove<S: AsRef<str>>(&self, web_ids: &[S]) -> Result<usize, Error> {
         refuse_if_in_callback("removing from a subscription set")?;
         if self.merge.is_closing() {
             return Err(Error::new(
@@ -499,7 +499,7 @@ impl Subscription {
     /// `Closed` on this and every later call. `Timeout` when nothing arrived within `timeout`
     /// (`None` waits without limit); `Busy` when another thread polls; `InvalidArgument`
     /// when messages go to a callback.
-    pub fn poll_next(&self, timeout: Option<Duration>) -> Result<ShardMessage, Error> {
+    fn poll_next(&self, timeout: Option<Duration>) -> Result<ShardMessage, Error> {
         if timeout != Some(Duration::ZERO) {
             refuse_if_in_callback("a poll with a timeout")?;
         }
@@ -513,7 +513,7 @@ impl Subscription {
     }
 
     /// Close every shard (graceful, like a channel's close) and return at once. Idempotent.
-    pub fn close(&self) {
+    fn close(&self) {
         self.merge.closing();
         // Never waits for an add or remove that runs (it closes what it opened when it ends).
         for v in self.view() {
@@ -529,14 +529,14 @@ impl Subscription {
 
     /// Wait until every shard has ended and delivered its messages (after `close`). False on
     /// timeout.
-    pub fn wait_closed(&self, timeout: Duration) -> Result<bool, Error> {
+    fn wait_closed(&self, timeout: Duration) -> Result<bool, Error> {
         refuse_if_in_callback("waiting for a subscription set to close")?;
         Ok(self.merge.wait_end(timeout))
     }
 
     /// Let go of the set: buffered messages are discarded, every shard is freed (see
     /// [`Channel::dispose`]); afterwards no callback of the set runs.
-    pub fn dispose(&self) -> Result<(), Error> {
+    fn dispose(&self) -> Result<(), Error> {
         refuse_if_in_callback("freeing a subscription set")?;
         let ops = self.ops();
         self.merge.closing();
@@ -550,19 +550,9 @@ impl Subscription {
         Ok(())
     }
 
-    /// Every WebId rejected so far, with the server's reasons.
-    pub fn rejected(&self) -> Vec<Rejected> {
-        self.merge.rejected()
-    }
-
-    /// Whether `web_id` is subscribed now.
-    pub fn contains(&self, web_id: &str) -> bool {
-        self.merge.is_member(web_id)
-    }
-
     /// Counters. Never waits for an add or remove that runs: shards it is changing show as
     /// they were before it.
-    pub fn stats(&self) -> SubscriptionStats {
+    fn stats(&self) -> SubscriptionStats {
         let view = self.view();
         let (values, rate, depth, tallies) = self.merge.tallies();
         let per_shard = view
@@ -593,12 +583,12 @@ impl Subscription {
     }
 
     /// The URL of each shard now, by shard id.
-    pub fn shard_urls(&self) -> Vec<(u32, String)> {
+    fn shard_urls(&self) -> Vec<(u32, String)> {
         self.view().into_iter().map(|v| (v.id, v.url)).collect()
     }
 
     /// Replace the bearer token (`auth=bearer`) of every shard and of shards opened later.
-    pub fn set_bearer_token(&self, token: &str) -> Result<(), Error> {
+    fn set_bearer_token(&self, token: &str) -> Result<(), Error> {
         crate::secret::check_secret("bearer_token", token)?;
         for v in self.view() {
             v.channel.set_bearer_token(token)?;
@@ -610,7 +600,7 @@ impl Subscription {
     }
 
     /// Replace the Basic password (`auth=basic`) of every shard and of shards opened later.
-    pub fn set_password(&self, password: &str) -> Result<(), Error> {
+    fn set_password(&self, password: &str) -> Result<(), Error> {
         crate::secret::check_secret("password", password)?;
         for v in self.view() {
             v.channel.set_password(password)?;
@@ -622,14 +612,142 @@ impl Subscription {
     }
 }
 
+/// A subscription set. See the module documentation.
+pub struct Subscription {
+    core: Arc<Core>,
+}
+
+impl Subscription {
+    /// A set on the API root `base` (`https://host/piwebapi`), with `config` for every shard
+    /// (its channel keys, and `max_url_length`, `max_streams_per_channel`, `max_channels`) and
+    /// `url_options` for every shard's URL. Opens nothing until WebIds are added. A thread of
+    /// the set's own takes WebIds rejected by a per-stream error off their shard's URL.
+    pub fn open(
+        base: &str,
+        config: &ChannelConfig,
+        url_options: UrlOptions,
+        callbacks: SubscriptionCallbacks,
+    ) -> Result<Subscription, Error> {
+        refuse_if_in_callback("opening a subscription set")?;
+        let core = Arc::new(Core::open(base, config, url_options, callbacks)?);
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        core.merge.on_reject(tx);
+        let weak = Arc::downgrade(&core);
+        std::thread::Builder::new()
+            .name("piwebasync-set-janitor".into())
+            .spawn(move || janitor(weak, rx))
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Internal,
+                    format!("could not start the subscription set's thread: {e}"),
+                )
+            })?;
+        Ok(Subscription { core })
+    }
+
+    /// Subscribe `web_ids` (duplicates and members are ignored). Blocks until every new or
+    /// changed shard is up. Errors: `InvalidArgument` (a malformed WebId: nothing is added),
+    /// `LimitReached` (more than `max_channels` shards would be needed: nothing is added),
+    /// `Closed` after `close`, or the error of a shard that could not be opened for another
+    /// reason than its content (connection, credentials, ...): the WebIds of shards opened
+    /// before it stay subscribed (see `stats`), the others are not.
+    pub fn add<S: AsRef<str>>(&self, web_ids: &[S]) -> Result<AddReport, Error> {
+        self.core.add(web_ids)
+    }
+
+    /// Unsubscribe `web_ids` (those that are not members are ignored). Once this returns,
+    /// nothing of them is handed out. Each shard that carried some is updated without them
+    /// (make-before-break), or closed if none of its WebIds is left. Returns how many were
+    /// members. `Closed` after `close`.
+    pub fn remove<S: AsRef<str>>(&self, web_ids: &[S]) -> Result<usize, Error> {
+        self.core.remove(web_ids)
+    }
+
+    /// The next message of any shard. Buffered messages come first, also after `close`; then
+    /// `Closed` on this and every later call. `Timeout` when nothing arrived within `timeout`
+    /// (`None` waits without limit); `Busy` when another thread polls; `InvalidArgument`
+    /// when messages go to a callback.
+    pub fn poll_next(&self, timeout: Option<Duration>) -> Result<ShardMessage, Error> {
+        self.core.poll_next(timeout)
+    }
+
+    /// Close every shard (graceful, like a channel's close) and return at once. Idempotent.
+    pub fn close(&self) {
+        self.core.close()
+    }
+
+    /// Wait until every shard has ended and delivered its messages (after `close`). False on
+    /// timeout.
+    pub fn wait_closed(&self, timeout: Duration) -> Result<bool, Error> {
+        self.core.wait_closed(timeout)
+    }
+
+    /// Let go of the set: buffered messages are discarded, every shard is freed (see
+    /// [`Channel::dispose`]); afterwards no callback of the set runs.
+    pub fn dispose(&self) -> Result<(), Error> {
+        self.core.dispose()
+    }
+
+    /// Every WebId rejected so far, with the server's reasons.
+    pub fn rejected(&self) -> Vec<Rejected> {
+        self.core.merge.rejected()
+    }
+
+    /// Whether `web_id` is subscribed now.
+    pub fn contains(&self, web_id: &str) -> bool {
+        self.core.merge.is_member(web_id)
+    }
+
+    /// Counters. Never waits for an add or remove that runs: shards it is changing show as
+    /// they were before it.
+    pub fn stats(&self) -> SubscriptionStats {
+        self.core.stats()
+    }
+
+    /// The URL of each shard now, by shard id.
+    pub fn shard_urls(&self) -> Vec<(u32, String)> {
+        self.core.shard_urls()
+    }
+
+    /// Replace the bearer token (`auth=bearer`) of every shard and of shards opened later.
+    pub fn set_bearer_token(&self, token: &str) -> Result<(), Error> {
+        self.core.set_bearer_token(token)
+    }
+
+    /// Replace the Basic password (`auth=basic`) of every shard and of shards opened later.
+    pub fn set_password(&self, password: &str) -> Result<(), Error> {
+        self.core.set_password(password)
+    }
+}
+
 impl Drop for Subscription {
     /// Closes every shard without waiting (a message callback still gets what they deliver).
     fn drop(&mut self) {
-        if !self.merge.delivers_messages() {
-            self.merge.abandon();
+        if !self.core.merge.delivers_messages() {
+            self.core.merge.abandon();
         }
-        for v in self.view() {
+        for v in self.core.view() {
             v.channel.close();
+        }
+    }
+}
+
+/// Takes WebIds rejected by a per-stream error off their shards' URLs (a shard's delivery
+/// thread, where they are found, cannot update its channel). Ends soon after the set's handle
+/// is dropped.
+fn janitor(core: std::sync::Weak<Core>, signal: std::sync::mpsc::Receiver<()>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    loop {
+        let work = match signal.recv_timeout(Duration::from_secs(1)) {
+            Ok(()) => true,
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let Some(core) = core.upgrade() else { return };
+        if work && !core.merge.is_closing() {
+            let mut ops = core.ops();
+            core.compact(&mut ops);
+            core.publish(&ops);
         }
     }
 }
