@@ -545,3 +545,22 @@ fn callbacks_may_use_the_set_while_it_changes() {
     assert!(l.1, "the set's Closed event came");
     assert_eq!(l.2, 0, "callbacks after Closed");
 }
+
+/// A server's per-user channel limit (the simulator answers 503) is not a bad WebId: the add
+/// stops with the server's answer, the shards opened before it stay, nothing is rejected.
+#[test]
+fn a_server_channel_limit_ends_the_add_with_its_answer() {
+    let sim = sim(SimConfig::default()
+        .point_count(50)
+        .max_channels_per_user(3)
+        .stream_period(Duration::from_millis(500)));
+    let ids = sim.point_web_ids();
+    let set = open(&sim, &[("max_streams_per_channel", "10")]);
+    let err = set.add(&ids).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::HttpStatus);
+    assert_eq!(err.http_status(), Some(503));
+    assert!(err.message().contains("Too many channels"), "{err}");
+    let stats = set.stats();
+    assert_eq!((stats.shards, stats.streams, stats.rejected), (3, 30, 0));
+    assert!(set.contains(&ids[0]) && !set.contains(&ids[49]));
+}
