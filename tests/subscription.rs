@@ -564,3 +564,44 @@ fn a_server_channel_limit_ends_the_add_with_its_answer() {
     assert_eq!((stats.shards, stats.streams, stats.rejected), (3, 30, 0));
     assert!(set.contains(&ids[0]) && !set.contains(&ids[49]));
 }
+
+/// A consumer that does not poll for a while: the shards' threads wait with messages they
+/// filtered already. A remove meanwhile must still keep everything of the removed WebIds out.
+#[test]
+fn nothing_removed_comes_out_of_a_backed_up_set() {
+    let sim = sim(SimConfig::default()
+        .point_count(60)
+        .stream_period(Duration::from_millis(100)));
+    let ids = sim.point_web_ids();
+    let set = open(
+        &sim,
+        &[
+            ("max_queue", "2"),
+            ("max_streams_per_channel", "6"),
+            ("close_timeout", "0.3"),
+        ],
+    );
+    set.add(&ids).unwrap();
+    // Nobody polls: the set's queue (2) and the shards' queues fill, their threads wait.
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(set.stats().queue_depth, 2);
+    // One WebId of two shards leaves (they are updated: with their queues full each switch
+    // waits close_timeout for the old connection's close), and all of the last shard.
+    let mut removed = vec![ids[0].clone(), ids[6].clone()];
+    removed.extend(ids[54..].iter().cloned());
+    let n = set.remove(&removed).unwrap();
+    assert_eq!(n, removed.len());
+    let removed: HashSet<String> = removed.into_iter().collect();
+    let mut seen = 0;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        let Ok(m) = set.poll_next(Some(Duration::from_millis(200))) else {
+            continue;
+        };
+        for s in m.message.content().streams() {
+            assert!(!removed.contains(&s.web_id), "{} after remove", s.web_id);
+            seen += 1;
+        }
+    }
+    assert!(seen > 0);
+}

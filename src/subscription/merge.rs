@@ -158,6 +158,8 @@ struct State {
     /// Shards whose channel has not delivered `Closed` yet.
     live_shards: HashSet<u32>,
     closing: bool,
+    /// Bumped by every `leave`: a message filtered before it is filtered again when queued.
+    removals: u64,
     /// The set's end is being delivered (its `Closed` event, once).
     ending: bool,
     end: Option<Error>,
@@ -215,6 +217,7 @@ impl Merge {
                 tallies: HashMap::new(),
                 live_shards: HashSet::new(),
                 closing: false,
+                removals: 0,
                 ending: false,
                 end: None,
                 polling: false,
@@ -296,6 +299,7 @@ impl Merge {
         if gone.is_empty() {
             return gone;
         }
+        st.removals += 1;
         let removed: HashSet<&str> = gone.values().flatten().map(String::as_str).collect();
         let items = std::mem::take(&mut st.items);
         for item in items {
@@ -363,6 +367,7 @@ impl Merge {
         let mut cuts = Cuts::default();
         let mut newly_rejected = Vec::new();
         let mut kept_values = 0u64;
+        let removals = st.removals;
         {
             let State {
                 members,
@@ -426,9 +431,9 @@ impl Merge {
             self.reject(&w, reason);
         }
         let Some(message) = message else { return };
-        let item = ShardMessage { shard, message };
         if let Some(cb) = delivering.as_mut() {
-            (cb)(item);
+            // Membership cannot have changed: `leave` waits for this guard.
+            (cb)(ShardMessage { shard, message });
             return;
         }
         let mut st = lock(&self.state);
@@ -439,7 +444,32 @@ impl Merge {
             // Freed (`abandon`): nobody takes it.
             return;
         }
-        st.items.push_back(item);
+        // A remove ran since this message was filtered (e.g. while it waited for room): what
+        // it removed must not be queued now.
+        let message = if st.removals == removals {
+            message
+        } else {
+            let gone: HashSet<String> = message
+                .content()
+                .streams()
+                .iter()
+                .filter(|s| st.members.get(&s.web_id).is_none_or(|m| m.shard != shard))
+                .map(|s| s.web_id.clone())
+                .collect();
+            if gone.is_empty() {
+                message
+            } else {
+                let cuts = Cuts {
+                    streams: gone,
+                    values: HashMap::new(),
+                };
+                match rewrite(&message, &cuts) {
+                    Some(m) => m,
+                    None => return,
+                }
+            }
+        };
+        st.items.push_back(ShardMessage { shard, message });
         drop(st);
         self.readable.notify_all();
     }
