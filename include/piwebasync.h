@@ -667,6 +667,11 @@ typedef struct {
   uint64_t values;
   uint64_t reconnects;
   uint64_t updates;
+  /**
+   * Messages its channel discarded at a close or switch that met a full queue and a server
+   * that did not answer the close frame in time (as `pwa_stats.messages_dropped`).
+   */
+  uint64_t messages_dropped;
 } pwa_shard_stats;
 
 /**

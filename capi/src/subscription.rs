@@ -133,6 +133,9 @@ pub struct pwa_shard_stats {
     pub values: u64,
     pub reconnects: u64,
     pub updates: u64,
+    /// Messages its channel discarded at a close or switch that met a full queue and a server
+    /// that did not answer the close frame in time (as `pwa_stats.messages_dropped`).
+    pub messages_dropped: u64,
 }
 
 struct SetEntry {
@@ -516,6 +519,7 @@ pub unsafe extern "C" fn pwa_subscription_shard_stats(
             values: p.values,
             reconnects: p.reconnects,
             updates: p.updates,
+            messages_dropped: p.messages_dropped,
         };
         Ok(PWA_OK)
     })

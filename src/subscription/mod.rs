@@ -102,6 +102,10 @@ pub struct ShardStats {
     pub values: u64,
     pub reconnects: u64,
     pub updates: u64,
+    /// Messages its channel discarded because a close or a switch met a server that did not
+    /// answer the close frame while the queues were full (see the channel's
+    /// `Stats::messages_dropped`): a consumer that stops polling can lose data this way.
+    pub messages_dropped: u64,
 }
 
 /// Counters of a subscription set.
@@ -568,6 +572,7 @@ impl Core {
                     values: t.values,
                     reconnects: cs.reconnects,
                     updates: cs.updates,
+                    messages_dropped: cs.messages_dropped,
                 }
             })
             .collect();

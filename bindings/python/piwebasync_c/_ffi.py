@@ -463,6 +463,7 @@ class pwa_shard_stats(Structure):
         ("values", c_uint64),
         ("reconnects", c_uint64),
         ("updates", c_uint64),
+        ("messages_dropped", c_uint64),
     ]
 
 

@@ -57,6 +57,7 @@ class ShardStats:
     values: int
     reconnects: int
     updates: int
+    messages_dropped: int
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ class Subscription:
             check(status)
             out.append(ShardStats(int(s.shard), _enum_or_int(State, s.state), int(s.streams),
                                   int(s.messages), int(s.values), int(s.reconnects),
-                                  int(s.updates)))
+                                  int(s.updates), int(s.messages_dropped)))
         return out
 
     def rejected(self):
