@@ -225,7 +225,7 @@
  *   (`max_queue_bytes` + one message) + `max_message_size` (text, typed form, the message being
  *   read).
  * - reconnect_initial_delay (seconds, > 0; default 0.5): First reconnect delay (the first
- *   retry is immediate); doubles after each failed attempt.
+ *   retry is immediate, or after `reconnect_spread`); doubles after each failed attempt.
  * - reconnect_max_delay (seconds, > 0; default 30): Cap of the reconnect delay; jitter (x0.5
  *   .. x1) is applied after the cap.
  * - reconnect_spread (seconds, 0 = none; default 0): The first reconnect attempt after a drop
@@ -874,7 +874,8 @@ typedef int32_t pwa_field;
 #define PWA_EVENT_DISCONNECTED 2
 
 /**
- * Reconnect attempt `attempt` starts after `delay_ms` (attempt 1 at once).
+ * Reconnect attempt `attempt` starts after `delay_ms` (attempt 1 at once, or after a random
+ * delay of at most `reconnect_spread`).
  */
 #define PWA_EVENT_RECONNECTING 3
 

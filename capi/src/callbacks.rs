@@ -61,7 +61,8 @@ pub type pwa_event_kind = i32;
 pub const PWA_EVENT_CONNECTED: pwa_event_kind = 1;
 /// The connection ended; `status` and `message` say why. RECONNECTING or CLOSED follows.
 pub const PWA_EVENT_DISCONNECTED: pwa_event_kind = 2;
-/// Reconnect attempt `attempt` starts after `delay_ms` (attempt 1 at once).
+/// Reconnect attempt `attempt` starts after `delay_ms` (attempt 1 at once, or after a random
+/// delay of at most `reconnect_spread`).
 pub const PWA_EVENT_RECONNECTING: pwa_event_kind = 3;
 /// A connection is up again. `url` is set.
 pub const PWA_EVENT_RECONNECTED: pwa_event_kind = 4;

@@ -88,7 +88,7 @@ pub const KEY_SPECS: &[KeySpec] = &[
         kind: "seconds, > 0",
         default: "0.5",
         secret: false,
-        doc: "First reconnect delay (the first retry is immediate); doubles after each failed attempt.",
+        doc: "First reconnect delay (the first retry is immediate, or after `reconnect_spread`); doubles after each failed attempt.",
     },
     KeySpec {
         name: "reconnect_max_delay",
