@@ -61,7 +61,8 @@ pub type pwa_event_kind = i32;
 pub const PWA_EVENT_CONNECTED: pwa_event_kind = 1;
 /// The connection ended; `status` and `message` say why. RECONNECTING or CLOSED follows.
 pub const PWA_EVENT_DISCONNECTED: pwa_event_kind = 2;
-/// Reconnect attempt `attempt` starts after `delay_ms` (attempt 1 at once).
+/// Reconnect attempt `attempt` starts after `delay_ms` (attempt 1 at once, or after a random
+/// delay of at most `reconnect_spread`).
 pub const PWA_EVENT_RECONNECTING: pwa_event_kind = 3;
 /// A connection is up again. `url` is set.
 pub const PWA_EVENT_RECONNECTED: pwa_event_kind = 4;
@@ -145,64 +146,66 @@ pub(crate) fn from_c(c: &pwa_callbacks, gate: Arc<HandleGate>) -> Callbacks {
         out.on_state = Some(Box::new(move |e: &StateEvent| {
             let h = gate.wait();
             let user = user;
-            let (kind, status, attempt, delay_ms, url, message) = match e {
-                StateEvent::Connected { url } => {
-                    (PWA_EVENT_CONNECTED, PWA_OK, 0, 0, url.as_str(), "")
-                }
-                StateEvent::Disconnected { cause } => (
-                    PWA_EVENT_DISCONNECTED,
-                    status_of(cause.kind()),
-                    0,
-                    0,
-                    "",
-                    cause.message(),
-                ),
-                StateEvent::Reconnecting { attempt, delay } => (
-                    PWA_EVENT_RECONNECTING,
-                    PWA_OK,
-                    *attempt,
-                    delay.as_millis() as u64,
-                    "",
-                    "",
-                ),
-                StateEvent::Reconnected { url } => {
-                    (PWA_EVENT_RECONNECTED, PWA_OK, 0, 0, url.as_str(), "")
-                }
-                StateEvent::Updated { url } => (PWA_EVENT_UPDATED, PWA_OK, 0, 0, url.as_str(), ""),
-                StateEvent::RolledBack { cause } => (
-                    PWA_EVENT_ROLLED_BACK,
-                    status_of(cause.kind()),
-                    0,
-                    0,
-                    "",
-                    cause.message(),
-                ),
-                StateEvent::Closed { outcome } => (
-                    PWA_EVENT_CLOSED,
-                    status_of(outcome.kind()),
-                    0,
-                    0,
-                    "",
-                    outcome.message(),
-                ),
-            };
-            let url = c_string(url);
-            let message = c_string(message);
-            let event = pwa_state_event {
-                kind,
-                status,
-                attempt,
-                delay_ms,
-                url: url.as_ptr(),
-                message: message.as_ptr(),
-            };
-            // SAFETY: a function pointer the caller gave us, called as documented.
-            unsafe { on_state(user.0, h, &event) };
+            with_c_event(e, |event| {
+                // SAFETY: a function pointer the caller gave us, called as documented.
+                unsafe { on_state(user.0, h, event) };
+            });
         }));
     }
     out
 }
 
-fn c_string(s: &str) -> CString {
+/// Run `f` with the C form of `e` (its strings live until `f` returns).
+pub(crate) fn with_c_event(e: &StateEvent, f: impl FnOnce(&pwa_state_event)) {
+    let (kind, status, attempt, delay_ms, url, message) = match e {
+        StateEvent::Connected { url } => (PWA_EVENT_CONNECTED, PWA_OK, 0, 0, url.as_str(), ""),
+        StateEvent::Disconnected { cause } => (
+            PWA_EVENT_DISCONNECTED,
+            status_of(cause.kind()),
+            0,
+            0,
+            "",
+            cause.message(),
+        ),
+        StateEvent::Reconnecting { attempt, delay } => (
+            PWA_EVENT_RECONNECTING,
+            PWA_OK,
+            *attempt,
+            delay.as_millis() as u64,
+            "",
+            "",
+        ),
+        StateEvent::Reconnected { url } => (PWA_EVENT_RECONNECTED, PWA_OK, 0, 0, url.as_str(), ""),
+        StateEvent::Updated { url } => (PWA_EVENT_UPDATED, PWA_OK, 0, 0, url.as_str(), ""),
+        StateEvent::RolledBack { cause } => (
+            PWA_EVENT_ROLLED_BACK,
+            status_of(cause.kind()),
+            0,
+            0,
+            "",
+            cause.message(),
+        ),
+        StateEvent::Closed { outcome } => (
+            PWA_EVENT_CLOSED,
+            status_of(outcome.kind()),
+            0,
+            0,
+            "",
+            outcome.message(),
+        ),
+    };
+    let url = c_string(url);
+    let message = c_string(message);
+    f(&pwa_state_event {
+        kind,
+        status,
+        attempt,
+        delay_ms,
+        url: url.as_ptr(),
+        message: message.as_ptr(),
+    });
+}
+
+pub(crate) fn c_string(s: &str) -> CString {
     CString::new(s.replace('\0', " ")).unwrap_or_default()
 }
