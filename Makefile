@@ -14,7 +14,7 @@ LDLIBS    := -L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR) -lpiwebasync -lpthread
 C_TESTS   := $(patsubst tests/c/%.c,$(BUILD)/%,$(wildcard tests/c/test_*.c))
 EXAMPLES  := $(patsubst examples-c/%.c,$(BUILD)/%,$(wildcard examples-c/*.c))
 
-.PHONY: all build deps lint demo test test-rust test-fuzz fuzz test-soak soak test-c test-asan sanitize test-install test-packages test-bindings test-windows test-windows-rust check-header header bench install dist dist-windows clean
+.PHONY: all build deps lint demo test test-rust test-fuzz fuzz test-soak soak test-c test-asan sanitize test-install test-packages test-bindings test-windows check-header header bench install dist dist-windows clean
 
 all: build
 
@@ -133,15 +133,10 @@ test-bindings: build
 	scripts/test-labview-layout.sh
 
 # The Windows DLLs (x64, x86), cross-built in debug, their exports, imports and import
-# libraries, and the C tests, examples and Windows hosts run under Wine in a private prefix
-# against the native simulator. See scripts/test-windows.sh.
+# libraries, and the C tests, examples, Windows hosts, the Rust tests and the bindings (in
+# Windows .NET and CPython) run under Wine in a private prefix against the native simulator. See scripts/test-windows.sh.
 test-windows: build
 	CARGO=$(CARGO) scripts/test-windows.sh
-
-# The same plus the Rust unit and integration tests (but tests/nginx.rs) for x64 under Wine
-# (not in make test: they would take the Windows part past its 12-minute budget).
-test-windows-rust: build
-	CARGO=$(CARGO) PWA_WINDOWS_RUST_TESTS=1 scripts/test-windows.sh
 
 ## install: release library (SONAME libpiwebasync.so.0.1; stripped, debug info in lib/.debug),
 ## static library, headers (C and C++), pkg-config files and CMake package under

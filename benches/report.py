@@ -154,6 +154,27 @@ for k in RUNS:
             row(sec, f"{n:,} channels, bare client with a 4 KiB WebSocket read buffer (tungstenite default: 128 KiB)",
                 "", f"{kib:.1f} KiB/channel", "", "", "the read buffer is most of a channel's memory")
 
+# ---------------------------------------------------------------- subscription sets
+sec = "Subscription set: 20,000 points, a value per point per second"
+fields = ("subscribe_secs", "rss_kib", "cpu_pct", "values_per_sec", "channels")
+o = {f: get("subset.set", f) for f in fields}
+b = {f: get("subset.channels", f) for f in fields}
+if o["subscribe_secs"] is None:
+    row(sec, "one set", "failed")
+else:
+    hand = b["subscribe_secs"] is not None
+    def by_hand(text):
+        return ("separate channels by hand: " + text) if hand else "failed"
+    row(sec, f"time to subscribe 20,000 ({o['channels']:.0f} shards)", f"{o['subscribe_secs']:.3f} s",
+        by_hand(f"{b['subscribe_secs']:.3f} s" if hand else ""), ratio(o["subscribe_secs"], b["subscribe_secs"]),
+        "< 10 s", verdict(o["subscribe_secs"] < 10))
+    row(sec, "RSS of the process (set subscribed, values flowing)", f"{o['rss_kib'] / 1024:.1f} MiB",
+        by_hand(f"{b['rss_kib'] / 1024:.1f} MiB" if hand else ""), ratio(o["rss_kib"], b["rss_kib"]),
+        "< 64 MiB", verdict(o["rss_kib"] / 1024 < 64))
+    row(sec, f"CPU at {o['values_per_sec']:.0f} values/s (% of one core)", f"{o['cpu_pct']:.2f}%",
+        by_hand(f"{b['cpu_pct']:.2f}%" if hand else ""), ratio(o["cpu_pct"], b["cpu_pct"]),
+        "< 5%", verdict(o["cpu_pct"] < 5))
+
 # ---------------------------------------------------------------- recovery
 sec = "Recovery"
 for key, what in (("restart.fast", "simulator restart (down 500 ms), backoff 0.1 s"),

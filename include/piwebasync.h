@@ -190,6 +190,12 @@
  */
 #define PWA_ERR_INTERNAL -32
 
+/**
+ * A subscription set would need more channels than its `max_channels`: the call was
+ * refused whole, nothing of it took effect.
+ */
+#define PWA_ERR_LIMIT -40
+
 /*
  * Configuration keys of pwa_config_set / pwa_config_get (src/config/key_specs.rs).
  * Each: name (kind; default) and what it does. Durations are seconds and may have a
@@ -219,9 +225,21 @@
  *   (`max_queue_bytes` + one message) + `max_message_size` (text, typed form, the message being
  *   read).
  * - reconnect_initial_delay (seconds, > 0; default 0.5): First reconnect delay (the first
- *   retry is immediate); doubles after each failed attempt.
+ *   retry is immediate, or after `reconnect_spread`); doubles after each failed attempt.
  * - reconnect_max_delay (seconds, > 0; default 30): Cap of the reconnect delay; jitter (x0.5
  *   .. x1) is applied after the cap.
+ * - reconnect_spread (seconds, 0 = none; default 0): The first reconnect attempt after a drop
+ *   waits a random delay of at most this, so that many channels dropped by one server restart do
+ *   not all come back in the same millisecond (later attempts follow the backoff with its
+ *   jitter). Worth setting for subscription sets (e.g. 2).
+ * - max_url_length (bytes, >= 1; default 4096): Subscription sets: the longest ad hoc channel
+ *   URL (`streamsets/channel?webId=...`) a shard may have. A server that answers 414 anyway gets
+ *   the shard split in two.
+ * - max_streams_per_channel (count, >= 1; default 1000): Subscription sets: the most WebIds on
+ *   one shard (one channel).
+ * - max_channels (count, >= 1; default 500): Subscription sets: the most shards (sockets) one
+ *   set opens (servers degrade past a few thousand channels per user). An add that would need
+ *   more is refused whole with `PWA_ERR_LIMIT`; nothing of it is subscribed.
  * - reconnect_on_auth_failure (bool; default false): Retry a 401/403 met while reconnecting,
  *   at the backoff cap every time, instead of ending the channel (repeated failed logins lock
  *   Windows accounts: enable only where that cannot happen).
@@ -554,6 +572,157 @@ typedef struct {
 } pwa_url_options;
 
 /**
+ * A subscription set handle: a generational id like `pwa_channel_t` (0 is never valid; a
+ * freed, stale or made-up handle gets `PWA_ERR_INVALID_HANDLE`).
+ */
+typedef uint64_t pwa_subscription_t;
+
+/**
+ * Called with each message of the set, on a library thread (calls never overlap; messages of
+ * one shard come in order). `shard` is the shard it came from. The message is borrowed: valid
+ * only until the callback returns; do not free it.
+ */
+typedef void (*pwa_subscription_message_cb)(void *user_data,
+                                            pwa_subscription_t set,
+                                            uint32_t shard,
+                                            const pwa_message *message);
+
+/**
+ * Kind of a subscription set event (`pwa_subscription_event.kind`).
+ */
+typedef int32_t pwa_subscription_event_kind;
+
+/**
+ * An event of a subscription set. Strings are NUL-terminated, never NULL (empty when not
+ * applicable); everything is valid only during the callback.
+ */
+typedef struct {
+  pwa_subscription_event_kind kind;
+  /**
+   * SHARD: the shard.
+   */
+  uint32_t shard;
+  /**
+   * SHARD: the shard's channel event (as a channel's `on_state` gets it); NULL otherwise.
+   */
+  const pwa_state_event *shard_event;
+  /**
+   * REJECTED: the WebId.
+   */
+  const char *web_id;
+  /**
+   * REJECTED: the server's reason; CLOSED: why.
+   */
+  const char *message;
+  /**
+   * CLOSED: the set's terminal status; otherwise PWA_OK.
+   */
+  pwa_status status;
+} pwa_subscription_event;
+
+/**
+ * Called with each event of the set, on a library thread (never two at once).
+ */
+typedef void (*pwa_subscription_state_cb)(void *user_data,
+                                          pwa_subscription_t set,
+                                          const pwa_subscription_event *event);
+
+/**
+ * Callbacks of a subscription set (copied by `pwa_subscription_open`; the functions and
+ * `user_data` must stay valid until `pwa_subscription_free` returns). `on_message` NULL:
+ * messages are polled. The rules of `pwa_callbacks` apply: blocking calls from inside them
+ * return `PWA_ERR_RECURSIVE_CALL`.
+ */
+typedef struct {
+  pwa_subscription_message_cb on_message;
+  pwa_subscription_state_cb on_state;
+  void *user_data;
+} pwa_subscription_callbacks;
+
+/**
+ * What `pwa_subscription_add` did.
+ */
+typedef struct {
+  /**
+   * WebIds subscribed by this call.
+   */
+  uint64_t added;
+  /**
+   * WebIds ignored: members already, or given twice.
+   */
+  uint64_t duplicates;
+  /**
+   * WebIds the server refused (see `pwa_subscription_rejected`).
+   */
+  uint64_t rejected;
+} pwa_subscription_add_report;
+
+/**
+ * Counters of a subscription set.
+ */
+typedef struct {
+  /**
+   * WebIds subscribed now.
+   */
+  uint64_t streams;
+  /**
+   * Shards (channels) open now.
+   */
+  uint64_t shards;
+  /**
+   * Shards whose channel is connected now (`PWA_STATE_OPEN`).
+   */
+  uint64_t shards_open;
+  /**
+   * Shards reconnecting now.
+   */
+  uint64_t shards_reconnecting;
+  /**
+   * Values delivered since open.
+   */
+  uint64_t values;
+  /**
+   * Values delivered per second over the last full second.
+   */
+  double values_per_second;
+  /**
+   * Messages waiting to be polled.
+   */
+  uint64_t queue_depth;
+  /**
+   * WebIds rejected so far.
+   */
+  uint64_t rejected;
+} pwa_set_stats;
+
+/**
+ * One shard of a set (`pwa_subscription_shard_stats`).
+ */
+typedef struct {
+  /**
+   * The shard's id, as messages and events name it.
+   */
+  uint32_t shard;
+  /**
+   * `PWA_STATE_*` of its channel.
+   */
+  pwa_state state;
+  /**
+   * WebIds on its URL.
+   */
+  uint64_t streams;
+  uint64_t messages;
+  uint64_t values;
+  uint64_t reconnects;
+  uint64_t updates;
+  /**
+   * Messages its channel discarded at a close or switch that met a full queue and a server
+   * that did not answer the close frame in time (as `pwa_stats.messages_dropped`).
+   */
+  uint64_t messages_dropped;
+} pwa_shard_stats;
+
+/**
  * What a message is (see `pwa_message_get_info`). Strings are NUL-terminated UTF-8, never NULL
  * ("" when absent), owned by the message: valid until `pwa_message_free`.
  */
@@ -765,7 +934,8 @@ typedef int32_t pwa_field;
 #define PWA_EVENT_DISCONNECTED 2
 
 /**
- * Reconnect attempt `attempt` starts after `delay_ms` (attempt 1 at once).
+ * Reconnect attempt `attempt` starts after `delay_ms` (attempt 1 at once, or after a random
+ * delay of at most `reconnect_spread`).
  */
 #define PWA_EVENT_RECONNECTING 3
 
@@ -834,6 +1004,22 @@ typedef int32_t pwa_field;
  * The channel ended; buffered messages can still be polled.
  */
 #define PWA_STATE_CLOSED 4
+
+/**
+ * A state event of one shard's channel: `shard` and `shard_event` are set.
+ */
+#define PWA_SET_EVENT_SHARD 1
+
+/**
+ * A WebId was rejected: `web_id` and `message` (the server's reason) are set.
+ */
+#define PWA_SET_EVENT_REJECTED 2
+
+/**
+ * The set ended (after `pwa_subscription_close`, once every shard closed): `status` is its
+ * terminal status. Always the last event, exactly once.
+ */
+#define PWA_SET_EVENT_CLOSED 3
 
 /**
  * Do not write `webIdType`: the server's setting applies.
@@ -1327,6 +1513,138 @@ const char *pwa_status_str(pwa_status code);
  * know). Never NULL; do not free.
  */
 const char *pwa_status_name(pwa_status code);
+
+/**
+ * Open a subscription set on the PI Web API root `base_url` (`https://host/piwebapi`; `http`,
+ * `ws`, `wss` too). Nothing connects until WebIds are added. `cfg` (NULL = defaults) is
+ * copied: every shard is a channel with its settings, and `max_url_length`,
+ * `max_streams_per_channel`, `max_channels` and `reconnect_spread` shape the set. `opts`
+ * (NULL = none) are the query parameters of every shard's URL (stream-set-only ones are
+ * refused). `callbacks` may be NULL. `*out` receives the handle (0 on failure).
+ *
+ * Sharding: WebIds are packed into ad hoc stream-set channels ("shards") under
+ * `max_url_length` bytes and `max_streams_per_channel` WebIds; at most `max_channels`
+ * shards. Messages of all shards come from one `pwa_subscription_poll_next` (or
+ * `on_message`), each with its shard. No value is lost or repeated when a shard changes (a
+ * make-before-break update); nothing of a removed WebId is handed out once
+ * `pwa_subscription_remove` returned. A WebId the server refuses is isolated (its shard is
+ * split until the refused WebIds are alone) and rejected with the server's reason; the others
+ * stream.
+ *
+ * Returns `PWA_OK`; `PWA_ERR_INVALID_ARGUMENT` (NULL, non-UTF-8 or malformed base URL, bad
+ * options); `PWA_ERR_SHUTDOWN`; `PWA_ERR_RECURSIVE_CALL` inside a callback.
+ *
+ * # Safety
+ * Pointers must be NULL or valid; strings NUL-terminated.
+ */
+pwa_status pwa_subscription_open(const char *base_url,
+                                 const pwa_config *cfg,
+                                 const pwa_url_options *opts,
+                                 const pwa_subscription_callbacks *callbacks,
+                                 pwa_subscription_t *out);
+
+/**
+ * Subscribe `count` WebIds (`web_ids[0..count]`, UTF-8 strings; duplicates and members are
+ * ignored). Blocks until every new or changed shard is up. `report` (may be NULL) receives
+ * what was done.
+ *
+ * Returns `PWA_OK` (also when some WebIds were rejected: see `report->rejected` and
+ * `pwa_subscription_rejected`); `PWA_ERR_INVALID_ARGUMENT` (NULL array with count > 0, a NULL,
+ * non-UTF-8 or malformed WebId: nothing is added); `PWA_ERR_LIMIT` (more than `max_channels`
+ * shards would be needed: nothing is added); `PWA_CLOSED` after `pwa_subscription_close`;
+ * the status of a shard that could not be opened for another reason (`PWA_ERR_CONNECT`,
+ * `PWA_ERR_AUTH`, ...: WebIds of shards opened before it stay subscribed);
+ * `PWA_ERR_INVALID_HANDLE`; `PWA_ERR_RECURSIVE_CALL` inside a callback.
+ *
+ * # Safety
+ * `web_ids` NULL or `count` valid pointers to NUL-terminated strings; `report` NULL or valid.
+ */
+pwa_status pwa_subscription_add(pwa_subscription_t h,
+                                const char *const *web_ids,
+                                size_t count,
+                                pwa_subscription_add_report *report);
+
+/**
+ * Unsubscribe `count` WebIds (non-members are ignored). Once this returns, nothing of them is
+ * handed out. Only the shards that carried them change (make-before-break), or close when
+ * emptied. `removed` (may be NULL) receives how many were members.
+ *
+ * Returns `PWA_OK`, `PWA_ERR_INVALID_ARGUMENT`, `PWA_CLOSED` after close,
+ * `PWA_ERR_INVALID_HANDLE`, `PWA_ERR_RECURSIVE_CALL`.
+ *
+ * # Safety
+ * As `pwa_subscription_add`; `removed` NULL or valid.
+ */
+pwa_status pwa_subscription_remove(pwa_subscription_t h,
+                                   const char *const *web_ids,
+                                   size_t count,
+                                   size_t *removed);
+
+/**
+ * The next message of any shard, and its shard into `*shard` (may be NULL). As
+ * `pwa_channel_poll_next`: buffered messages first, also after close, then `PWA_CLOSED` on
+ * every later call; `PWA_TIMEOUT`; `timeout_ms` < 0 waits without limit. Misuse:
+ * `PWA_ERR_INVALID_ARGUMENT` (msg NULL, or messages go to `on_message`),
+ * `PWA_ERR_INVALID_HANDLE`, `PWA_ERR_BUSY`, `PWA_ERR_RECURSIVE_CALL`.
+ *
+ * # Safety
+ * `msg` NULL or valid; `shard` NULL or valid.
+ */
+pwa_status pwa_subscription_poll_next(pwa_subscription_t h,
+                                      int32_t timeout_ms,
+                                      pwa_message **msg,
+                                      uint32_t *shard);
+
+/**
+ * Close every shard gracefully and return at once; poll drains, then `PWA_CLOSED`.
+ * Idempotent; callable from a callback.
+ */
+pwa_status pwa_subscription_close(pwa_subscription_t h);
+
+/**
+ * Release the set: buffered messages are discarded, every shard is freed (as
+ * `pwa_channel_free`); afterwards the handle is invalid and no callback of the set runs.
+ * Returns `PWA_OK`, `PWA_ERR_INVALID_HANDLE` (also for a second free),
+ * `PWA_ERR_RECURSIVE_CALL` from inside a callback.
+ */
+pwa_status pwa_subscription_free(pwa_subscription_t h);
+
+/**
+ * The set's counters into `*stats`.
+ *
+ * # Safety
+ * `stats` NULL or valid.
+ */
+pwa_status pwa_subscription_stats(pwa_subscription_t h, pwa_set_stats *stats);
+
+/**
+ * Shard number `index` (0-based, in shard order; `pwa_subscription_stats` gives the count)
+ * into `*stats`. `PWA_ERR_INVALID_ARGUMENT` when `index` is past the last shard.
+ *
+ * # Safety
+ * `stats` NULL or valid.
+ */
+pwa_status pwa_subscription_shard_stats(pwa_subscription_t h, size_t index, pwa_shard_stats *stats);
+
+/**
+ * Rejected WebId number `index` (0-based, in the order rejected; `pwa_subscription_stats`
+ * gives the count): its WebId into `web_id` (capacity `web_id_cap`) and the server's reason
+ * into `reason` (capacity `reason_cap`), each NUL-terminated, with the full sizes (NUL
+ * included) into `web_id_needed` / `reason_needed` (each may be NULL). Returns `PWA_OK`,
+ * `PWA_ERR_BUFFER_TOO_SMALL` (either was truncated), `PWA_ERR_INVALID_ARGUMENT` (index past
+ * the last), `PWA_ERR_INVALID_HANDLE`.
+ *
+ * # Safety
+ * Each buffer NULL or `cap` writable bytes; each `needed` NULL or valid.
+ */
+pwa_status pwa_subscription_rejected(pwa_subscription_t h,
+                                     size_t index,
+                                     char *web_id,
+                                     size_t web_id_cap,
+                                     size_t *web_id_needed,
+                                     char *reason,
+                                     size_t reason_cap,
+                                     size_t *reason_needed);
 
 /**
  * Build a stream channel URL, `{base}/streams/{webId}/channel?...`, into `buf` (capacity

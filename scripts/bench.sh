@@ -126,6 +126,17 @@ n_max=$(echo "$SCALE" | tr ' ' '\n' | sort -n | tail -1)
 run "scale.bare4k.$n_max" env PWA_BENCH_READ_BUFFER=4096 "$BENCH" scale "$QUIET_STREAM?heartbeatRate=3" "$n_max" "$IDLE_S"
 stop_sims
 
+log "subscription sets: 20,000 points, one value per point per second (event mode)"
+start_sim SUBSET --points 20000 --stream-period-ms 1000 --web-ids-file "$OUT/web-ids-20k.txt" || exit 1
+SUBSET_HTTP=${SUBSET_BASE/#ws:/http:}
+for rep in $(seq 1 "$REPS"); do
+    run subset.set "$BENCH" subset "$SUBSET_HTTP" "$OUT/web-ids-20k.txt" "$IDLE_S" set
+    sleep 1
+    run subset.channels "$BENCH" subset "$SUBSET_HTTP" "$OUT/web-ids-20k.txt" "$IDLE_S" channels
+    sleep 1
+done
+stop_sims
+
 log "recovery: simulator restart, reconnect; watchdog"
 start_sim REC --points 1 --interval-ms 20 || exit 1
 start_sim WD --points 1 --interval-ms 20 || exit 1

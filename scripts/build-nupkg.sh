@@ -7,8 +7,8 @@
 # would drag in mono-devel), so the package is written as the zip the format defines (Open
 # Packaging Conventions: [Content_Types].xml, _rels/.rels naming the .nuspec) with
 #   PiWebAsync.nuspec                       from packaging/nuget/PiWebAsync.nuspec.in
-#   lib/netstandard2.0/PiWebAsync.dll       bindings/dotnet/*.cs compiled by Mono's mcs (C# 7)
-#   lib/netstandard2.0/PiWebAsync.xml       its XML documentation
+#   lib/netstandard2.0/PiWebAsync.Net.dll       bindings/dotnet/*.cs compiled by Mono's mcs (C# 7)
+#   lib/netstandard2.0/PiWebAsync.Net.xml       its XML documentation
 #   runtimes/<rid>/native/<library>         libpiwebasync.so / piwebasync.dll per RID
 # The assembly references mscorlib (mcs has no netstandard reference assemblies here): .NET
 # Framework 4.6.1+, Mono and .NET Core / .NET 5+ (through their mscorlib facade) load it.
@@ -25,7 +25,7 @@ trap 'rm -rf "$work"' EXIT
 
 mkdir -p "$work/pkg/lib/netstandard2.0" "$out"
 mcs -langversion:7 -target:library -unsafe- -warnaserror+ -nowarn:1591 -nologo -optimize+ \
-    -out:"$work/pkg/lib/netstandard2.0/PiWebAsync.dll" -doc:"$work/pkg/lib/netstandard2.0/PiWebAsync.xml" \
+    -out:"$work/pkg/lib/netstandard2.0/PiWebAsync.Net.dll" -doc:"$work/pkg/lib/netstandard2.0/PiWebAsync.Net.xml" \
     bindings/dotnet/Native.cs bindings/dotnet/PiWebAsync.cs bindings/dotnet/AsyncChannel.cs
 
 rids=()

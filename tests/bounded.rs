@@ -3,11 +3,13 @@
 //! forwards the close late does). The servers here speak just enough WebSocket for that: the
 //! simulator answers a close at once, as a well-behaved PI Web API does.
 //!
-//! Peak memory is read from the kernel (`VmHWM`, reset through `/proc/self/clear_refs`), so
-//! the tests of this file run one at a time.
+//! Peak memory is measured twice: the heap, by a counting wrapper around the system allocator
+//! (every platform), and on Linux also the kernel's peak RSS (`VmHWM`, reset through
+//! `/proc/self/clear_refs`). Both are process-wide, so the tests of this file run one at a time.
 
 mod common;
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -190,22 +192,106 @@ fn serve(
     }
 }
 
-/// Peak resident memory since the last reset, in bytes (Linux).
-fn peak_rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0)
-        * 1024
+/// The system allocator, counting the bytes in use and their peak (resettable): the heap
+/// bound checked on every platform (Windows has no `/proc`).
+struct CountingAllocator;
+
+static HEAP_IN_USE: AtomicU64 = AtomicU64::new(0);
+static HEAP_PEAK: AtomicU64 = AtomicU64::new(0);
+
+fn count_alloc(size: usize) {
+    let now = HEAP_IN_USE.fetch_add(size as u64, Ordering::Relaxed) + size as u64;
+    HEAP_PEAK.fetch_max(now, Ordering::Relaxed);
 }
 
-/// Reset the peak to the current resident memory; returns it.
-fn reset_peak_rss() -> u64 {
-    std::fs::write("/proc/self/clear_refs", "5").expect("reset VmHWM");
-    rss_kib() * 1024
+// SAFETY: every call is forwarded unchanged to `System`, which upholds GlobalAlloc's contract;
+// the wrapper only counts sizes.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's layout contract is passed on as is.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            count_alloc(layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` with `layout` (through this wrapper).
+        unsafe { System.dealloc(ptr, layout) };
+        HEAP_IN_USE.fetch_sub(layout.size() as u64, Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as for `alloc` and `dealloc`: the caller's contract is passed on.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            HEAP_IN_USE.fetch_sub(layout.size() as u64, Ordering::Relaxed);
+            count_alloc(new_size);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Where memory stood when a test began: peaks are measured from here.
+struct PeakMark {
+    heap: u64,
+    #[cfg(target_os = "linux")]
+    rss: u64,
+}
+
+/// Resets the peaks to what is in use now.
+fn mark_peak() -> PeakMark {
+    let heap = HEAP_IN_USE.load(Ordering::Relaxed);
+    HEAP_PEAK.store(heap, Ordering::Relaxed);
+    PeakMark {
+        heap,
+        #[cfg(target_os = "linux")]
+        rss: linux_rss::reset_peak(),
+    }
+}
+
+/// Asserts that neither peak grew past `bound` bytes since `mark`.
+fn check_peak(mark: &PeakMark, bound: u64, what: &str) {
+    let heap = HEAP_PEAK.load(Ordering::Relaxed).saturating_sub(mark.heap);
+    assert!(
+        heap <= bound,
+        "{what}: peak heap grew by {} MiB",
+        heap / MIB
+    );
+    #[cfg(target_os = "linux")]
+    {
+        let rss = linux_rss::peak().saturating_sub(mark.rss);
+        assert!(rss <= bound, "{what}: peak RSS grew by {} MiB", rss / MIB);
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod linux_rss {
+    fn kib(field: &str) -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    }
+
+    /// Peak resident memory since the last reset, in bytes.
+    pub fn peak() -> u64 {
+        kib("VmHWM:")
+    }
+
+    /// Resets the peak to the current resident memory; returns it.
+    pub fn reset_peak() -> u64 {
+        std::fs::write("/proc/self/clear_refs", "5").expect("reset VmHWM");
+        kib("VmRSS:")
+    }
 }
 
 fn seq_of(json: &str) -> u64 {
@@ -235,7 +321,7 @@ fn free_returns_promptly_and_memory_stays_bounded_against_a_server_that_never_an
             ("max_queue_bytes", "8388608"),
             ("max_message_size", "1048576"),
         ]);
-        let base = reset_peak_rss();
+        let base = mark_peak();
         let ch = Channel::open(&server.url(), &cfg).unwrap();
         // Let the queue fill up (nobody polls), then read a few to get it moving again.
         assert!(wait_until(SOON, || ch.stats().queue_bytes >= 8 * MIB
@@ -254,12 +340,7 @@ fn free_returns_promptly_and_memory_stays_bounded_against_a_server_that_never_an
             wait_until(SOON, || server.saw_close.load(Ordering::Relaxed)),
             "the close frame was sent"
         );
-        let grew = peak_rss().saturating_sub(base);
-        assert!(
-            grew <= bound(8 * MIB, MIB),
-            "{size}-byte messages: peak RSS grew by {} MiB",
-            grew / MIB
-        );
+        check_peak(&base, bound(8 * MIB, MIB), &format!("{size}-byte messages"));
     }
 }
 
@@ -273,7 +354,7 @@ fn a_close_that_is_never_answered_obeys_the_queue_bound_and_reports_what_it_drop
         ("max_queue_bytes", "4194304"),
         ("max_message_size", "1048576"),
     ]);
-    let base = reset_peak_rss();
+    let base = mark_peak();
     let ch = Channel::open(&server.url(), &cfg).unwrap();
     assert!(wait_until(SOON, || ch.stats().queue_bytes >= 4 * MIB));
     // Close without draining: the queue stays full, the close handshake times out. Meanwhile
@@ -300,12 +381,7 @@ fn a_close_that_is_never_answered_obeys_the_queue_bound_and_reports_what_it_drop
         why.contains("did not answer the close frame") && why.contains("discarded"),
         "{why}"
     );
-    let grew = peak_rss().saturating_sub(base);
-    assert!(
-        grew <= bound(4 * MIB, MIB),
-        "peak RSS grew by {} MiB",
-        grew / MIB
-    );
+    check_peak(&base, bound(4 * MIB, MIB), "the channel");
     // What was queued is still handed out, in order, then the outcome.
     let (msgs, end) = drain(&ch);
     assert_eq!(end, ErrorKind::Closed);
@@ -323,7 +399,7 @@ fn a_late_close_answer_loses_nothing_while_the_consumer_drains_and_stays_bounded
         ("max_queue", "64"),
         ("max_queue_bytes", "65536"),
     ]);
-    let base = reset_peak_rss();
+    let base = mark_peak();
     let ch = Channel::open(&server.url(), &cfg).unwrap();
     assert!(wait_until(SOON, || ch.stats().queue_depth >= 32));
     ch.close();
@@ -346,12 +422,7 @@ fn a_late_close_answer_loses_nothing_while_the_consumer_drains_and_stays_bounded
         "every frame sent before the close reply, once, in order"
     );
     assert_eq!(ch.stats().messages_dropped, 0);
-    let grew = peak_rss().saturating_sub(base);
-    assert!(
-        grew <= bound(65536, 2048),
-        "peak RSS grew by {} MiB",
-        grew / MIB
-    );
+    check_peak(&base, bound(65536, 2048), "the channel");
 }
 
 #[test]
@@ -365,7 +436,7 @@ fn an_update_away_from_a_late_answering_flood_keeps_every_old_message_first() {
         ("max_queue", "32"),
         ("max_queue_bytes", "16384"),
     ]);
-    let base = reset_peak_rss();
+    let base = mark_peak();
     let ch = Arc::new(Channel::open(&old.url(), &cfg).unwrap());
     assert!(wait_until(SOON, || ch.stats().queue_depth >= 16));
     // The update blocks until the old endpoint is closed and drained: drain meanwhile.
@@ -391,12 +462,7 @@ fn an_update_away_from_a_late_answering_flood_keeps_every_old_message_first() {
     assert!(sent > 100, "the old server flooded ({sent} frames)");
     assert_eq!(old_seqs, (0..sent).collect::<Vec<_>>());
     assert_eq!(ch.stats().messages_dropped, 0);
-    let grew = peak_rss().saturating_sub(base);
-    assert!(
-        grew <= bound(16384, 1024),
-        "peak RSS grew by {} MiB",
-        grew / MIB
-    );
+    check_peak(&base, bound(16384, 1024), "the channel");
 }
 
 #[test]

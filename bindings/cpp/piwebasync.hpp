@@ -542,6 +542,8 @@ class Channel;
 namespace detail {
 struct CallbackState;
 inline void on_message_trampoline(void*, pwa_channel_t, const pwa_message*) noexcept;
+inline void on_set_message_trampoline(void*, pwa_subscription_t, uint32_t,
+                                      const pwa_message*) noexcept;
 }  // namespace detail
 
 /// A channel message (owns a pwa_message*; move-only), or — inside a message callback — a
@@ -694,6 +696,8 @@ public:
 
 private:
     friend void detail::on_message_trampoline(void*, pwa_channel_t, const pwa_message*) noexcept;
+    friend void detail::on_set_message_trampoline(void*, pwa_subscription_t, uint32_t,
+                                                  const pwa_message*) noexcept;
     struct borrow_t {};
     // A borrowed view: never freed.
     Message(const pwa_message* msg, borrow_t) noexcept : msg_(msg), owned_(false) {}
@@ -1135,6 +1139,201 @@ inline std::vector<std::string> adhoc_urls(string_view base,
     }
     return out;
 }
+
+// ----------------------------------------------------------------------------------------------
+// Subscription sets (pwa_subscription_*)
+// ----------------------------------------------------------------------------------------------
+
+/// A WebId the server refused, and why (its answer).
+struct Rejected {
+    std::string web_id;
+    std::string reason;
+};
+
+/// The result of Subscription::poll: as PollResult, plus the shard the message came from.
+struct SetPollResult {
+    pwa_status status = PWA_TIMEOUT;
+    uint32_t shard = 0;
+    optional<Message> message;
+
+    bool ok() const noexcept { return status == PWA_OK; }
+    explicit operator bool() const noexcept { return ok(); }
+    bool timed_out() const noexcept { return status == PWA_TIMEOUT; }
+    bool terminal() const noexcept { return is_terminal(status); }
+};
+
+namespace detail {
+
+struct SetCallbackState {
+    std::function<void(uint32_t, const Message&)> on_message;
+    std::function<void(const pwa_subscription_event&)> on_state;
+    std::atomic<uint64_t> exceptions{0};
+};
+
+inline void on_set_message_trampoline(void* user, pwa_subscription_t, uint32_t shard,
+                                      const pwa_message* msg) noexcept {
+    auto* st = static_cast<SetCallbackState*>(user);
+    try {
+        const Message view(msg, Message::borrow_t{});
+        st->on_message(shard, view);
+    } catch (...) {
+        st->exceptions.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+inline void on_set_state_trampoline(void* user, pwa_subscription_t,
+                                    const pwa_subscription_event* ev) noexcept {
+    auto* st = static_cast<SetCallbackState*>(user);
+    try {
+        st->on_state(*ev);
+    } catch (...) {
+        st->exceptions.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+}  // namespace detail
+
+/// A subscription set (owns a pwa_subscription_t; move-only): any number of WebIds through one
+/// handle, sharded over ad hoc channels by the library (see pwa_subscription_open). The
+/// destructor calls pwa_subscription_free. Do not destroy it inside one of its callbacks.
+class Subscription {
+public:
+    using MessageCallback = std::function<void(uint32_t shard, const Message&)>;
+    using StateCallback = std::function<void(const pwa_subscription_event&)>;
+
+    Subscription() noexcept = default;
+    ~Subscription() { reset(); }
+    Subscription(Subscription&& o) noexcept : h_(std::exchange(o.h_, 0)), cb_(std::move(o.cb_)) {}
+    Subscription& operator=(Subscription&& o) noexcept {
+        if (this != &o) {
+            reset();
+            h_ = std::exchange(o.h_, 0);
+            cb_ = std::move(o.cb_);
+        }
+        return *this;
+    }
+    Subscription(const Subscription&) = delete;
+    Subscription& operator=(const Subscription&) = delete;
+
+    /// Open a set on the API root `base` (nothing connects until add). Throws Error.
+    static Subscription open(string_view base, const Config* cfg = nullptr,
+                             const UrlOptions& opts = UrlOptions(), MessageCallback on_message = {},
+                             StateCallback on_state = {}) {
+        const std::string b = detail::c_string(base, "base URL");
+        const detail::CUrlOptions o(opts);
+        std::unique_ptr<detail::SetCallbackState> st;
+        pwa_subscription_callbacks cbs;
+        std::memset(&cbs, 0, sizeof cbs);
+        if (on_message || on_state) {
+            st.reset(new detail::SetCallbackState());
+            st->on_message = std::move(on_message);
+            st->on_state = std::move(on_state);
+            cbs.on_message = st->on_message ? &detail::on_set_message_trampoline : nullptr;
+            cbs.on_state = st->on_state ? &detail::on_set_state_trampoline : nullptr;
+            cbs.user_data = st.get();
+        }
+        pwa_subscription_t h = 0;
+        pwa_status s = pwa_subscription_open(b.c_str(), cfg ? cfg->get() : nullptr, &o.o,
+                                             st ? &cbs : nullptr, &h);
+        if (s != PWA_OK) detail::fail(s);
+        Subscription out;
+        out.h_ = h;
+        out.cb_ = std::move(st);
+        return out;
+    }
+
+    /// Subscribe `web_ids` (duplicates ignored). Throws Error (PWA_ERR_LIMIT,
+    /// PWA_ERR_INVALID_ARGUMENT: nothing added; ...).
+    pwa_subscription_add_report add(const std::vector<std::string>& web_ids) {
+        std::vector<const char*> p = pointers(web_ids);
+        pwa_subscription_add_report r;
+        std::memset(&r, 0, sizeof r);
+        detail::check(pwa_subscription_add(h_, p.data(), p.size(), &r));
+        return r;
+    }
+
+    /// Unsubscribe `web_ids`; returns how many were members.
+    std::size_t remove(const std::vector<std::string>& web_ids) {
+        std::vector<const char*> p = pointers(web_ids);
+        std::size_t n = 0;
+        detail::check(pwa_subscription_remove(h_, p.data(), p.size(), &n));
+        return n;
+    }
+
+    /// The next message of any shard (timeouts and the terminal status are returned).
+    SetPollResult poll(std::chrono::milliseconds timeout = forever) {
+        pwa_message* m = nullptr;
+        SetPollResult r;
+        r.status = pwa_subscription_poll_next(h_, detail::clamp_timeout(timeout), &m, &r.shard);
+        if (r.status == PWA_OK) {
+            r.message.emplace(m);
+        } else if (detail::is_misuse(r.status)) {
+            detail::fail(r.status);
+        }
+        return r;
+    }
+
+    void close() { detail::check(pwa_subscription_close(h_)); }
+
+    pwa_set_stats stats() const {
+        pwa_set_stats st;
+        std::memset(&st, 0, sizeof st);
+        detail::check(pwa_subscription_stats(h_, &st));
+        return st;
+    }
+
+    std::vector<pwa_shard_stats> shard_stats() const {
+        std::vector<pwa_shard_stats> out;
+        for (std::size_t i = 0, n = stats().shards; i < n; ++i) {
+            pwa_shard_stats s;
+            if (pwa_subscription_shard_stats(h_, i, &s) != PWA_OK) break;  // the set changed
+            out.push_back(s);
+        }
+        return out;
+    }
+
+    std::vector<Rejected> rejected() const {
+        std::vector<Rejected> out;
+        for (std::size_t i = 0, n = stats().rejected; i < n; ++i) {
+            std::size_t wn = 0, rn = 0;
+            pwa_subscription_rejected(h_, i, nullptr, 0, &wn, nullptr, 0, &rn);
+            std::string w(wn ? wn : 1, '\0'), r(rn ? rn : 1, '\0');
+            detail::check(pwa_subscription_rejected(h_, i, &w[0], w.size(), nullptr, &r[0],
+                                                    r.size(), nullptr));
+            w.resize(std::strlen(w.c_str()));
+            r.resize(std::strlen(r.c_str()));
+            out.push_back(Rejected{w, r});
+        }
+        return out;
+    }
+
+    uint64_t callback_exceptions() const noexcept {
+        return cb_ ? cb_->exceptions.load(std::memory_order_relaxed) : 0;
+    }
+    pwa_subscription_t handle() const noexcept { return h_; }
+    explicit operator bool() const noexcept { return h_ != 0; }
+
+    /// Free the set now (as the destructor does).
+    void reset() noexcept {
+        if (h_ != 0) pwa_subscription_free(std::exchange(h_, 0));
+        cb_.reset();
+    }
+
+private:
+    static std::vector<const char*> pointers(const std::vector<std::string>& ids) {
+        std::vector<const char*> p;
+        p.reserve(ids.size());
+        for (const auto& id : ids) {
+            if (id.find('\0') != std::string::npos)
+                throw Error(PWA_ERR_INVALID_ARGUMENT, "a WebId contains a NUL character");
+            p.push_back(id.c_str());
+        }
+        return p;
+    }
+
+    pwa_subscription_t h_ = 0;
+    std::unique_ptr<detail::SetCallbackState> cb_;
+};
 
 }  // namespace piwebasync
 

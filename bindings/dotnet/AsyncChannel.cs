@@ -53,7 +53,10 @@ namespace PiWebAsync
     public sealed class AsyncChannel : IDisposable, IObservable<Message>
     {
         private readonly object gate = new object();
-        private readonly Queue<Message> queue = new Queue<Message>();
+        // A ring of maxQueue slots rather than Queue<T>: Queue<T> is not in .NET Core's
+        // mscorlib facade, which this assembly (built by mcs against mscorlib) binds to there.
+        private readonly Message[] queue;
+        private int queueHead, queueCount;
         private readonly int maxQueue;
         private readonly TaskCompletionSource<bool> endTcs =
             new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -69,12 +72,13 @@ namespace PiWebAsync
         {
             if (maxQueue < 1) throw new ArgumentOutOfRangeException("maxQueue", "must be >= 1");
             this.maxQueue = maxQueue;
+            queue = new Message[maxQueue];
         }
 
         /// <summary>Opens a channel (on a dedicated thread: the open blocks in the library until
         /// the first connection, at most open_timeout). Throws (in the task) PiException like
         /// Channel.Open. maxQueue: messages buffered here before the library's callback thread
-        /// waits. A cancellation requested while the open runs disposes the channel once it
+        /// waits (its slots are allocated up front). A cancellation requested while the open runs disposes the channel once it
         /// is open and cancels the task.</summary>
         public static Task<AsyncChannel> OpenAsync(string url, ChannelConfig config = null, int maxQueue = 64,
             CancellationToken cancellationToken = default(CancellationToken))
@@ -108,13 +112,14 @@ namespace PiWebAsync
             TaskCompletionSource<bool> w;
             lock (gate)
             {
-                while (queue.Count >= maxQueue && !discard) Monitor.Wait(gate);
+                while (queueCount >= maxQueue && !discard) Monitor.Wait(gate);
                 if (discard)
                 {
                     discarded++;
                     return;
                 }
-                queue.Enqueue(m);
+                queue[(queueHead + queueCount) % maxQueue] = m;
+                queueCount++;
                 w = waiter;
                 waiter = null;
             }
@@ -155,9 +160,12 @@ namespace PiWebAsync
                 lock (gate)
                 {
                     if (disposed) throw new ObjectDisposedException("AsyncChannel");
-                    if (queue.Count > 0)
+                    if (queueCount > 0)
                     {
-                        Message m = queue.Dequeue();
+                        Message m = queue[queueHead];
+                        queue[queueHead] = null;
+                        queueHead = (queueHead + 1) % maxQueue;
+                        queueCount--;
                         Monitor.PulseAll(gate);
                         return m;
                     }
@@ -331,8 +339,10 @@ namespace PiWebAsync
                 if (disposed) return;
                 disposed = true;
                 discard = true;
-                discarded += queue.Count;
-                queue.Clear();
+                discarded += queueCount;
+                Array.Clear(queue, 0, queue.Length);
+                queueHead = 0;
+                queueCount = 0;
                 Monitor.PulseAll(gate);
                 w = waiter;
                 waiter = null;

@@ -84,6 +84,7 @@ namespace PiWebAsync
         internal const int PWA_ERR_SHUTDOWN = -30;
         internal const int PWA_ERR_PANIC = -31;
         internal const int PWA_ERR_INTERNAL = -32;
+        internal const int PWA_ERR_LIMIT = -40;
 
         internal const int PWA_WEBID_TYPE_DEFAULT = 0;
         internal const int PWA_WEBID_TYPE_FULL = 1;
@@ -270,6 +271,61 @@ namespace PiWebAsync
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int pwa_channel_close(ulong h);
+
+        // ---- subscription sets (poll mode) ----
+
+        /// <summary>pwa_subscription_add_report</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct pwa_subscription_add_report
+        {
+            public ulong added;
+            public ulong duplicates;
+            public ulong rejected;
+        }
+
+        /// <summary>pwa_set_stats</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct pwa_set_stats
+        {
+            public ulong streams;
+            public ulong shards;
+            public ulong shards_open;
+            public ulong shards_reconnecting;
+            public ulong values;
+            public double values_per_second;
+            public ulong queue_depth;
+            public ulong rejected;
+        }
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_subscription_open(byte[] base_url, IntPtr cfg,
+            IntPtr opts, IntPtr callbacks, out ulong h);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_subscription_add(ulong h, IntPtr[] web_ids, UIntPtr count,
+            out pwa_subscription_add_report report);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_subscription_remove(ulong h, IntPtr[] web_ids,
+            UIntPtr count, out UIntPtr removed);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_subscription_poll_next(ulong h, int timeout_ms,
+            out IntPtr msg, out uint shard);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_subscription_close(ulong h);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_subscription_free(ulong h);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_subscription_stats(ulong h, out pwa_set_stats stats);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_subscription_rejected(ulong h, UIntPtr index,
+            byte[] web_id, UIntPtr web_id_cap, out UIntPtr web_id_needed,
+            byte[] reason, UIntPtr reason_cap, out UIntPtr reason_needed);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int pwa_channel_free(ulong h);

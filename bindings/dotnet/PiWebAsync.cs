@@ -42,6 +42,7 @@ namespace PiWebAsync
         ErrShutdown = -30,
         ErrPanic = -31,
         ErrInternal = -32,
+        ErrLimit = -40,
     }
 
     /// <summary>PWA_STATE_*</summary>
@@ -1105,6 +1106,188 @@ namespace PiWebAsync
             {
                 try { if (cb != null) cb.Record(e); } catch { }
             }
+        }
+    }
+
+    /// <summary>What Subscription.Add did.</summary>
+    public sealed class AddReport
+    {
+        public long Added { get; internal set; }
+        public long Duplicates { get; internal set; }
+        public long Rejected { get; internal set; }
+    }
+
+    /// <summary>A WebId the server refused, and its reason.</summary>
+    public sealed class RejectedWebId
+    {
+        public string WebId { get; internal set; }
+        public string Reason { get; internal set; }
+    }
+
+    /// <summary>Counters of a subscription set.</summary>
+    public sealed class SetStats
+    {
+        public long Streams { get; internal set; }
+        public long Shards { get; internal set; }
+        public long ShardsOpen { get; internal set; }
+        public long ShardsReconnecting { get; internal set; }
+        public long Values { get; internal set; }
+        public double ValuesPerSecond { get; internal set; }
+        public long QueueDepth { get; internal set; }
+        public long Rejected { get; internal set; }
+    }
+
+    /// <summary>
+    /// A subscription set (pwa_subscription_t), poll mode: any number of WebIds through one
+    /// handle, sharded over ad hoc channels by the library (see pwa_subscription_open in the
+    /// header for the rules: each value once across changes, nothing of a removed WebId after
+    /// Remove returns, refused WebIds isolated and reported with the server's reason).
+    /// </summary>
+    public sealed class Subscription : IDisposable
+    {
+        private long handle;
+
+        private Subscription(ulong h) { handle = (long)h; }
+
+        public ulong Handle { get { return (ulong)Volatile.Read(ref handle); } }
+
+        /// <summary>Opens a set on the API root (nothing connects until Add).</summary>
+        public static Subscription Open(string baseUrl, ChannelConfig config = null)
+        {
+            Native.EnsureLoaded();
+            if (baseUrl == null) throw new ArgumentNullException("baseUrl");
+            bool addRef = false;
+            try
+            {
+                IntPtr cfg = IntPtr.Zero;
+                if (config != null)
+                {
+                    if (config.Handle.IsClosed) throw new ObjectDisposedException("ChannelConfig");
+                    config.Handle.DangerousAddRef(ref addRef);
+                    cfg = config.Handle.DangerousGetHandle();
+                }
+                ulong h;
+                PiWebApi.Check(Native.pwa_subscription_open(Utf8.Encode(baseUrl), cfg, IntPtr.Zero,
+                    IntPtr.Zero, out h));
+                return new Subscription(h);
+            }
+            finally
+            {
+                if (addRef) config.Handle.DangerousRelease();
+            }
+        }
+
+        private ulong Live()
+        {
+            long h = Volatile.Read(ref handle);
+            if (h == 0) throw new ObjectDisposedException("Subscription");
+            return (ulong)h;
+        }
+
+        // Calls f with a C array of NUL-terminated UTF-8 copies of ids (freed afterwards).
+        private static int WithIds(IList<string> ids, Func<IntPtr[], int> f)
+        {
+            if (ids == null) throw new ArgumentNullException("ids");
+            IntPtr[] ptrs = new IntPtr[Math.Max(ids.Count, 1)];
+            try
+            {
+                for (int i = 0; i < ids.Count; i++)
+                {
+                    if (ids[i] == null) throw new ArgumentNullException("ids[" + i + "]");
+                    byte[] b = Utf8.Encode(ids[i]);
+                    ptrs[i] = Marshal.AllocHGlobal(b.Length);
+                    Marshal.Copy(b, 0, ptrs[i], b.Length);
+                }
+                return f(ptrs);
+            }
+            finally
+            {
+                foreach (IntPtr p in ptrs)
+                    if (p != IntPtr.Zero) Marshal.FreeHGlobal(p);
+            }
+        }
+
+        /// <summary>Subscribes ids (duplicates ignored). Throws PiException (ErrLimit: more
+        /// than max_channels shards would be needed, nothing added; ErrInvalidArgument).</summary>
+        public AddReport Add(IList<string> ids)
+        {
+            ulong h = Live();
+            Native.pwa_subscription_add_report r = default(Native.pwa_subscription_add_report);
+            PiWebApi.Check(WithIds(ids, p => Native.pwa_subscription_add(h, p,
+                new UIntPtr((uint)ids.Count), out r)));
+            return new AddReport { Added = (long)r.added, Duplicates = (long)r.duplicates,
+                Rejected = (long)r.rejected };
+        }
+
+        /// <summary>Unsubscribes ids; returns how many were members.</summary>
+        public long Remove(IList<string> ids)
+        {
+            ulong h = Live();
+            UIntPtr n = UIntPtr.Zero;
+            PiWebApi.Check(WithIds(ids, p => Native.pwa_subscription_remove(h, p,
+                new UIntPtr((uint)ids.Count), out n)));
+            return (long)n.ToUInt64();
+        }
+
+        /// <summary>Status.Ok with msg and shard set; Status.Timeout; Status.Closed once the
+        /// set was closed and drained. Throws PiException for misuse.</summary>
+        public Status Poll(int timeoutMs, out Message msg, out uint shard)
+        {
+            msg = null;
+            ulong h = Live();
+            IntPtr p;
+            int st = Native.pwa_subscription_poll_next(h, timeoutMs, out p, out shard);
+            if (st == Native.PWA_OK)
+            {
+                try { msg = Message.Copy(p); }
+                finally { Native.pwa_message_free(p); }
+                return Status.Ok;
+            }
+            if (st > 0) return (Status)st;
+            throw PiWebApi.Error(st);
+        }
+
+        public void Close() { PiWebApi.Check(Native.pwa_subscription_close(Live())); }
+
+        public SetStats Stats
+        {
+            get
+            {
+                Native.pwa_set_stats s;
+                PiWebApi.Check(Native.pwa_subscription_stats(Live(), out s));
+                return new SetStats { Streams = (long)s.streams, Shards = (long)s.shards,
+                    ShardsOpen = (long)s.shards_open, ShardsReconnecting = (long)s.shards_reconnecting,
+                    Values = (long)s.values, ValuesPerSecond = s.values_per_second,
+                    QueueDepth = (long)s.queue_depth, Rejected = (long)s.rejected };
+            }
+        }
+
+        /// <summary>Every rejected WebId with the server's reason.</summary>
+        public List<RejectedWebId> Rejected()
+        {
+            ulong h = Live();
+            var list = new List<RejectedWebId>();
+            long n = Stats.Rejected;
+            for (long i = 0; i < n; i++)
+            {
+                UIntPtr wn, rn;
+                Native.pwa_subscription_rejected(h, new UIntPtr((ulong)i), null, UIntPtr.Zero,
+                    out wn, null, UIntPtr.Zero, out rn);
+                byte[] w = new byte[(int)wn.ToUInt64()];
+                byte[] r = new byte[(int)rn.ToUInt64()];
+                PiWebApi.Check(Native.pwa_subscription_rejected(h, new UIntPtr((ulong)i), w,
+                    new UIntPtr((uint)w.Length), out wn, r, new UIntPtr((uint)r.Length), out rn));
+                list.Add(new RejectedWebId {
+                    WebId = System.Text.Encoding.UTF8.GetString(w, 0, Math.Max(w.Length - 1, 0)),
+                    Reason = System.Text.Encoding.UTF8.GetString(r, 0, Math.Max(r.Length - 1, 0)) });
+            }
+            return list;
+        }
+
+        public void Dispose()
+        {
+            long h = Interlocked.Exchange(ref handle, 0);
+            if (h != 0) Native.pwa_subscription_free((ulong)h);
         }
     }
 }

@@ -61,7 +61,8 @@ pub type pwa_event_kind = i32;
 pub const PWA_EVENT_CONNECTED: pwa_event_kind = 1;
 /// The connection ended; `status` and `message` say why. RECONNECTING or CLOSED follows.
 pub const PWA_EVENT_DISCONNECTED: pwa_event_kind = 2;
-/// Reconnect attempt `attempt` starts after `delay_ms` (attempt 1 at once).
+/// Reconnect attempt `attempt` starts after `delay_ms` (attempt 1 at once, or after a random
+/// delay of at most `reconnect_spread`).
 pub const PWA_EVENT_RECONNECTING: pwa_event_kind = 3;
 /// A connection is up again. `url` is set.
 pub const PWA_EVENT_RECONNECTED: pwa_event_kind = 4;
@@ -176,127 +177,129 @@ pub(crate) fn from_c(c: &pwa_callbacks, gate: Arc<HandleGate>) -> Callbacks {
         out.on_state = Some(Box::new(move |e: &StateEvent| {
             let h = gate.wait();
             let user = user;
-            let mut count = 0u64;
-            let mut ranges: &[piwebasync_rust::MissingRange] = &[];
-            let detail;
-            let (kind, status, attempt, delay_ms, url, message) = match e {
-                StateEvent::Connected { url } => {
-                    (PWA_EVENT_CONNECTED, PWA_OK, 0, 0, url.as_str(), "")
-                }
-                StateEvent::Disconnected { cause } => (
-                    PWA_EVENT_DISCONNECTED,
-                    status_of(cause.kind()),
-                    0,
-                    0,
-                    "",
-                    cause.message(),
-                ),
-                StateEvent::Reconnecting { attempt, delay } => (
-                    PWA_EVENT_RECONNECTING,
-                    PWA_OK,
-                    *attempt,
-                    delay.as_millis() as u64,
-                    "",
-                    "",
-                ),
-                StateEvent::Reconnected { url } => {
-                    (PWA_EVENT_RECONNECTED, PWA_OK, 0, 0, url.as_str(), "")
-                }
-                StateEvent::Updated { url } => (PWA_EVENT_UPDATED, PWA_OK, 0, 0, url.as_str(), ""),
-                StateEvent::RolledBack { cause } => (
-                    PWA_EVENT_ROLLED_BACK,
-                    status_of(cause.kind()),
-                    0,
-                    0,
-                    "",
-                    cause.message(),
-                ),
-                StateEvent::BackfillStarted { url, streams } => {
-                    count = *streams as u64;
-                    (PWA_EVENT_BACKFILL_STARTED, PWA_OK, 0, 0, url.as_str(), "")
-                }
-                StateEvent::BackfillDone {
-                    values,
-                    missing,
-                    cause,
-                    ..
-                } => {
-                    count = *values;
-                    ranges = missing;
-                    detail = match cause {
-                        Some(c) => format!(
-                            "{c}; not recovered: {}",
-                            piwebasync_rust::describe_missing(missing)
-                        ),
-                        None => String::new(),
-                    };
-                    (PWA_EVENT_BACKFILL_DONE, PWA_OK, 0, 0, "", detail.as_str())
-                }
-                StateEvent::BackfillFailed {
-                    cause,
-                    values,
-                    missing,
-                } => {
-                    count = *values;
-                    ranges = missing;
-                    detail = format!(
-                        "{}; not recovered: {}",
-                        cause.message(),
-                        piwebasync_rust::describe_missing(missing)
-                    );
-                    (
-                        PWA_EVENT_BACKFILL_FAILED,
-                        status_of(cause.kind()),
-                        0,
-                        0,
-                        "",
-                        detail.as_str(),
-                    )
-                }
-                StateEvent::Closed { outcome } => (
-                    PWA_EVENT_CLOSED,
-                    status_of(outcome.kind()),
-                    0,
-                    0,
-                    "",
-                    outcome.message(),
-                ),
-            };
-            let url = c_string(url);
-            let message = c_string(message);
-            let web_ids: Vec<CString> = ranges.iter().map(|r| c_string(&r.web_id)).collect();
-            let missing: Vec<pwa_missing_range> = ranges
-                .iter()
-                .zip(&web_ids)
-                .map(|(r, w)| pwa_missing_range {
-                    web_id: w.as_ptr(),
-                    from_unix_ns: r.from_ns,
-                    to_unix_ns: r.to_ns,
-                    from_exclusive: r.from_exclusive as i32,
-                })
-                .collect();
-            let event = pwa_state_event {
-                kind,
-                status,
-                attempt,
-                delay_ms,
-                url: url.as_ptr(),
-                message: message.as_ptr(),
-                count,
-                missing: if missing.is_empty() {
-                    std::ptr::null()
-                } else {
-                    missing.as_ptr()
-                },
-                missing_count: missing.len(),
-            };
-            // SAFETY: a function pointer the caller gave us, called as documented.
-            unsafe { on_state(user.0, h, &event) };
+            with_c_event(e, |event| {
+                // SAFETY: a function pointer the caller gave us, called as documented.
+                unsafe { on_state(user.0, h, event) };
+            });
         }));
     }
     out
 }
 
-fn c_string(s: &str) -> CString {
+/// Run `f` with the C form of `e` (its strings live until `f` returns).
+pub(crate) fn with_c_event(e: &StateEvent, f: impl FnOnce(&pwa_state_event)) {
+    let mut count = 0u64;
+    let mut ranges: &[piwebasync_rust::MissingRange] = &[];
+    let detail;
+    let (kind, status, attempt, delay_ms, url, message) = match e {
+        StateEvent::Connected { url } => (PWA_EVENT_CONNECTED, PWA_OK, 0, 0, url.as_str(), ""),
+        StateEvent::Disconnected { cause } => (
+            PWA_EVENT_DISCONNECTED,
+            status_of(cause.kind()),
+            0,
+            0,
+            "",
+            cause.message(),
+        ),
+        StateEvent::Reconnecting { attempt, delay } => (
+            PWA_EVENT_RECONNECTING,
+            PWA_OK,
+            *attempt,
+            delay.as_millis() as u64,
+            "",
+            "",
+        ),
+        StateEvent::Reconnected { url } => (PWA_EVENT_RECONNECTED, PWA_OK, 0, 0, url.as_str(), ""),
+        StateEvent::Updated { url } => (PWA_EVENT_UPDATED, PWA_OK, 0, 0, url.as_str(), ""),
+        StateEvent::RolledBack { cause } => (
+            PWA_EVENT_ROLLED_BACK,
+            status_of(cause.kind()),
+            0,
+            0,
+            "",
+            cause.message(),
+        ),
+        StateEvent::BackfillStarted { url, streams } => {
+            count = *streams as u64;
+            (PWA_EVENT_BACKFILL_STARTED, PWA_OK, 0, 0, url.as_str(), "")
+        }
+        StateEvent::BackfillDone {
+            values,
+            missing,
+            cause,
+            ..
+        } => {
+            count = *values;
+            ranges = missing;
+            detail = match cause {
+                Some(c) => format!(
+                    "{c}; not recovered: {}",
+                    piwebasync_rust::describe_missing(missing)
+                ),
+                None => String::new(),
+            };
+            (PWA_EVENT_BACKFILL_DONE, PWA_OK, 0, 0, "", detail.as_str())
+        }
+        StateEvent::BackfillFailed {
+            cause,
+            values,
+            missing,
+        } => {
+            count = *values;
+            ranges = missing;
+            detail = format!(
+                "{}; not recovered: {}",
+                cause.message(),
+                piwebasync_rust::describe_missing(missing)
+            );
+            (
+                PWA_EVENT_BACKFILL_FAILED,
+                status_of(cause.kind()),
+                0,
+                0,
+                "",
+                detail.as_str(),
+            )
+        }
+        StateEvent::Closed { outcome } => (
+            PWA_EVENT_CLOSED,
+            status_of(outcome.kind()),
+            0,
+            0,
+            "",
+            outcome.message(),
+        ),
+    };
+    let url = c_string(url);
+    let message = c_string(message);
+    let web_ids: Vec<CString> = ranges.iter().map(|r| c_string(&r.web_id)).collect();
+    let missing: Vec<pwa_missing_range> = ranges
+        .iter()
+        .zip(&web_ids)
+        .map(|(r, w)| pwa_missing_range {
+            web_id: w.as_ptr(),
+            from_unix_ns: r.from_ns,
+            to_unix_ns: r.to_ns,
+            from_exclusive: r.from_exclusive as i32,
+        })
+        .collect();
+    f(&pwa_state_event {
+        kind,
+        status,
+        attempt,
+        delay_ms,
+        url: url.as_ptr(),
+        message: message.as_ptr(),
+        count,
+        missing: if missing.is_empty() {
+            std::ptr::null()
+        } else {
+            missing.as_ptr()
+        },
+        missing_count: missing.len(),
+    });
+}
+
+pub(crate) fn c_string(s: &str) -> CString {
     CString::new(s.replace('\0', " ")).unwrap_or_default()
 }

@@ -46,6 +46,7 @@ pub(crate) fn status_of(kind: ErrorKind) -> pwa_status {
         ErrorKind::InvalidHandle => PWA_ERR_INVALID_HANDLE,
         ErrorKind::Shutdown => PWA_ERR_SHUTDOWN,
         ErrorKind::Internal => PWA_ERR_INTERNAL,
+        ErrorKind::LimitReached => PWA_ERR_LIMIT,
     }
 }
 

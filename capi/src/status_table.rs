@@ -50,4 +50,7 @@ statuses! {
     PWA_ERR_PANIC = -31, "internal panic caught";
     /// An internal error that should not happen (a bug: please report the message).
     PWA_ERR_INTERNAL = -32, "internal error";
+    /// A subscription set would need more channels than its `max_channels`: the call was
+    /// refused whole, nothing of it took effect.
+    PWA_ERR_LIMIT = -40, "subscription set limit (max_channels) reached";
 }

@@ -57,7 +57,7 @@ pub struct pwa_url_options {
 /// # Safety
 /// `opts` must be NULL or point to a valid `pwa_url_options` whose strings are NULL or
 /// NUL-terminated.
-unsafe fn options(opts: *const pwa_url_options) -> Result<UrlOptions, Failure> {
+pub(crate) unsafe fn options(opts: *const pwa_url_options) -> Result<UrlOptions, Failure> {
     // SAFETY: `opts` is NULL or valid (this function's contract).
     let Some(o) = (unsafe { opts.as_ref() }) else {
         return Ok(UrlOptions::default());

@@ -39,6 +39,11 @@ pub(crate) struct ChannelSpec {
     pub heartbeat_rate: u32,
     /// With the archive: where the channel starts, fixed when the request was accepted.
     pub archive_cursor: Option<Vec<usize>>,
+    /// Streams of an ad hoc set that cannot be served (`per_stream_errors`): WebId, status,
+    /// message; reported in the first message with a stream-level `WebException`.
+    pub errors: Vec<(String, u16, String)>,
+    /// Event mode: the server-wide events (subscribed before the 101 is sent).
+    pub events: Option<tokio::sync::broadcast::Receiver<crate::events::Batch>>,
 }
 
 fn parse_bool(req: &Request, name: &str) -> Result<bool, (u16, String)> {
@@ -67,10 +72,29 @@ pub(crate) fn route(shared: &Shared, req: &Request) -> Result<ChannelSpec, (u16,
     let model = &shared.model;
     let is = |s: &str, lit: &str| s.eq_ignore_ascii_case(lit);
     let unknown_webid = |w: &str| (404, format!("Unknown or invalid WebId '{w}'."));
+    let failing = |i: usize| {
+        let st = &model.streams()[i];
+        (!st.is_attribute
+            && shared
+                .cfg
+                .failing_points
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(&st.name)))
+        .then(|| {
+            (
+                403,
+                format!("Access to the PI point '{}' is denied.", st.name),
+            )
+        })
+    };
+    let mut errors = Vec::new();
 
     let streams: Vec<usize> = match segs.as_slice() {
         [s, w, c] if is(s, "streams") && is(c, "channel") => match model.lookup(w) {
-            Some(Target::Stream(i)) => vec![i],
+            Some(Target::Stream(i)) => match failing(i) {
+                Some(e) => return Err(e),
+                None => vec![i],
+            },
             Some(Target::Element(_)) => {
                 return Err((400, format!("The WebId '{w}' does not designate a stream.")))
             }
@@ -82,14 +106,25 @@ pub(crate) fn route(shared: &Shared, req: &Request) -> Result<ChannelSpec, (u16,
                 return Err((400, "At least one webId is required.".to_string()));
             }
             let mut v = Vec::with_capacity(ids.len());
+            let lenient = shared.cfg.per_stream_errors;
             for w in ids {
-                match model.lookup(w) {
-                    Some(Target::Stream(i)) => v.push(i),
+                let e = match model.lookup(w) {
+                    Some(Target::Stream(i)) => match failing(i) {
+                        Some(e) => e,
+                        None => {
+                            v.push(i);
+                            continue;
+                        }
+                    },
                     Some(Target::Element(_)) => {
                         return Err((400, format!("The WebId '{w}' does not designate a stream.")))
                     }
-                    None => return Err(unknown_webid(w)),
+                    None => unknown_webid(w),
+                };
+                if !lenient {
+                    return Err(e);
                 }
+                errors.push((w.to_string(), e.0, e.1));
             }
             v
         }
@@ -137,11 +172,13 @@ pub(crate) fn route(shared: &Shared, req: &Request) -> Result<ChannelSpec, (u16,
         webid_type,
         include_initial: parse_bool(req, "includeInitialValues")?,
         heartbeat_rate,
+        errors,
+        events: None,
     })
 }
 
 /// Aborts the reader task when the connection ends, whichever way.
-struct ReaderTask {
+pub(crate) struct ReaderTask {
     handle: JoinHandle<()>,
     done: bool,
 }
@@ -173,7 +210,7 @@ async fn read_loop(mut stream: SplitStream<Ws>, mut stall: watch::Receiver<bool>
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Initial,
     Data,
     Heartbeat,
@@ -181,28 +218,28 @@ enum Kind {
 }
 
 /// The connection loop's verdict after a step.
-enum Flow {
+pub(crate) enum Flow {
     Go,
     End,
 }
 
-struct Conn {
+pub(crate) struct Conn {
     shared: Arc<Shared>,
     id: u64,
     sink: SplitSink<Ws, Message>,
     /// A second handle on the same socket, for RST and raw (malformed) bytes.
     raw: Arc<TcpStream>,
-    cmds: mpsc::UnboundedReceiver<ConnCmd>,
+    pub(crate) cmds: mpsc::UnboundedReceiver<ConnCmd>,
     /// Fault commands that arrived during a send, run after it.
     deferred: VecDeque<ConnCmd>,
-    reader: Option<ReaderTask>,
+    pub(crate) reader: Option<ReaderTask>,
     /// Acks released only once the connection is unregistered (so that `reset_all`
     /// returns with the connections already marked closed).
     held_acks: Vec<crate::faults::Ack>,
 }
 
 /// Completes when the reader task has ended (the client went); never if there is none.
-async fn reader_finished(reader: &mut Option<ReaderTask>) {
+pub(crate) async fn reader_finished(reader: &mut Option<ReaderTask>) {
     match reader.as_mut() {
         Some(r) if r.done => {}
         Some(r) => {
@@ -226,7 +263,7 @@ impl Conn {
 
     /// Sends one text frame, counting it once the send completed. A reset arriving
     /// meanwhile ends the connection at once; other commands wait for the send.
-    async fn send(&mut self, text: String, kind: Kind, values: u64) -> Flow {
+    pub(crate) async fn send(&mut self, text: String, kind: Kind, values: u64) -> Flow {
         let len = text.len() as u64;
         let copy = self.shared.cfg.record_frames.then(|| text.clone());
         let mut fut = self.sink.send(Message::text(text));
@@ -271,13 +308,13 @@ impl Conn {
         Flow::Go
     }
 
-    async fn reset(&mut self) -> Flow {
+    pub(crate) async fn reset(&mut self) -> Flow {
         let _ = self.raw.set_zero_linger();
         self.stop_reader().await;
         Flow::End
     }
 
-    async fn command(&mut self, cmd: ConnCmd) -> Flow {
+    pub(crate) async fn command(&mut self, cmd: ConnCmd) -> Flow {
         let ConnCmd { op, ack } = cmd;
         let flow = match op {
             ConnOp::Reset => {
@@ -358,6 +395,26 @@ pub(crate) fn oversize_json(bytes: usize) -> String {
     s
 }
 
+/// The message naming the streams of an ad hoc set that cannot be served, each with a
+/// stream-level `WebException` and no values.
+fn stream_errors_message(errors: &[(String, u16, String)]) -> String {
+    let mut out = String::from(r#"{"Links":{},"Items":["#);
+    for (i, (w, status, msg)) in errors.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(r#"{"WebId":"#);
+        crate::model::push_json_str(&mut out, w);
+        out.push_str(r#","Links":{},"Items":[],"WebException":{"StatusCode":"#);
+        out.push_str(&status.to_string());
+        out.push_str(r#","Errors":["#);
+        crate::model::push_json_str(&mut out, msg);
+        out.push_str("]}}");
+    }
+    out.push_str("]}");
+    out
+}
+
 /// Runs an upgraded channel connection until it ends.
 pub(crate) async fn run(
     shared: Arc<Shared>,
@@ -385,11 +442,15 @@ pub(crate) async fn run(
     };
     let cfg = &shared.cfg;
     let model = shared.model.clone();
-    let mut gen = ChannelGen::new(spec.streams, spec.webid_type);
-
-    let _ = match spec.archive_cursor {
-        Some(cursor) => {
-            archive_loop(
+    let first = (!spec.errors.is_empty()).then(|| stream_errors_message(&spec.errors));
+    let sent_first = match first {
+        Some(json) => matches!(c.send(json, Kind::Initial, 0).await, Flow::Go),
+        None => true,
+    };
+    if sent_first {
+        if let Some(cursor) = spec.archive_cursor {
+            let gen = ChannelGen::new(spec.streams, spec.webid_type);
+            let _ = archive_loop(
                 &mut c,
                 &mut stall,
                 &gen,
@@ -398,10 +459,24 @@ pub(crate) async fn run(
                 spec.heartbeat_rate,
                 cursor,
             )
-            .await
-        }
-        None => {
-            main_loop(
+            .await;
+        } else if let Some(events) = spec.events {
+            let bus = shared.bus.clone().expect("events come from the bus");
+            let _ = crate::events::serve(
+                &mut c,
+                &mut stall,
+                &bus,
+                events,
+                &spec.streams,
+                spec.webid_type,
+                &model,
+                spec.include_initial,
+                spec.heartbeat_rate,
+            )
+            .await;
+        } else {
+            let mut gen = ChannelGen::new(spec.streams, spec.webid_type);
+            let _ = main_loop(
                 &mut c,
                 &mut stall,
                 &mut gen,
@@ -410,9 +485,9 @@ pub(crate) async fn run(
                 spec.include_initial,
                 spec.heartbeat_rate,
             )
-            .await
+            .await;
         }
-    };
+    }
     c.stop_reader().await;
     let Conn {
         raw,
@@ -427,7 +502,7 @@ pub(crate) async fn run(
     drop(held_acks);
 }
 
-async fn wait_unstalled(c: &mut Conn, stall: &mut watch::Receiver<bool>) -> Flow {
+pub(crate) async fn wait_unstalled(c: &mut Conn, stall: &mut watch::Receiver<bool>) -> Flow {
     while *stall.borrow_and_update() {
         tokio::select! {
             r = stall.changed() => if r.is_err() { return Flow::End },

@@ -111,6 +111,27 @@ pub struct SimConfig {
     /// The recorded endpoints page with `Links.Next` (default); false: they only cut at
     /// `maxCount`.
     pub recorded_next_links: bool,
+    /// Answer 414 to a request whose target (path and query) is longer than this many bytes
+    /// (IIS, in front of PI Web API, has such a limit; the real one is configurable).
+    pub max_url_length: Option<usize>,
+    /// At most this many channels open at once per user (the `Authorization` header, or
+    /// anonymous); one more is answered 503 with an `Errors` body naming the limit.
+    pub max_channels_per_user: Option<usize>,
+    /// An ad hoc stream set naming an unknown WebId (or a point of `failing_points`) is
+    /// accepted, and the first message reports that stream with a stream-level
+    /// `WebException` (404, or 403 for a failing point) instead of refusing the whole
+    /// request with 404 (the default, `false`).
+    pub per_stream_errors: bool,
+    /// PI points (by name) a channel cannot read: with `per_stream_errors` they are reported
+    /// in the first message with a `WebException` (403); without, the request is refused 403.
+    pub failing_points: Vec<String>,
+    /// Event mode: every stream gets one value per this period, made once server-wide and
+    /// sent on every channel that has the stream (as a real server does: two channels of
+    /// one point carry the same events). Phases are spread over the period. The value is
+    /// the stream's event number (1, 2, ...), so a client can check it got each exactly
+    /// once; see [`crate::Simulator::event_count`]. `interval`, `prebuilt`, `rate` are then
+    /// ignored for data.
+    pub stream_period: Option<Duration>,
 }
 
 impl Default for SimConfig {
@@ -138,6 +159,11 @@ impl Default for SimConfig {
             archive: false,
             archive_equal_values: false,
             recorded_next_links: true,
+            max_url_length: None,
+            max_channels_per_user: None,
+            per_stream_errors: false,
+            failing_points: Vec::new(),
+            stream_period: None,
         }
     }
 }
@@ -298,6 +324,31 @@ impl SimConfig {
     /// See [`SimConfig::recorded_next_links`].
     pub fn recorded_next_links(mut self, on: bool) -> Self {
         self.recorded_next_links = on;
+        self
+    }
+    /// See [`SimConfig::max_url_length`].
+    pub fn max_url_length(mut self, bytes: usize) -> Self {
+        self.max_url_length = Some(bytes);
+        self
+    }
+    /// See [`SimConfig::max_channels_per_user`].
+    pub fn max_channels_per_user(mut self, n: usize) -> Self {
+        self.max_channels_per_user = Some(n);
+        self
+    }
+    /// See [`SimConfig::per_stream_errors`].
+    pub fn per_stream_errors(mut self, on: bool) -> Self {
+        self.per_stream_errors = on;
+        self
+    }
+    /// See [`SimConfig::failing_points`].
+    pub fn failing_points(mut self, names: &[&str]) -> Self {
+        self.failing_points = names.iter().map(|n| n.to_string()).collect();
+        self
+    }
+    /// See [`SimConfig::stream_period`].
+    pub fn stream_period(mut self, d: Duration) -> Self {
+        self.stream_period = Some(d);
         self
     }
     pub fn record_frames(mut self, on: bool) -> Self {

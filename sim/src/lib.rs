@@ -20,6 +20,7 @@ mod b64;
 mod channel;
 mod config;
 mod control;
+mod events;
 mod faults;
 mod http;
 mod model;
@@ -247,6 +248,17 @@ impl Simulator {
     /// Requests to channel paths received, whatever the answer (101, 401, 404, ...).
     pub fn upgrade_requests(&self) -> u64 {
         self.shared.upgrade_requests.load(Ordering::Relaxed)
+    }
+
+    /// Event mode (`SimConfig::stream_period`): how many events the stream with this WebId
+    /// (any form) has had so far; each channel that had the stream since before an event
+    /// was made sends it. `None` without event mode or for an unknown WebId.
+    pub fn event_count(&self, web_id: &str) -> Option<u64> {
+        let bus = self.shared.bus.as_ref()?;
+        match self.model().lookup(web_id)? {
+            Target::Stream(i) => Some(bus.count(i)),
+            Target::Element(_) => None,
+        }
     }
 
     /// All text frames sent on all connections.

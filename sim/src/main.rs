@@ -28,6 +28,13 @@ usage: piwebasync-sim [options]
                            --close-after to end); prints an `adhoc-all URL` line (every point)
   --rate N                 benchmark: N data messages per second per connection, each stamped
                            (first value's Timestamp) right before its send; prints `adhoc-all`
+  --stream-period-ms N     event mode: every stream gets a value (its event number) every N ms,
+                           made once server-wide and sent on every channel that has the stream
+  --max-url-length N       answer 414 to a request target longer than N bytes
+  --max-channels-per-user N  answer 503 to a channel past N open ones of one user
+  --per-stream-errors      accept ad hoc sets with unknown WebIds and report those with a
+                           stream-level WebException (default: refuse the set with 404)
+  --web-ids-file PATH      write the Full WebId of every point to PATH, one a line
   --user U --password P    require HTTP Basic authentication
   --bearer TOKEN           require a Bearer token
   --tls-cert PEM --tls-key PEM   serve wss:// with this certificate chain and key
@@ -56,11 +63,13 @@ fn number<T: std::str::FromStr>(args: &[String], i: &mut usize, name: &str) -> R
 struct Cli {
     cfg: SimConfig,
     port_file: Option<String>,
+    web_ids_file: Option<String>,
 }
 
 fn parse(args: &[String]) -> Result<Option<Cli>, String> {
     let mut cfg = SimConfig::default();
     let mut port_file = None;
+    let mut web_ids_file = None;
     let (mut user, mut password) = (None, None);
     let (mut tls_cert, mut tls_key, mut tls_generate) = (None, None, None);
     let mut i = 0;
@@ -91,6 +100,13 @@ fn parse(args: &[String]) -> Result<Option<Cli>, String> {
             "--password" => password = Some(value(args, &mut i, a)?.to_string()),
             "--bearer" => cfg.bearer_token = Some(value(args, &mut i, a)?.to_string()),
             "--port-file" => port_file = Some(value(args, &mut i, a)?.to_string()),
+            "--web-ids-file" => web_ids_file = Some(value(args, &mut i, a)?.to_string()),
+            "--stream-period-ms" => {
+                cfg = cfg.stream_period(Duration::from_millis(number(args, &mut i, a)?))
+            }
+            "--max-url-length" => cfg = cfg.max_url_length(number(args, &mut i, a)?),
+            "--max-channels-per-user" => cfg = cfg.max_channels_per_user(number(args, &mut i, a)?),
+            "--per-stream-errors" => cfg = cfg.per_stream_errors(true),
             "--tls-cert" => tls_cert = Some(value(args, &mut i, a)?.to_string()),
             "--tls-key" => tls_key = Some(value(args, &mut i, a)?.to_string()),
             "--tls-generate" => tls_generate = Some(value(args, &mut i, a)?.to_string()),
@@ -110,7 +126,11 @@ fn parse(args: &[String]) -> Result<Option<Cli>, String> {
         (None, None, Some(dir)) => cfg.tls = Some(generate_tls(&dir)?),
         _ => return Err("use --tls-cert with --tls-key, or --tls-generate alone".to_string()),
     }
-    Ok(Some(Cli { cfg, port_file }))
+    Ok(Some(Cli {
+        cfg,
+        port_file,
+        web_ids_file,
+    }))
 }
 
 /// A fresh test CA and a server certificate for the loopback names, written to `dir`.
@@ -194,6 +214,17 @@ fn main() -> ExitCode {
     };
     if let Some(path) = &cli.port_file {
         if let Err(e) = std::fs::write(path, format!("{}\n", sim.addr().port())) {
+            eprintln!("piwebasync-sim: cannot write {path}: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    if let Some(path) = &cli.web_ids_file {
+        let ids: String = sim
+            .point_web_ids()
+            .iter()
+            .map(|w| format!("{w}\n"))
+            .collect();
+        if let Err(e) = std::fs::write(path, ids) {
             eprintln!("piwebasync-sim: cannot write {path}: {e}");
             return ExitCode::FAILURE;
         }

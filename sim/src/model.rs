@@ -406,6 +406,60 @@ impl ChannelGen {
     }
 }
 
+impl Model {
+    /// Event mode: one message with these events (grouped by stream, in order), each value
+    /// the event's number. Returns (json, number of values).
+    pub(crate) fn event_message(
+        &self,
+        events: &[crate::events::Event],
+        webid_type: WebIdType,
+    ) -> (String, u64) {
+        let mut order: Vec<u32> = Vec::new();
+        let mut by_stream: HashMap<u32, Vec<(u64, u64)>> = HashMap::new();
+        for e in events {
+            by_stream
+                .entry(e.stream)
+                .or_insert_with(|| {
+                    order.push(e.stream);
+                    Vec::new()
+                })
+                .push((e.seq, e.ticks));
+        }
+        let mut out = String::with_capacity(64 + events.len() * 400);
+        out.push_str(r#"{"Links":{},"Items":["#);
+        for (i, si) in order.iter().enumerate() {
+            let s = &self.streams[*si as usize];
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(r#"{"WebId":"#);
+            push_json_str(&mut out, s.web_id_as(webid_type));
+            out.push_str(r#","Name":"#);
+            push_json_str(&mut out, &s.name);
+            out.push_str(r#","Path":"#);
+            push_json_str(&mut out, &s.path);
+            out.push_str(r#","Links":{},"UnitsAbbreviation":"#);
+            push_json_str(&mut out, &s.units);
+            out.push_str(r#","Items":["#);
+            for (k, (seq, ticks)) in by_stream[si].iter().enumerate() {
+                if k > 0 {
+                    out.push(',');
+                }
+                out.push_str(r#"{"Timestamp":""#);
+                out.push_str(&format_ticks(*ticks));
+                let _ = write!(out, r#"","Value":{seq},"UnitsAbbreviation":"#);
+                push_json_str(&mut out, &s.units);
+                out.push_str(
+                    r#","Good":true,"Questionable":false,"Substituted":false,"Annotated":false}"#,
+                );
+            }
+            out.push_str("]}");
+        }
+        out.push_str("]}");
+        (out, events.len() as u64)
+    }
+}
+
 /// Appends one TimedValue object.
 pub(crate) fn timed_value(out: &mut String, si: usize, s: &StreamDef, seq: u64, ticks: u64) {
     let r = mix(si as u64, seq);

@@ -78,6 +78,9 @@ pub(crate) fn start(cfg: SimConfig) -> io::Result<Running> {
                 let shared = Arc::new(Shared::new(cfg, addr, ltx, tls));
                 tokio::spawn(accept_loop(shared.clone(), listener, lrx));
                 tokio::spawn(crate::archive::writer(shared.clone()));
+                if let Some(bus) = shared.bus.clone() {
+                    tokio::spawn(crate::events::run(bus));
+                }
                 let _ = ready_tx.send(Ok(shared));
                 let _ = shutdown_rx.await;
             });
@@ -247,7 +250,10 @@ async fn handle_socket(shared: Arc<Shared>, tcp: TcpStream, epoch: u64) {
             // close_notify, then the socket closes with the last handle.
             SimStream::Tls(mut tls) => http::finish(&mut tls, &bytes).await,
         },
-        Outcome::Upgrade(req, spec) => {
+        Outcome::Upgrade(req, mut spec) => {
+            // Subscribed before the 101 is written: every event made after the client saw
+            // its channel open reaches it.
+            spec.events = shared.bus.as_ref().map(|b| b.tx.subscribe());
             // A server that started the channel before its answer reaches the client.
             let delay = *lock(&shared.upgrade_delay);
             if !delay.is_zero() {
@@ -263,7 +269,7 @@ async fn handle_socket(shared: Arc<Shared>, tcp: TcpStream, epoch: u64) {
             {
                 return;
             }
-            let Some((id, cmds)) = shared.register(epoch, &req.target) else {
+            let Some((id, cmds)) = shared.register(epoch, &req.target, &user_of(&req)) else {
                 // A reset happened while this socket was being upgraded.
                 let _ = raw.set_zero_linger();
                 return;
@@ -315,6 +321,18 @@ async fn decide(shared: &Arc<Shared>, reader: &mut BufReader<SimStream>) -> Outc
         };
         return Outcome::Respond(error_response(status, &headers, "Simulated rejection."));
     }
+    if let Some(max) = shared.cfg.max_url_length {
+        if req.target.len() > max {
+            return Outcome::Respond(error_response(
+                414,
+                &[],
+                &format!(
+                    "The request URL is too long ({} bytes; this server accepts at most {max}).",
+                    req.target.len()
+                ),
+            ));
+        }
+    }
     if !req.method.eq_ignore_ascii_case("GET") {
         let headers = [("Allow", "GET".to_string())];
         return Outcome::Respond(error_response(
@@ -359,5 +377,22 @@ async fn decide(shared: &Arc<Shared>, reader: &mut BufReader<SimStream>) -> Outc
             "Unsupported WebSocket version.",
         ));
     }
+    if let Some(max) = shared.cfg.max_channels_per_user {
+        let user = user_of(&req);
+        if shared.channels_of(&user) >= max {
+            return Outcome::Respond(error_response(
+                503,
+                &[],
+                &format!("Too many channels are open for this user (at most {max})."),
+            ));
+        }
+    }
     Outcome::Upgrade(req, spec)
+}
+
+/// Whose channel this is, for `max_channels_per_user`: the credentials presented.
+fn user_of(req: &Request) -> String {
+    req.header("Authorization")
+        .unwrap_or("anonymous")
+        .to_string()
 }

@@ -51,6 +51,8 @@ pub(crate) struct Shared {
     pub archive: Option<crate::archive::ArchiveState>,
     /// `delay_upgrades`: how long an accepted upgrade waits before its 101.
     pub upgrade_delay: Mutex<std::time::Duration>,
+    /// Event mode (`stream_period`): the server-wide events.
+    pub bus: Option<Arc<crate::events::Bus>>,
 }
 
 #[derive(Default)]
@@ -59,6 +61,9 @@ pub(crate) struct Live {
     /// Bumped by every reset: a socket accepted before a reset that finishes its
     /// handshake after it is reset too (it was "live" when the reset happened).
     pub epoch: u64,
+    /// Who opened each live connection (`max_channels_per_user`), and how many each has.
+    pub user_of: HashMap<u64, String>,
+    pub per_user: HashMap<String, usize>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -76,9 +81,13 @@ impl Shared {
         let archive = cfg
             .archive
             .then(|| crate::archive::ArchiveState::new(model.streams().len()));
+        let bus = cfg
+            .stream_period
+            .map(|p| Arc::new(crate::events::Bus::new(model.streams().len(), p)));
         Shared {
             archive,
             upgrade_delay: Mutex::new(std::time::Duration::ZERO),
+            bus,
             auth: Mutex::new(SimAuth {
                 basic: cfg.basic_credentials.clone(),
                 bearer: cfg.bearer_token.clone(),
@@ -111,6 +120,7 @@ impl Shared {
         &self,
         accepted_epoch: u64,
         path_and_query: &str,
+        user: &str,
     ) -> Option<(u64, mpsc::UnboundedReceiver<ConnCmd>)> {
         let mut live = lock(&self.live);
         if live.epoch != accepted_epoch {
@@ -124,18 +134,29 @@ impl Shared {
                 id,
                 path_and_query: path_and_query.to_string(),
                 open: true,
+                upgraded_at: Some(Instant::now()),
                 ..Default::default()
             });
             id
         };
         live.conns.insert(id, tx);
+        live.user_of.insert(id, user.to_string());
+        *live.per_user.entry(user.to_string()).or_insert(0) += 1;
         drop(live);
         self.conn_notify.notify_waiters();
         Some((id, rx))
     }
 
     pub fn unregister(&self, id: u64) {
-        lock(&self.live).conns.remove(&id);
+        {
+            let mut live = lock(&self.live);
+            live.conns.remove(&id);
+            if let Some(user) = live.user_of.remove(&id) {
+                if let Some(n) = live.per_user.get_mut(&user) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+        }
         if let Some(c) = lock(&self.conns).get_mut(id as usize - 1) {
             c.open = false;
         }
@@ -164,6 +185,11 @@ impl Shared {
             }
             None => None,
         }
+    }
+
+    /// Channels open now for `user`.
+    pub fn channels_of(&self, user: &str) -> usize {
+        lock(&self.live).per_user.get(user).copied().unwrap_or(0)
     }
 
     pub fn is_stalled(&self) -> bool {

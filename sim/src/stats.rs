@@ -25,6 +25,8 @@ pub struct ConnStats {
     pub open: bool,
     /// Every text frame sent, in order (only with `record_frames`).
     pub frames: Vec<String>,
+    /// When the connection was upgraded (to measure how reconnects spread).
+    pub upgraded_at: Option<std::time::Instant>,
 }
 
 impl ConnStats {

@@ -88,7 +88,7 @@ pub const KEY_SPECS: &[KeySpec] = &[
         kind: "seconds, > 0",
         default: "0.5",
         secret: false,
-        doc: "First reconnect delay (the first retry is immediate); doubles after each failed attempt.",
+        doc: "First reconnect delay (the first retry is immediate, or after `reconnect_spread`); doubles after each failed attempt.",
     },
     KeySpec {
         name: "reconnect_max_delay",
@@ -96,6 +96,34 @@ pub const KEY_SPECS: &[KeySpec] = &[
         default: "30",
         secret: false,
         doc: "Cap of the reconnect delay; jitter (x0.5 .. x1) is applied after the cap.",
+    },
+    KeySpec {
+        name: "reconnect_spread",
+        kind: "seconds, 0 = none",
+        default: "0",
+        secret: false,
+        doc: "The first reconnect attempt after a drop waits a random delay of at most this, so that many channels dropped by one server restart do not all come back in the same millisecond (later attempts follow the backoff with its jitter). Worth setting for subscription sets (e.g. 2).",
+    },
+    KeySpec {
+        name: "max_url_length",
+        kind: "bytes, >= 1",
+        default: "4096",
+        secret: false,
+        doc: "Subscription sets: the longest ad hoc channel URL (`streamsets/channel?webId=...`) a shard may have. A server that answers 414 anyway gets the shard split in two.",
+    },
+    KeySpec {
+        name: "max_streams_per_channel",
+        kind: "count, >= 1",
+        default: "1000",
+        secret: false,
+        doc: "Subscription sets: the most WebIds on one shard (one channel).",
+    },
+    KeySpec {
+        name: "max_channels",
+        kind: "count, >= 1",
+        default: "500",
+        secret: false,
+        doc: "Subscription sets: the most shards (sockets) one set opens (servers degrade past a few thousand channels per user). An add that would need more is refused whole with `PWA_ERR_LIMIT`; nothing of it is subscribed.",
     },
     KeySpec {
         name: "reconnect_on_auth_failure",

@@ -32,6 +32,8 @@ pub struct ChannelOptions {
     pub max_queue_bytes: usize,
     pub reconnect_initial_delay: Duration,
     pub reconnect_max_delay: Duration,
+    /// The first reconnect attempt waits a random delay in [0, this].
+    pub reconnect_spread: Duration,
     pub reconnect_on_auth_failure: bool,
     pub parse_on_receive: ParseOnReceive,
     /// `gap_fill` on: its bounds.

@@ -402,7 +402,8 @@ impl ChannelTask {
     }
 
     /// Try again with backoff until a connection is up, the watchdog fires, credentials are
-    /// refused, or a close is asked for. The first attempt is immediate. An update that arrives
+    /// refused, or a close is asked for. The first attempt is immediate, or after a random delay
+    /// of at most `reconnect_spread`. An update that arrives
     /// meanwhile is tried at once: on success the channel comes back at the new endpoint.
     async fn reconnect(&mut self, cause: Error) -> Result<WsStream, Error> {
         self.shared.counters.set_state(ChannelState::Reconnecting);
@@ -417,10 +418,17 @@ impl ChannelTask {
         );
         let mut last = cause;
         let mut attempt: u32 = 1;
+        // Spread: many channels dropped by one server restart do not all come back at once.
+        let first = self.cfg.reconnect_spread.mul_f64(fastrand::f64());
         self.shared.emit(StateEvent::Reconnecting {
             attempt,
-            delay: Duration::ZERO,
+            delay: first,
         });
+        if !first.is_zero() {
+            if let Some(done) = self.pause(first.min(remaining(deadline))).await {
+                return done;
+            }
+        }
         loop {
             let left = remaining(deadline);
             if left.is_zero() {
@@ -472,16 +480,24 @@ impl ChannelTask {
             attempt = attempt.saturating_add(1);
             self.shared
                 .emit(StateEvent::Reconnecting { attempt, delay });
-            let pause = sleep(delay);
-            tokio::pin!(pause);
-            loop {
-                tokio::select! {
-                    _ = &mut pause => break,
-                    _ = close_requested(&mut self.close_rx) => return Err(Error::new(ErrorKind::Closed, "channel closed")),
-                    Some(Command::Update { target, rollback, reply }) = self.commands.recv() => {
-                        if let Some(done) = self.update_while_reconnecting(target, rollback, reply).await {
-                            return done;
-                        }
+            if let Some(done) = self.pause(delay).await {
+                return done;
+            }
+        }
+    }
+
+    /// Wait `delay` before a reconnect attempt; a close or an update meanwhile is served at
+    /// once (`Some`: the reconnect is over, this is its result).
+    async fn pause(&mut self, delay: Duration) -> Option<Result<WsStream, Error>> {
+        let pause = sleep(delay);
+        tokio::pin!(pause);
+        loop {
+            tokio::select! {
+                _ = &mut pause => return None,
+                _ = close_requested(&mut self.close_rx) => return Some(Err(Error::new(ErrorKind::Closed, "channel closed"))),
+                Some(Command::Update { target, rollback, reply }) = self.commands.recv() => {
+                    if let Some(done) = self.update_while_reconnecting(target, rollback, reply).await {
+                        return Some(done);
                     }
                 }
             }

@@ -580,6 +580,56 @@ static void url_builders() {
     CHECK(contains(pwa::streamset_url(BASE_A, "F1Emabc", opts), "nameFilter=Flow"));
 }
 
+static void subscription_set() {
+    pwa::Channel probe = pwa::Channel::open(URL_A);
+    pwa::Message m = next(probe);
+    std::vector<std::string> ids;
+    for (const pwa::StreamInfo& s : m.streams()) ids.emplace_back(s.web_id);
+    CHECK(ids.size() == 7);
+    pwa::Config cfg;
+    cfg.set("max_streams_per_channel", "2");
+    std::atomic<int> rejected{0}, closed{0};
+    pwa::Subscription set = pwa::Subscription::open(
+        BASE_A, &cfg, pwa::UrlOptions(), {}, [&](const pwa_subscription_event& e) {
+            if (e.kind == PWA_SET_EVENT_REJECTED) rejected++;
+            if (e.kind == PWA_SET_EVENT_CLOSED) closed++;
+        });
+    std::vector<std::string> with_bad = ids;
+    with_bad.push_back("F1DPnoSuchPointAtAll");
+    pwa_subscription_add_report r = set.add(with_bad);
+    CHECK(r.added == 7 && r.rejected == 1 && r.duplicates == 0);
+    CHECK(rejected.load() == 1);
+    std::vector<pwa::Rejected> rej = set.rejected();
+    CHECK(rej.size() == 1 && rej[0].web_id == "F1DPnoSuchPointAtAll");
+    CHECK(contains(rej[0].reason, "404"));
+    CHECK(set.stats().shards == 4 && set.shard_stats().size() == 4);
+    std::set<uint32_t> shards;
+    for (int i = 0; i < 30; i++) {
+        pwa::SetPollResult p = set.poll(5s);
+        CHECK(p.ok());
+        shards.insert(p.shard);
+    }
+    CHECK(shards.size() > 1);
+    CHECK(set.remove({ids[0]}) == 1);
+    for (int i = 0; i < 20; i++) {
+        pwa::SetPollResult p = set.poll(5s);
+        CHECK(p.ok());
+        for (const pwa::StreamInfo& s : p.message->streams()) CHECK(s.web_id != ids[0]);
+    }
+    pwa::Config tight;
+    tight.set("max_channels", "1").set("max_streams_per_channel", "1");
+    pwa::Subscription small = pwa::Subscription::open(BASE_A, &tight);
+    CHECK_THROWS(small.add({ids[0], ids[1]}), PWA_ERR_LIMIT);
+    CHECK_THROWS(small.add({"not a web id"}), PWA_ERR_INVALID_ARGUMENT);
+    set.close();
+    pwa::SetPollResult p;
+    while ((p = set.poll(5s)).ok()) {
+    }
+    CHECK(p.status == PWA_CLOSED);
+    set.reset();
+    CHECK(closed.load() == 1);
+}
+
 static std::string arg_or_env(int argc, char** argv, int i, const char* env) {
     if (argc > i && argv[i][0]) return argv[i];
     const char* v = std::getenv(env);
@@ -690,6 +740,7 @@ int main(int argc, char** argv) {
         {"poll_after_close", poll_after_close},
         {"url_builders", url_builders},
         {"gap_fill", gap_fill},
+        {"subscription_set", subscription_set},
     };
     for (const auto& t : tests) {
         std::printf("- %s\n", t.name);

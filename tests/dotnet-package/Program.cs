@@ -1,5 +1,5 @@
 // A console program that uses PiWebAsync the way a NuGet user does: built against
-// lib/netstandard2.0/PiWebAsync.dll of the restored package, run with the package's
+// lib/netstandard2.0/PiWebAsync.Net.dll of the restored package, run with the package's
 // runtimes/<rid>/native library copied beside it (scripts/test-nupkg.sh).
 //
 //   Program.exe URL COUNT   streams COUNT messages; exit 0 on success, 1 on failure, 3 when the

@@ -864,6 +864,57 @@ internal static class TestBinding
         }
     }
 
+    private static void TestSubscription()
+    {
+        // The simulator's points: the WebIds of its ad hoc URL.
+        List<string> ids = new List<string>();
+        foreach (string part in urlA.Substring(urlA.IndexOf('?') + 1).Split('&'))
+            if (part.StartsWith("webId=")) ids.Add(part.Substring(6));
+        CheckEq(7, ids.Count, "simulator points");
+        using (ChannelConfig cfg = new ChannelConfig())
+        {
+            cfg.Set("max_streams_per_channel", "2");
+            using (Subscription set = Subscription.Open(baseA, cfg))
+            {
+                List<string> withBad = new List<string>(ids);
+                withBad.Add("F1DPnoSuchPointAtAll");
+                AddReport r = set.Add(withBad);
+                CheckEq(7L, r.Added, "added");
+                CheckEq(1L, r.Rejected, "rejected");
+                List<RejectedWebId> rej = set.Rejected();
+                CheckEq(1, rej.Count, "rejected list");
+                CheckEq("F1DPnoSuchPointAtAll", rej[0].WebId, "rejected WebId");
+                Check(rej[0].Reason.Contains("404"), "reason: " + rej[0].Reason);
+                CheckEq(4L, set.Stats.Shards, "shards");
+                HashSet<uint> shards = new HashSet<uint>();
+                for (int i = 0; i < 30; i++)
+                {
+                    Message m;
+                    uint shard;
+                    CheckEq(Status.Ok, set.Poll(5000, out m, out shard), "poll");
+                    shards.Add(shard);
+                }
+                Check(shards.Count > 1, "messages of several shards");
+                CheckEq(1L, set.Remove(new[] { ids[0] }), "removed");
+                CheckEq(6L, set.Stats.Streams, "streams after remove");
+                set.Close();
+                Message last;
+                uint s2;
+                Status st;
+                while ((st = set.Poll(5000, out last, out s2)) == Status.Ok) { }
+                CheckEq(Status.Closed, st, "after close");
+            }
+            cfg.Set("max_channels", "1");
+            cfg.Set("max_streams_per_channel", "1");
+            using (Subscription small = Subscription.Open(baseA, cfg))
+            {
+                PiException e = Throws<PiException>(() => small.Add(new[] { ids[0], ids[1] }), "limit");
+                CheckEq((int)Status.ErrLimit, e.Status, "limit status");
+                Throws<PiException>(() => small.Add(new[] { "not a web id" }), "bad WebId");
+            }
+        }
+    }
+
     private static void TestUrls()
     {
         string webId = "F1DPEprooo_bQVezilctcffWmAAQAAAAUElTUlYwMVxTSU5VU09JRA";
@@ -1214,6 +1265,7 @@ internal static class TestBinding
         Run("update", TestUpdate);
         Run("close_drains", TestCloseDrains);
         Run("urls", TestUrls);
+        Run("subscription_set", TestSubscription);
         Run("log_callback", TestLogCallback);
         Run("finalizer_safety_net", TestFinalizerSafetyNet);
         if (!string.IsNullOrEmpty(baseC)) Run("terminal_failure_is_a_status", TestTerminalFailureIsAStatus);

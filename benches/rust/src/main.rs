@@ -27,7 +27,7 @@ use tokio_tungstenite::tungstenite::Message;
 type R<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn usage() -> ! {
-    eprintln!("usage: pwa-bench (frames|discard|value) URL N | latency URL N SKIP | scale URL N IDLE_S | capture URL FILE | parse FILE SECS");
+    eprintln!("usage: pwa-bench (frames|discard|value) URL N | latency URL N SKIP | scale URL N IDLE_S | capture URL FILE | parse FILE SECS | subset BASE WEBIDS_FILE SECS (set|channels)");
     std::process::exit(2)
 }
 
@@ -69,6 +69,12 @@ fn main() {
             args.get(1).cloned().unwrap_or_else(|| usage()),
             args.get(2).cloned().unwrap_or_else(|| usage()),
         )),
+        "subset" => subset(
+            args.get(1).cloned().unwrap_or_else(|| usage()),
+            args.get(2).cloned().unwrap_or_else(|| usage()),
+            arg(&args, 3),
+            args.get(4).cloned().unwrap_or_else(|| usage()),
+        ),
         "parse" => parse(
             args.get(1).cloned().unwrap_or_else(|| usage()),
             arg(&args, 2),
@@ -451,4 +457,86 @@ fn parse(file: String, secs: f64) -> R<()> {
         vps(n2, s2)
     );
     Ok(())
+}
+
+/// Subscription sets: subscribe every WebId of `ids_file` under `base` — as one subscription
+/// set (`set`), or by hand as separate ad hoc channels split under the same URL limit, each
+/// with its own message callback (`channels`) — then let values flow for `secs` seconds. Both
+/// count the values of every message (parsed). Prints the time to subscribe, the process RSS,
+/// and the CPU (% of one core) and values/s over the steady period.
+fn subset(base: String, ids_file: String, secs: f64, mode: String) -> R<()> {
+    use piwebasync::urls::{ChannelUrls, UrlOptions};
+    use piwebasync::{Callbacks, Channel, ChannelConfig, Subscription, SubscriptionCallbacks};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let ids: Vec<String> = std::fs::read_to_string(&ids_file)?
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    let mut config = ChannelConfig::default();
+    config.set("max_channels", "5000")?;
+    let values = Arc::new(AtomicU64::new(0));
+    let rss0 = rss_kib();
+    let t0 = Instant::now();
+    let mut keep_set = None;
+    let mut keep_channels = Vec::new();
+    let shards;
+    match mode.as_str() {
+        "set" => {
+            let v = values.clone();
+            let set = Subscription::open(
+                &base,
+                &config,
+                UrlOptions::default(),
+                SubscriptionCallbacks {
+                    on_message: Some(Box::new(move |m| {
+                        v.fetch_add(m.message.content().value_count() as u64, Ordering::Relaxed);
+                    })),
+                    on_state: None,
+                },
+            )?;
+            let report = set.add(&ids)?;
+            if report.added != ids.len() {
+                return Err(format!("{} of {} subscribed", report.added, ids.len()).into());
+            }
+            shards = set.stats().shards;
+            keep_set = Some(set);
+        }
+        "channels" => {
+            let urls = ChannelUrls::new(&base)?.ad_hoc_split(&ids, &UrlOptions::default(), 0)?;
+            shards = urls.len();
+            for url in urls {
+                let v = values.clone();
+                let callbacks = Callbacks {
+                    on_message: Some(Box::new(move |m: piwebasync::Message| {
+                        v.fetch_add(m.content().value_count() as u64, Ordering::Relaxed);
+                    })),
+                    on_state: None,
+                };
+                keep_channels.push(Channel::open_with_callbacks(&url, &config, callbacks)?);
+            }
+        }
+        _ => usage(),
+    }
+    let subscribe_secs = t0.elapsed().as_secs_f64();
+    // Settle (the first second's values arrive), then measure a steady period.
+    std::thread::sleep(Duration::from_secs(2));
+    let c0 = cpu_secs();
+    let v0 = values.load(Ordering::Relaxed);
+    let w0 = Instant::now();
+    std::thread::sleep(Duration::from_secs_f64(secs));
+    let wall = w0.elapsed().as_secs_f64();
+    let cpu = (cpu_secs() - c0) / wall * 100.0;
+    let rate = (values.load(Ordering::Relaxed) - v0) as f64 / wall;
+    let rss1 = rss_kib();
+    println!(
+        "{{\"kind\":\"subset\",\"mode\":\"{mode}\",\"streams\":{},\"channels\":{shards},\"subscribe_secs\":{subscribe_secs:.3},\"rss_before_kib\":{rss0},\"rss_kib\":{rss1},\"cpu_pct\":{cpu:.3},\"values_per_sec\":{rate:.1}}}",
+        ids.len()
+    );
+    let _ = std::io::stdout().flush();
+    drop(keep_set);
+    drop(keep_channels);
+    std::process::exit(0);
 }

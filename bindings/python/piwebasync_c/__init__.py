@@ -29,6 +29,8 @@ from .channel import (Channel, Config, EventKind, KeyInfo, MissingRange, State, 
 from .errors import ChannelClosed, PiError, Status, status_name, status_str
 from .message import DigitalState, Message, Stream, Value, ValueKind, WebException, kind_name
 from .urls import url_adhoc, url_adhoc_split, url_stream, url_streamset
+from .subscription import (AddReport, Rejected, SetEvent, SetStats, ShardStats,
+                           Subscription)
 
 
 def version():
@@ -64,6 +66,7 @@ __all__ = [
     "KeyInfo", "config_keys", "configure_runtime", "kind_name", "lib_path", "set_library_log_level", "shutdown",
     "status_name", "status_str", "url_adhoc", "url_adhoc_split", "url_stream", "url_streamset",
     "version", "HEADER_VERSION", "__version__",
+    "Subscription", "AddReport", "Rejected", "SetEvent", "SetStats", "ShardStats",
     "PWA_LOG_OFF", "PWA_LOG_ERROR", "PWA_LOG_WARN", "PWA_LOG_INFO", "PWA_LOG_DEBUG",
     "PWA_LOG_TRACE", "PWA_URL_DEFAULT_MAX_LEN", "PWA_WEBID_TYPE_DEFAULT", "PWA_WEBID_TYPE_FULL",
     "PWA_WEBID_TYPE_ID_ONLY", "PWA_WEBID_TYPE_PATH_ONLY", "PWA_WEBID_TYPE_LOCAL_ID_ONLY",

@@ -59,6 +59,10 @@ PWA_EVENT_BACKFILL_STARTED = 8
 PWA_EVENT_BACKFILL_DONE = 9
 PWA_EVENT_BACKFILL_FAILED = 10
 
+PWA_SET_EVENT_SHARD = 1
+PWA_SET_EVENT_REJECTED = 2
+PWA_SET_EVENT_CLOSED = 3
+
 PWA_STATE_CONNECTING = 0
 PWA_STATE_OPEN = 1
 PWA_STATE_RECONNECTING = 2
@@ -86,6 +90,7 @@ PWA_ERR_BUSY = -21
 PWA_ERR_SHUTDOWN = -30
 PWA_ERR_PANIC = -31
 PWA_ERR_INTERNAL = -32
+PWA_ERR_LIMIT = -40
 
 PWA_WEBID_TYPE_DEFAULT = 0
 PWA_WEBID_TYPE_FULL = 1
@@ -416,8 +421,96 @@ pwa_message_copy_string = _proto(
     P(c_size_t))
 pwa_value_kind_name = _proto("pwa_value_kind_name", c_char_p, pwa_value_kind)
 pwa_version = _proto("pwa_version", c_char_p)
-del P
 
+
+# --- subscription sets ---------------------------------------------------------------------
+
+pwa_subscription_t = c_uint64
+pwa_subscription_event_kind = c_int32
+
+
+class pwa_subscription_event(Structure):
+    _fields_ = [
+        ("kind", pwa_subscription_event_kind),
+        ("shard", c_uint32),
+        ("shard_event", POINTER(pwa_state_event)),
+        ("web_id", c_char_p),
+        ("message", c_char_p),
+        ("status", pwa_status),
+    ]
+
+
+pwa_subscription_message_cb = CFUNCTYPE(None, c_void_p, pwa_subscription_t, c_uint32,
+                                        pwa_message_p)
+pwa_subscription_state_cb = CFUNCTYPE(None, c_void_p, pwa_subscription_t,
+                                      POINTER(pwa_subscription_event))
+
+
+class pwa_subscription_callbacks(Structure):
+    _fields_ = [
+        ("on_message", pwa_subscription_message_cb),
+        ("on_state", pwa_subscription_state_cb),
+        ("user_data", c_void_p),
+    ]
+
+
+class pwa_subscription_add_report(Structure):
+    _fields_ = [
+        ("added", c_uint64),
+        ("duplicates", c_uint64),
+        ("rejected", c_uint64),
+    ]
+
+
+class pwa_set_stats(Structure):
+    _fields_ = [
+        ("streams", c_uint64),
+        ("shards", c_uint64),
+        ("shards_open", c_uint64),
+        ("shards_reconnecting", c_uint64),
+        ("values", c_uint64),
+        ("values_per_second", c_double),
+        ("queue_depth", c_uint64),
+        ("rejected", c_uint64),
+    ]
+
+
+class pwa_shard_stats(Structure):
+    _fields_ = [
+        ("shard", c_uint32),
+        ("state", pwa_state),
+        ("streams", c_uint64),
+        ("messages", c_uint64),
+        ("values", c_uint64),
+        ("reconnects", c_uint64),
+        ("updates", c_uint64),
+        ("messages_dropped", c_uint64),
+    ]
+
+
+pwa_subscription_open = _proto(
+    "pwa_subscription_open", pwa_status, c_char_p, pwa_config_p, P(pwa_url_options),
+    P(pwa_subscription_callbacks), P(pwa_subscription_t))
+pwa_subscription_add = _proto(
+    "pwa_subscription_add", pwa_status, pwa_subscription_t, P(c_char_p), c_size_t,
+    P(pwa_subscription_add_report))
+pwa_subscription_remove = _proto(
+    "pwa_subscription_remove", pwa_status, pwa_subscription_t, P(c_char_p), c_size_t,
+    P(c_size_t))
+pwa_subscription_poll_next = _proto(
+    "pwa_subscription_poll_next", pwa_status, pwa_subscription_t, c_int32, P(pwa_message_p),
+    P(c_uint32))
+pwa_subscription_close = _proto("pwa_subscription_close", pwa_status, pwa_subscription_t)
+pwa_subscription_free = _proto("pwa_subscription_free", pwa_status, pwa_subscription_t)
+pwa_subscription_stats = _proto(
+    "pwa_subscription_stats", pwa_status, pwa_subscription_t, P(pwa_set_stats))
+pwa_subscription_shard_stats = _proto(
+    "pwa_subscription_shard_stats", pwa_status, pwa_subscription_t, c_size_t,
+    P(pwa_shard_stats))
+pwa_subscription_rejected = _proto(
+    "pwa_subscription_rejected", pwa_status, pwa_subscription_t, c_size_t, c_void_p, c_size_t,
+    P(c_size_t), c_void_p, c_size_t, P(c_size_t))
+del P
 
 # --- helpers used by the other modules -----------------------------------------------------
 

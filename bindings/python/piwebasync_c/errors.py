@@ -37,6 +37,7 @@ class Status(enum.IntEnum):
     ERR_SHUTDOWN = _ffi.PWA_ERR_SHUTDOWN
     ERR_PANIC = _ffi.PWA_ERR_PANIC
     ERR_INTERNAL = _ffi.PWA_ERR_INTERNAL
+    ERR_LIMIT = _ffi.PWA_ERR_LIMIT
 
     @property
     def c_name(self):

@@ -1,0 +1,671 @@
+//! The merge point of a subscription set: every shard's messages pass through here on their
+//! way to the one queue (or the one message callback) of the set. Here the set's promises
+//! are kept:
+//!
+//! - **membership**: a stream item whose WebId is not (or no longer) a member of that shard is
+//!   cut out, so nothing of a removed stream is handed out once `remove` returned (`remove`
+//!   also cuts such items out of what is queued);
+//! - **exactly once across a make-before-break switch**: while a shard switches endpoints both
+//!   sockets carry the streams the two have in common, and a real server sends each event on
+//!   both. A value of a stream is dropped when *another* endpoint of the shard delivered a
+//!   value of that stream with the same timestamp lately (among its last 8 of the stream):
+//!   the same event. Values from one endpoint are never compared with each other, so
+//!   repeated timestamps, edits and out-of-order values of one connection all pass, as a
+//!   channel passes them;
+//! - **isolation**: a stream item that carries a stream-level `WebException` (the server could
+//!   not serve that WebId in this set) rejects that WebId with the server's reason.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, ErrorKind};
+use crate::events::StateEvent;
+use crate::message::Message;
+
+use super::{Rejected, ShardMessage, SubscriptionEvent};
+
+pub type SetMessageCallback = Box<dyn FnMut(ShardMessage) + Send + 'static>;
+pub type SetStateCallback = Box<dyn FnMut(&SubscriptionEvent) + Send + 'static>;
+
+/// How many recent timestamps of a stream are remembered per endpoint: more than the
+/// values of one stream that one endpoint can deliver ahead of the other while they overlap.
+const RECENT: usize = 8;
+
+/// What one endpoint of a shard delivered of one stream lately.
+#[derive(Clone, Copy)]
+struct Recent {
+    url: u32,
+    ts: [i64; RECENT],
+    next: usize,
+}
+
+impl Recent {
+    fn new(url: u32) -> Recent {
+        Recent {
+            url,
+            ts: [i64::MIN; RECENT],
+            next: 0,
+        }
+    }
+    fn push(&mut self, ts: i64) {
+        self.ts[self.next] = ts;
+        self.next = (self.next + 1) % RECENT;
+    }
+    fn has(&self, ts: i64) -> bool {
+        ts != i64::MIN && self.ts.contains(&ts)
+    }
+    fn latest(&self) -> i64 {
+        self.ts[(self.next + RECENT - 1) % RECENT]
+    }
+}
+
+/// The last two endpoints a shard delivered a stream from (a switch overlaps two).
+type Seen = [Option<Recent>; 2];
+
+/// Whether a value at `ts` from endpoint `url` is new (no other endpoint delivered this event
+/// lately); records it if so.
+fn admit(seen: &mut Seen, url: u32, ts: i64) -> bool {
+    if seen.iter().flatten().any(|r| r.url != url && r.has(ts)) {
+        return false;
+    }
+    if let Some(r) = seen.iter_mut().flatten().find(|r| r.url == url) {
+        r.push(ts);
+        return true;
+    }
+    // A new endpoint: it takes the place of the one that delivered least recently.
+    let slot = match seen {
+        [None, _] => 0,
+        [_, None] => 1,
+        [Some(a), Some(b)] => usize::from(a.latest() > b.latest()),
+    };
+    let mut r = Recent::new(url);
+    r.push(ts);
+    seen[slot] = Some(r);
+    true
+}
+
+/// A member of the set: its shard and what the shard's endpoints delivered of it lately.
+struct Member {
+    shard: u32,
+    seen: Seen,
+}
+
+/// A shard's endpoints, numbered (the last few).
+#[derive(Default)]
+struct ShardUrls {
+    urls: Vec<(Arc<str>, u32)>,
+    next_url: u32,
+}
+
+impl ShardUrls {
+    fn url_id(&mut self, url: &Arc<str>) -> u32 {
+        if let Some((_, id)) = self
+            .urls
+            .iter()
+            .find(|(u, _)| Arc::ptr_eq(u, url) || **u == **url)
+        {
+            return *id;
+        }
+        self.next_url += 1;
+        if self.urls.len() >= 4 {
+            self.urls.remove(0);
+        }
+        self.urls.push((url.clone(), self.next_url));
+        self.next_url
+    }
+}
+
+/// FNV-1a: WebIds are looked up for every stream of every message; they are not chosen by an
+/// adversary of this process, so a fast hash is fine.
+#[derive(Default, Clone, Copy)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
+/// Per shard, for stats.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ShardTally {
+    pub values: u64,
+    pub messages: u64,
+    pub closed: bool,
+}
+
+struct State {
+    items: VecDeque<ShardMessage>,
+    /// WebId -> the shard that carries it (and what it delivered of it lately).
+    members: FastMap<String, Member>,
+    urls: HashMap<u32, ShardUrls>,
+    tallies: HashMap<u32, ShardTally>,
+    /// Shards whose channel has not delivered `Closed` yet.
+    live_shards: HashSet<u32>,
+    closing: bool,
+    /// Bumped by every `leave`: a message filtered before it is filtered again when queued.
+    removals: u64,
+    /// The set's end is being delivered (its `Closed` event, once).
+    ending: bool,
+    end: Option<Error>,
+    polling: bool,
+    rejected: Vec<Rejected>,
+    /// Rejected by a per-stream error: still on their shard's URL until the shard changes.
+    rejected_on_shard: Vec<(u32, String)>,
+    values: u64,
+    opened: Instant,
+    /// Values per second over the last full second.
+    rate: (Instant, u64, f64),
+}
+
+pub(crate) struct Merge {
+    state: Mutex<State>,
+    readable: Condvar,
+    space: Condvar,
+    capacity: usize,
+    on_message: Option<Mutex<SetMessageCallback>>,
+    on_state: Option<Mutex<SetStateCallback>>,
+    /// Told when a per-stream error rejected a WebId (its shard's URL should lose it).
+    rejected_signal: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What to cut out of one message.
+#[derive(Default)]
+struct Cuts {
+    streams: HashSet<String>,
+    /// (WebId, Timestamp text) -> how many such values to drop.
+    values: HashMap<(String, String), usize>,
+}
+
+impl Cuts {
+    fn is_empty(&self) -> bool {
+        self.streams.is_empty() && self.values.is_empty()
+    }
+}
+
+impl Merge {
+    pub fn new(
+        capacity: usize,
+        on_message: Option<SetMessageCallback>,
+        on_state: Option<SetStateCallback>,
+    ) -> Merge {
+        let now = Instant::now();
+        Merge {
+            state: Mutex::new(State {
+                items: VecDeque::new(),
+                members: FastMap::default(),
+                urls: HashMap::new(),
+                tallies: HashMap::new(),
+                live_shards: HashSet::new(),
+                closing: false,
+                removals: 0,
+                ending: false,
+                end: None,
+                polling: false,
+                rejected: Vec::new(),
+                rejected_on_shard: Vec::new(),
+                values: 0,
+                opened: now,
+                rate: (now, 0, 0.0),
+            }),
+            readable: Condvar::new(),
+            space: Condvar::new(),
+            capacity: capacity.max(1),
+            on_message: on_message.map(Mutex::new),
+            on_state: on_state.map(Mutex::new),
+            rejected_signal: Mutex::new(None),
+        }
+    }
+
+    pub fn on_reject(&self, signal: std::sync::mpsc::Sender<()>) {
+        *lock(&self.rejected_signal) = Some(signal);
+    }
+
+    pub fn delivers_messages(&self) -> bool {
+        self.on_message.is_some()
+    }
+
+    /// With a message callback, membership changes wait for a running callback (so that
+    /// none of a removed stream is delivered after `remove` returned).
+    fn delivery_guard(&self) -> Option<MutexGuard<'_, SetMessageCallback>> {
+        self.on_message.as_ref().map(lock)
+    }
+
+    pub fn emit(&self, event: SubscriptionEvent) {
+        if let Some(cb) = &self.on_state {
+            (lock(cb))(&event);
+        }
+    }
+
+    pub fn is_member(&self, web_id: &str) -> bool {
+        lock(&self.state).members.contains_key(web_id)
+    }
+
+    pub fn member_count(&self) -> usize {
+        lock(&self.state).members.len()
+    }
+
+    /// Make these WebIds members of `shard` (before its channel may deliver them).
+    pub fn join(&self, shard: u32, web_ids: &[String]) {
+        let mut st = lock(&self.state);
+        for w in web_ids {
+            st.members.insert(
+                w.clone(),
+                Member {
+                    shard,
+                    seen: [None, None],
+                },
+            );
+        }
+    }
+
+    /// A shard's channel exists now: it will deliver `Closed` once.
+    pub fn shard_started(&self, shard: u32) {
+        let mut st = lock(&self.state);
+        st.live_shards.insert(shard);
+        st.tallies.entry(shard).or_default();
+    }
+
+    /// Take these WebIds out of the set: from now on nothing of them is handed out, also
+    /// not what is queued already. Returns those that were members, by shard.
+    pub fn leave(&self, web_ids: &[String]) -> HashMap<u32, Vec<String>> {
+        let _delivering = self.delivery_guard();
+        let mut st = lock(&self.state);
+        let mut gone: HashMap<u32, Vec<String>> = HashMap::new();
+        for w in web_ids {
+            if let Some(m) = st.members.remove(w) {
+                gone.entry(m.shard).or_default().push(w.clone());
+            }
+        }
+        if gone.is_empty() {
+            return gone;
+        }
+        st.removals += 1;
+        let removed: HashSet<&str> = gone.values().flatten().map(String::as_str).collect();
+        let items = std::mem::take(&mut st.items);
+        for item in items {
+            let hit: HashSet<String> = item
+                .message
+                .content()
+                .streams()
+                .iter()
+                .filter(|s| removed.contains(s.web_id.as_str()))
+                .map(|s| s.web_id.clone())
+                .collect();
+            if hit.is_empty() {
+                st.items.push_back(item);
+                continue;
+            }
+            let cuts = Cuts {
+                streams: hit,
+                values: HashMap::new(),
+            };
+            if let Some(message) = rewrite(&item.message, &cuts) {
+                st.items.push_back(ShardMessage {
+                    shard: item.shard,
+                    message,
+                });
+            }
+        }
+        drop(st);
+        self.space.notify_all();
+        gone
+    }
+
+    /// Undo `join` for WebIds whose shard could not be opened or updated.
+    pub fn forget(&self, web_ids: &[String]) {
+        let mut st = lock(&self.state);
+        for w in web_ids {
+            st.members.remove(w);
+        }
+    }
+
+    pub fn reject(&self, web_id: &str, reason: String) {
+        let r = Rejected {
+            web_id: web_id.to_string(),
+            reason,
+        };
+        lock(&self.state).rejected.push(r.clone());
+        self.emit(SubscriptionEvent::Rejected(r));
+    }
+
+    pub fn rejected(&self) -> Vec<Rejected> {
+        lock(&self.state).rejected.clone()
+    }
+
+    /// WebIds rejected by a per-stream error that are still on the URL of their shard.
+    pub fn take_rejected_on_shards(&self) -> Vec<(u32, String)> {
+        std::mem::take(&mut lock(&self.state).rejected_on_shard)
+    }
+
+    /// A shard's message, on its channel's delivery thread.
+    pub fn deliver(&self, shard: u32, message: Message) {
+        // Parsed before any lock is taken: the shards' threads parse in parallel.
+        let content = message.content();
+        let mut delivering = self.delivery_guard();
+        let mut st = lock(&self.state);
+        let url_arc = message.url_arc().clone();
+        let mut cuts = Cuts::default();
+        let mut newly_rejected = Vec::new();
+        let mut kept_values = 0u64;
+        let removals = st.removals;
+        {
+            let State {
+                members,
+                urls,
+                rejected_on_shard,
+                ..
+            } = &mut *st;
+            let url = urls.entry(shard).or_default().url_id(&url_arc);
+            for s in content.streams() {
+                let member = match members.get_mut(&s.web_id) {
+                    Some(m) if m.shard == shard => m,
+                    _ => {
+                        cuts.streams.insert(s.web_id.clone());
+                        continue;
+                    }
+                };
+                if let Some(e) = &s.web_exception {
+                    members.remove(&s.web_id);
+                    rejected_on_shard.push((shard, s.web_id.clone()));
+                    newly_rejected.push((
+                        s.web_id.clone(),
+                        format!("HTTP {}: {}", e.status_code, e.errors.join(" ")),
+                    ));
+                    cuts.streams.insert(s.web_id.clone());
+                    continue;
+                }
+                for v in &s.values {
+                    let fresh = match v.timestamp.unix_ns() {
+                        Some(ts) => admit(&mut member.seen, url, ts),
+                        None => true,
+                    };
+                    if fresh {
+                        kept_values += 1;
+                    } else {
+                        *cuts
+                            .values
+                            .entry((s.web_id.clone(), v.timestamp_text.clone()))
+                            .or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+        let message = if cuts.is_empty() {
+            Some(message)
+        } else {
+            rewrite(&message, &cuts)
+        };
+        st.values += kept_values;
+        let tally = st.tallies.entry(shard).or_default();
+        tally.values += kept_values;
+        if message.is_some() {
+            tally.messages += 1;
+        }
+        drop(st);
+        if !newly_rejected.is_empty() {
+            if let Some(tx) = lock(&self.rejected_signal).as_ref() {
+                let _ = tx.send(());
+            }
+        }
+        for (w, reason) in newly_rejected {
+            self.reject(&w, reason);
+        }
+        let Some(message) = message else { return };
+        if let Some(cb) = delivering.as_mut() {
+            // Membership cannot have changed: `leave` waits for this guard.
+            (cb)(ShardMessage { shard, message });
+            return;
+        }
+        let mut st = lock(&self.state);
+        while st.items.len() >= self.capacity && st.end.is_none() {
+            st = self.space.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        if st.end.is_some() {
+            // Freed (`abandon`): nobody takes it.
+            return;
+        }
+        // A remove ran since this message was filtered (e.g. while it waited for room): what
+        // it removed must not be queued now.
+        let message = if st.removals == removals {
+            message
+        } else {
+            let gone: HashSet<String> = message
+                .content()
+                .streams()
+                .iter()
+                .filter(|s| st.members.get(&s.web_id).is_none_or(|m| m.shard != shard))
+                .map(|s| s.web_id.clone())
+                .collect();
+            if gone.is_empty() {
+                message
+            } else {
+                let cuts = Cuts {
+                    streams: gone,
+                    values: HashMap::new(),
+                };
+                match rewrite(&message, &cuts) {
+                    Some(m) => m,
+                    None => return,
+                }
+            }
+        };
+        st.items.push_back(ShardMessage { shard, message });
+        drop(st);
+        self.readable.notify_all();
+    }
+
+    /// A shard's state event, on its channel's delivery thread (after all its messages when
+    /// it is `Closed`).
+    pub fn shard_event(&self, shard: u32, event: &StateEvent) {
+        self.emit(SubscriptionEvent::Shard {
+            shard,
+            event: event.clone(),
+        });
+        if let StateEvent::Closed { .. } = event {
+            let mut st = lock(&self.state);
+            st.live_shards.remove(&shard);
+            st.urls.remove(&shard);
+            if let Some(t) = st.tallies.get_mut(&shard) {
+                t.closed = true;
+            }
+            let done = st.closing && st.live_shards.is_empty() && !st.ending;
+            st.ending |= done;
+            drop(st);
+            if done {
+                self.end();
+            }
+        }
+    }
+
+    /// Every shard is closed: the set's `Closed` event, then its end (so that a caller of
+    /// `wait_closed` finds the event delivered).
+    fn end(&self) {
+        let outcome = Error::new(ErrorKind::Closed, "subscription set closed");
+        self.emit(SubscriptionEvent::Closed {
+            outcome: outcome.clone(),
+        });
+        let mut st = lock(&self.state);
+        if st.end.is_none() {
+            st.end = Some(outcome);
+        }
+        drop(st);
+        self.readable.notify_all();
+        self.space.notify_all();
+    }
+
+    /// `close` was asked for: once every shard delivered `Closed`, the set has ended.
+    pub fn closing(&self) {
+        let mut st = lock(&self.state);
+        st.closing = true;
+        let done = st.live_shards.is_empty() && !st.ending;
+        st.ending |= done;
+        drop(st);
+        if done {
+            self.end();
+        }
+    }
+
+    pub fn is_closing(&self) -> bool {
+        lock(&self.state).closing
+    }
+
+    /// Wait until every shard delivered `Closed`. False on timeout.
+    pub fn wait_end(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut st = lock(&self.state);
+        while st.end.is_none() {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            st = self
+                .readable
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        true
+    }
+
+    /// The next message; after the end, the terminal outcome on every call.
+    pub fn pop(&self, timeout: Option<Duration>) -> Result<ShardMessage, Error> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut st = lock(&self.state);
+        if st.polling {
+            return Err(Error::new(
+                ErrorKind::Busy,
+                "another thread is already polling this subscription set",
+            ));
+        }
+        loop {
+            if let Some(item) = st.items.pop_front() {
+                drop(st);
+                self.space.notify_all();
+                return Ok(item);
+            }
+            if let Some(end) = &st.end {
+                return Err(end.clone());
+            }
+            st.polling = true;
+            st = match deadline {
+                None => self.readable.wait(st).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        st.polling = false;
+                        return Err(Error::new(
+                            ErrorKind::Timeout,
+                            "no message within the timeout",
+                        ));
+                    }
+                    self.readable
+                        .wait_timeout(st, d - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+            st.polling = false;
+        }
+    }
+
+    /// (values delivered, values/s over the last full second, queued, tallies).
+    pub fn tallies(&self) -> (u64, f64, usize, HashMap<u32, ShardTally>) {
+        let mut st = lock(&self.state);
+        let now = Instant::now();
+        let (since, at_values, mut rate) = st.rate;
+        let elapsed = now.duration_since(since).as_secs_f64();
+        if elapsed >= 1.0 {
+            rate = (st.values - at_values) as f64 / elapsed;
+            st.rate = (now, st.values, rate);
+        } else if since == st.opened && elapsed > 0.0 {
+            rate = st.values as f64 / elapsed;
+        }
+        (st.values, rate, st.items.len(), st.tallies.clone())
+    }
+
+    /// The set was let go of: wake a delivery thread waiting for room.
+    pub fn abandon(&self) {
+        let mut st = lock(&self.state);
+        st.items.clear();
+        if st.end.is_none() {
+            st.end = Some(Error::new(ErrorKind::Closed, "subscription set freed"));
+        }
+        drop(st);
+        self.space.notify_all();
+        self.readable.notify_all();
+    }
+}
+
+/// The message without the cut streams and values, as JSON re-written from the original
+/// (fields the library does not know are kept); `None` when nothing of it is left.
+fn rewrite(message: &Message, cuts: &Cuts) -> Option<Message> {
+    let mut doc: serde_json::Value = serde_json::from_str(message.json()).ok()?;
+    let mut values = cuts.values.clone();
+    let mut left = 0usize;
+    if let Some(items) = doc.get_mut("Items").and_then(|i| i.as_array_mut()) {
+        items.retain_mut(|item| {
+            let Some(web_id) = item
+                .get("WebId")
+                .and_then(|w| w.as_str())
+                .map(str::to_string)
+            else {
+                left += 1;
+                return true;
+            };
+            if cuts.streams.contains(&web_id) {
+                return false;
+            }
+            let mut keep_value = |v: &serde_json::Value| {
+                let ts = v
+                    .get("Timestamp")
+                    .and_then(|t| t.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                match values.get_mut(&(web_id.clone(), ts)) {
+                    Some(n) if *n > 0 => {
+                        *n -= 1;
+                        false
+                    }
+                    _ => true,
+                }
+            };
+            if let Some(vs) = item.get_mut("Items").and_then(|i| i.as_array_mut()) {
+                vs.retain(&mut keep_value);
+                if vs.is_empty() {
+                    return false;
+                }
+            } else if let Some(v) = item.get("Value") {
+                if !keep_value(v) {
+                    return false;
+                }
+            }
+            left += 1;
+            true
+        });
+    }
+    if left == 0 {
+        return None;
+    }
+    let json = serde_json::to_string(&doc).ok()?;
+    Some(Message::new(&json, message.url_arc().clone()))
+}
