@@ -156,21 +156,28 @@ class WebsocketClient:
     request: an APIRequest (Controller(...).streams.get_channel(...)) or a channel URL.
     reconnect: reconnect in the background after a dropped connection (with backoff).
     dead_channel_timeout: with reconnect, end the channel (ChannelClosedError whose __cause__
-    is a WatchdogTimeout) when no connection is back within this many seconds; None: never.
+    is a WatchdogTimeout) when no connection is back within this many seconds (default 3600,
+    as piwebasync); None: never.
     open_timeout, close_timeout, ping_interval, ping_timeout (seconds), max_size (bytes of
     one message): None keeps the library's default (10, 10, 20, 20, 64 MiB).
     max_queue: messages buffered on the Python side before the library's callback thread
     waits (then the library's own queue fills and it stops reading the socket).
     auth: None, or a (username, password) tuple for HTTP Basic.
+    extra_headers (a mapping or (name, value) pairs), origin: headers of the opening
+    handshake, as in piwebasync. loop: accepted for piwebasync's signature; the client uses
+    the running loop.
     config: more configuration keys of the library (a mapping, e.g. {"max_queue": 256,
     "tls_ca_file": "ca.pem", "header.X-Site": "north"}).
 
     Open with `async with`, or `channel = await WebsocketClient(request)` (then close()).
     """
 
-    def __init__(self, request, reconnect=False, dead_channel_timeout=None, *,
+    def __init__(self, request, reconnect=False, dead_channel_timeout=3600, *,
                  open_timeout=None, close_timeout=None, ping_interval=None, ping_timeout=None,
-                 max_size=None, max_queue=32, auth=None, config=None):
+                 max_size=None, max_queue=32, auth=None, extra_headers=None, origin=None,
+                 config=None, loop=None):
+        if loop is not None and not isinstance(loop, asyncio.AbstractEventLoop):
+            raise TypeError(f"loop: an asyncio event loop or None, not {type(loop).__name__}")
         self.request = request
         self._url = _url_of(request)
         if max_queue is None or int(max_queue) < 1:
@@ -197,6 +204,15 @@ class WebsocketClient:
                 raise TypeError("auth: a (username, password) tuple for HTTP Basic; other "
                                 "methods through config (auth=bearer, bearer_token=...)")
             keys.update(auth="basic", username=auth[0], password=auth[1])
+        headers = dict(extra_headers.items() if hasattr(extra_headers, "items")
+                       else (extra_headers or ()))
+        if origin is not None:
+            keys["origin"] = str(origin)
+        for name, value in headers.items():
+            if name.lower() == "origin":
+                keys["origin"] = str(value)  # the library's own key for it
+            else:
+                keys[f"header.{name}"] = str(value)
         self._config_keys = keys
         self._close_timeout = float(keys.get("close_timeout", 10))
         Config(keys).free()  # every key and value checked now: PiError names a bad one
@@ -287,11 +303,9 @@ class WebsocketClient:
         return self
 
     async def __anext__(self):
-        """Ends the iteration at a normal end; raises ChannelClosedError at any other."""
-        try:
-            return await self.recv()
-        except ChannelClosedOK:
-            raise StopAsyncIteration from None
+        """As piwebasync: the iteration ends with recv()'s exception, ChannelClosedOK at a
+        normal end (our close, the server's Close 1000), ChannelClosedError at any other."""
+        return await self.recv()
 
     # -- control --------------------------------------------------------------------------------
 
@@ -384,11 +398,11 @@ class WebsocketClient:
     @property
     def is_closed(self):
         """The channel has ended (messages may still be buffered for recv()), or was closed,
-        or its open failed."""
+        or its open failed, or it is not open yet (as piwebasync)."""
         if self._freed or self._shared_ended():
             return True
         if self._ch is None:
-            return False
+            return True  # not opened (yet), as piwebasync
         try:
             return self._ch.outcome() is not None
         except PiError:

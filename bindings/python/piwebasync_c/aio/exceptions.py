@@ -8,7 +8,8 @@
     │                                     watchdog (WatchdogTimeout) or a failed update
     │                                     without rollback (ChannelUpdateError)
     ├── ChannelUpdateError                update() failed (rollback off: the channel closes)
-    │   └── ChannelRollback               update() failed, rollback on: still on the old endpoint
+    ├── ChannelRollback                   update() failed, rollback on: still on the old endpoint
+    │                                     (not a ChannelUpdateError, as in piwebasync)
     ├── WatchdogTimeout                   only as the __cause__ of a ChannelClosedError
     └── ChannelOpenError                  the channel could not be opened
 
@@ -53,7 +54,7 @@ class ChannelUpdateError(WebsocketClientError):
     buffered, then ChannelClosedError."""
 
 
-class ChannelRollback(ChannelUpdateError):
+class ChannelRollback(WebsocketClientError):
     """update(rollback=True) failed and the channel goes on at its previous endpoint."""
 
 
