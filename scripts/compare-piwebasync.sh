@@ -15,7 +15,8 @@
 # the registry has them; when it does not, give their checkouts (newvicx/ws_auth,
 # newvicx/httpx_extensions) as DEPENDENCY_CHECKOUTs: they go on PYTHONPATH too.
 # Assumes `cargo build --workspace` (debug build). BENCH=1 also runs benches/python/aio-bench.sh
-# with the original beside ours (CHANNELS=N for the many-channels run).
+# with the original beside ours (its knobs: BENCH_SECONDS, CHANNELS, PIWEBASYNC_LIB, SIM_BIN);
+# BENCH=only runs just that (`make bench PIWEBASYNC_ORIGINAL="CHECKOUT..."` does).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,7 +52,7 @@ fi
 ORIG_PY=$(cd "$VENV/bin" && pwd)/python
 
 lib=$PWD/target/debug/libpiwebasync.so
-SIM_DIR=${SIM_DIR:-build/sim-compare}
+SIM_DIR=build/sim-compare
 source scripts/sim-lib.sh
 for f in "$lib" "$SIM_BIN"; do
     [ -e "$f" ] || { echo "compare-piwebasync: $f is missing: run cargo build --workspace" >&2; exit 2; }
@@ -73,15 +74,17 @@ run_side() {  # run_side IMPL PYTHON PYTHONPATH
 
 mkdir -p build
 status=0
-# The original's result is reported, not judged: its receivers sometimes die of an
-# AttributeError when the channel closes under them (a race of its own; README).
-run_side piwebasync "$ORIG_PY" "$orig_path" || true
-run_side piwebasync_c.aio python3 "$PWD/bindings/python" || status=1
-echo
-echo "compare-piwebasync: results (expected failure = a documented difference of the original):"
-for impl in piwebasync piwebasync_c.aio; do
-    printf '  %-18s %s\n' "$impl" "$(grep -E '^(OK|FAILED)' "build/compare-$impl.log" | tail -1)"
-done
+if [ "${BENCH:-}" != only ]; then
+    # The original's result is reported, not judged: its receivers sometimes die of an
+    # AttributeError when the channel closes under them (a race of its own; README).
+    run_side piwebasync "$ORIG_PY" "$orig_path" || true
+    run_side piwebasync_c.aio python3 "$PWD/bindings/python" || status=1
+    echo
+    echo "compare-piwebasync: results (expected failure = a documented difference of the original):"
+    for impl in piwebasync piwebasync_c.aio; do
+        printf '  %-18s %s\n' "$impl" "$(grep -E '^(OK|FAILED)' "build/compare-$impl.log" | tail -1)"
+    done
+fi
 if [ -n "${BENCH:-}" ]; then
     ORIG_PYTHON=$ORIG_PY ORIG_PYTHONPATH=$orig_path benches/python/aio-bench.sh || status=1
 fi
