@@ -22,6 +22,7 @@ Every wait is bounded; a hang fails the test.
 """
 
 import asyncio
+import json
 import os
 import socket
 import time
@@ -102,6 +103,15 @@ def sim_control(command, prefix="PWA_SCEN"):
 
 async def control(command, prefix="PWA_SCEN"):
     await asyncio.get_running_loop().run_in_executor(None, sim_control, command, prefix)
+
+
+async def connections(prefix):
+    """How many channel connections the simulator has accepted so far."""
+    def get():
+        u = urlsplit(env(prefix + "_BASE"))
+        with urllib.request.urlopen(f"http://{u.netloc}/_sim/summary", timeout=10) as r:
+            return json.loads(r.read())["connections"]
+    return await asyncio.get_running_loop().run_in_executor(None, get)
 
 
 async def until_listening(prefix="PWA_SCEN", timeout=T):
@@ -391,8 +401,15 @@ class TestEndings(unittest.IsolatedAsyncioTestCase):
     async def test_server_close_1000_ends_with_closed_ok(self):
         webid, _ = point_webids("PWA_SCENCLOSE")
         request = controller("PWA_SCENCLOSE").streams.get_channel(webid)
+        before = await connections("PWA_SCENCLOSE")
         async with WebsocketClient(request) as channel:
-            responses = await asyncio.wait_for(receiver(channel), 5)
+            # (not wait_for: cancelling the original's receiver can hang its close())
+            receive_task = asyncio.ensure_future(receiver(channel))
+            done, _ = await asyncio.wait([receive_task], timeout=4)
+            connected = await connections("PWA_SCENCLOSE") - before
+            self.assertEqual(connected, 1, "connections made in 4 s")
+            self.assertTrue(done, "the channel did not end after the server's Close(1000)")
+            responses = receive_task.result()
             self.assertEqual(len([r for r in responses if r.items]), 5)
             self.assertTrue(channel.is_closed)
 
