@@ -245,10 +245,24 @@ class TestStreaming(unittest.IsolatedAsyncioTestCase):
             await asyncio.wait_for(channel.close(), T)
 
     async def test_open_failure(self):
+        t0 = time.monotonic()
         with self.assertRaises(ChannelOpenError) as cm:
             await asyncio.wait_for(WebsocketClient(dead_url(), open_timeout=2).connect(), T)
+        elapsed = time.monotonic() - t0
         self.assertEqual(cm.exception.status, pwa.Status.ERR_CONNECT)
         self.assertIsInstance(cm.exception.__cause__, pwa.PiError)
+        self.assertIsInstance(cm.exception, asyncio.TimeoutError)  # what piwebasync raises
+        self.assertGreater(elapsed, 1.0)  # refused connects were tried again until open_timeout
+        self.assertLess(elapsed, 4.0)
+
+    async def test_refused_credentials_are_not_tried_again(self):
+        t0 = time.monotonic()
+        with self.assertRaises(ChannelOpenError) as cm:
+            await asyncio.wait_for(WebsocketClient(
+                sim("PWA_SIMAUTH_STREAM"), open_timeout=5, auth=("piuser", "wrong"),
+                config={"allow_insecure_auth": True}).connect(), T)
+        self.assertEqual(cm.exception.status, pwa.Status.ERR_AUTH)
+        self.assertLess(time.monotonic() - t0, 2.0)  # at once, not until open_timeout
         client = WebsocketClient(dead_url())
         with self.assertRaises(RuntimeError):
             await client.recv()  # never opened

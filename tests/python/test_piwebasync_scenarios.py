@@ -372,6 +372,26 @@ class TestEndings(unittest.IsolatedAsyncioTestCase):
         self.assertFalse(channel.is_open)
         self.assertFalse(channel.is_reconnecting)
 
+    async def test_open_while_the_server_is_down_briefly(self):
+        """Opening rides out a short outage (tried again until open_timeout)."""
+        webid, _ = point_webids()
+        await control("restart?ms=1500")
+        t0 = time.monotonic()
+        async with WebsocketClient(controller().streams.get_channel(webid)) as channel:
+            self.assertGreater(time.monotonic() - t0, 1.0)  # it did wait for the server
+            (response,) = await data_responses(channel, 1)
+            self.assertEqual(response.items[0]["WebId"], webid)
+
+    async def test_open_failure_is_a_timeout_after_open_timeout(self):
+        webid, _ = point_webids()
+        t0 = time.monotonic()
+        with self.assertRaises(asyncio.TimeoutError):
+            await asyncio.wait_for(
+                WebsocketClient(dead_controller().streams.get_channel(webid), open_timeout=1),
+                T)
+        self.assertGreater(time.monotonic() - t0, 0.5)  # tried for about open_timeout
+        self.assertLess(time.monotonic() - t0, 5)
+
     async def test_await_form(self):
         webid, _ = point_webids()
         channel = await asyncio.wait_for(

@@ -35,6 +35,8 @@ from .message import WebsocketMessage
 log = logging.getLogger("piwebasync_c.aio")
 
 _shareds = weakref.WeakSet()
+_RETRY_FIRST = 0.2  # seconds before the second open attempt; doubles up to _RETRY_MAX
+_RETRY_MAX = 2.0
 
 
 class _End:
@@ -215,6 +217,7 @@ class WebsocketClient:
                 keys[f"header.{name}"] = str(value)
         self._config_keys = keys
         self._close_timeout = float(keys.get("close_timeout", 10))
+        self._open_timeout = float(keys.get("open_timeout", 10))
         Config(keys).free()  # every key and value checked now: PiError names a bad one
         self._ch = None
         self._shared = None
@@ -223,38 +226,58 @@ class WebsocketClient:
 
     # -- opening --------------------------------------------------------------------------------
 
-    def _open_blocking(self, shared):
+    def _open_blocking(self, shared, keys):
         try:
-            return Channel(self._url, self._config_keys, on_message=shared.on_message,
+            return Channel(self._url, keys, on_message=shared.on_message,
                            on_state=shared.on_state, _raw_messages=True)
         except PiError as e:
             err = ChannelOpenError(e.message, e.status)
             raise err from e
 
     async def connect(self):
-        """Open the channel (waits for the first connection in an executor thread). Raises
-        ChannelOpenError (its __cause__ the PiError) if it cannot."""
+        """Open the channel (waits for the first connection in an executor thread). As in
+        piwebasync, a server that cannot be reached (refused, unreachable, reset) is tried
+        again, with backoff, until open_timeout has passed; anything else (refused
+        credentials, TLS, an HTTP error status) fails at once. Raises ChannelOpenError (its
+        __cause__ the PiError; also a TimeoutError, which piwebasync raises) if it cannot."""
         if self._ch is not None or self._shared is not None:
             raise RuntimeError("this WebsocketClient was already opened")
         loop = asyncio.get_running_loop()
-        shared = self._shared = _Shared(loop, self._max_queue)
-        fut = loop.run_in_executor(None, self._open_blocking, shared)
-        try:
-            self._ch = await asyncio.shield(fut)
-        except asyncio.CancelledError:
-            # The open goes on in its thread: release what it opens as soon as it is done.
-            def discard(f):
-                if not f.cancelled() and f.exception() is None:
-                    shared.release()
-                    loop.run_in_executor(None, f.result().close)
-            fut.add_done_callback(discard)
-            self._freed = True
-            shared.push_end(_ffi.PWA_CLOSED, "the open was cancelled")
-            raise
-        except BaseException:
-            self._freed = True
-            raise
-        return self
+        deadline = loop.time() + self._open_timeout
+        delay = _RETRY_FIRST
+        while True:
+            shared = self._shared = _Shared(loop, self._max_queue)
+            keys = dict(self._config_keys,
+                        open_timeout=max(_RETRY_FIRST, deadline - loop.time()))
+            fut = loop.run_in_executor(None, self._open_blocking, shared, keys)
+            try:
+                self._ch = await asyncio.shield(fut)
+                return self
+            except asyncio.CancelledError:
+                # The open goes on in its thread: release what it opens as soon as it is done.
+                def discard(f, shared=shared):
+                    if not f.cancelled() and f.exception() is None:
+                        shared.release()
+                        loop.run_in_executor(None, f.result().close)
+                fut.add_done_callback(discard)
+                self._freed = True
+                shared.push_end(_ffi.PWA_CLOSED, "the open was cancelled")
+                raise
+            except ChannelOpenError as e:
+                if e.status != Status.ERR_CONNECT or loop.time() + delay >= deadline:
+                    self._freed = True
+                    raise
+                log.debug("channel %s: %s; trying again in %.1f s", self._url, e, delay)
+            except BaseException:
+                self._freed = True
+                raise
+            try:
+                await asyncio.sleep(delay)
+            except asyncio.CancelledError:
+                self._freed = True
+                shared.push_end(_ffi.PWA_CLOSED, "the open was cancelled")
+                raise
+            delay = min(delay * 2, _RETRY_MAX)
 
     def __await__(self):
         return self.connect().__await__()
