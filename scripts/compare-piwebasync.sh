@@ -63,6 +63,9 @@ run_side() {  # run_side IMPL PYTHON PYTHONPATH
     start_sim PWA_SIM --interval-ms 20 || return 1
     start_sim PWA_SCEN --interval-ms 20 || return 1
     start_sim PWA_SCENCLOSE --interval-ms 20 --close-after 5 || return 1
+    start_sim PWA_SCENTLS --interval-ms 20 --tls-generate "$SIM_DIR/scentls" \
+        --user piuser --password 'pi-secret-pw' || return 1
+    export PWA_SCENTLS_CA="$(cd "$SIM_DIR" && pwd)/scentls/ca.pem"
     echo "== $impl ($py)" >&2
     PIWEBASYNC_IMPL=$impl PYTHONPATH=$pp PIWEBASYNC_LIB=$lib PWA_REQUIRE_SIM=1 \
         timeout 300 "$py" -m unittest discover -v -s tests/python -p 'test_[ps]*.py' 2>&1 \

@@ -18,13 +18,16 @@ bindings/python/README.md.
 The simulators (scripts/test-python.sh, scripts/compare-piwebasync.sh start them):
   PWA_SCEN_*       data every 20 ms; dropped and taken down by these tests
   PWA_SCENCLOSE_*  sends Close(1000) after 5 data messages
+  PWA_SCENTLS_*    wss:// with a test CA (PWA_SCENTLS_CA), HTTP Basic piuser / pi-secret-pw
 Every wait is bounded; a hang fails the test.
 """
 
 import asyncio
+import base64
 import json
 import os
 import socket
+import ssl
 import time
 import unittest
 import urllib.request
@@ -432,6 +435,63 @@ class TestEndings(unittest.IsolatedAsyncioTestCase):
             responses = receive_task.result()
             self.assertEqual(len([r for r in responses if r.items]), 5)
             self.assertTrue(channel.is_closed)
+
+
+# --- authentication: HTTP Basic in extra_headers (piwebasync's own tests use Negotiate) ------
+
+def basic(user, password):
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def upgrade_requests(prefix):
+    """How many upgrade requests the (TLS) simulator has answered."""
+    u = urlsplit(env(prefix + "_BASE"))
+    ctx = ssl.create_default_context(cafile=env(prefix + "_CA"))
+    with urllib.request.urlopen(f"https://{u.netloc}/_sim/summary", timeout=10,
+                                context=ctx) as r:
+        return json.loads(r.read())["upgrade_requests"]
+
+
+class TestAuthentication(unittest.IsolatedAsyncioTestCase):
+    """Against PWA_SCENTLS: wss:// with a test CA, Basic piuser / pi-secret-pw. Both clients
+    trust the CA through SSL_CERT_FILE (Python's ssl and the library both read it)."""
+
+    def setUp(self):
+        self.saved = os.environ.get("SSL_CERT_FILE")
+        os.environ["SSL_CERT_FILE"] = env("PWA_SCENTLS_CA")
+
+    def tearDown(self):
+        if self.saved is None:
+            os.environ.pop("SSL_CERT_FILE", None)
+        else:
+            os.environ["SSL_CERT_FILE"] = self.saved
+
+    def request(self, prefix="PWA_SCENTLS"):
+        u = urlsplit(env(prefix + "_BASE"))
+        webid, _ = point_webids(prefix)
+        return Controller(scheme=u.scheme, host=u.hostname, port=u.port,
+                          root=u.path).streams.get_channel(webid, include_initial_values=True)
+
+    async def test_basic_auth_over_wss(self):
+        async with WebsocketClient(self.request(),
+                                   extra_headers=basic("piuser", "pi-secret-pw")) as channel:
+            (response,) = await data_responses(channel, 1)
+            self.assertTrue(response.items)
+
+    @differs_in_original("the original tries refused credentials again until open_timeout "
+                         "(websockets' reconnecting connect): repeated failed logins can lock "
+                         "the account")
+    async def test_refused_credentials_fail_at_once(self):
+        before = await asyncio.get_running_loop().run_in_executor(
+            None, upgrade_requests, "PWA_SCENTLS")
+        t0 = time.monotonic()
+        with self.assertRaises(asyncio.TimeoutError):  # what the original raises, too
+            await asyncio.wait_for(WebsocketClient(
+                self.request(), extra_headers=basic("piuser", "wrong"), open_timeout=6), T)
+        after = await asyncio.get_running_loop().run_in_executor(
+            None, upgrade_requests, "PWA_SCENTLS")
+        self.assertEqual(after - before, 1)
+        self.assertLess(time.monotonic() - t0, 3)
 
 
 # --- piwebasync's message model ------------------------------------------------------------
