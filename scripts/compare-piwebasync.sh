@@ -54,14 +54,17 @@ ORIG_PY=$(cd "$VENV/bin" && pwd)/python
 lib=$PWD/target/debug/libpiwebasync.so
 SIM_DIR=build/sim-compare
 source scripts/sim-lib.sh
-for f in "$lib" "$SIM_BIN"; do
-    [ -e "$f" ] || { echo "compare-piwebasync: $f is missing: run cargo build --workspace" >&2; exit 2; }
-done
+if [ "${BENCH:-}" != only ]; then
+    for f in "$lib" "$SIM_BIN"; do
+        [ -e "$f" ] || { echo "compare-piwebasync: $f is missing: run cargo build --workspace" >&2; exit 2; }
+    done
+fi
 
 run_side() {  # run_side IMPL PYTHON PYTHONPATH
     local impl=$1 py=$2 pp=$3
     start_sim PWA_SIM --interval-ms 20 || return 1
     start_sim PWA_SCEN --interval-ms 20 || return 1
+    start_sim PWA_SCEN2 --interval-ms 20 || return 1
     start_sim PWA_SCENCLOSE --interval-ms 20 --close-after 5 || return 1
     start_sim PWA_SCENTLS --interval-ms 20 --tls-generate "$SIM_DIR/scentls" \
         --user piuser --password 'pi-secret-pw' || return 1

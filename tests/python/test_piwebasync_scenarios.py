@@ -17,6 +17,7 @@ bindings/python/README.md.
 
 The simulators (scripts/test-python.sh, scripts/compare-piwebasync.sh start them):
   PWA_SCEN_*       data every 20 ms; dropped and taken down by these tests
+  PWA_SCEN2_*      the same, the target of an update while it is down
   PWA_SCENCLOSE_*  sends Close(1000) after 5 data messages
   PWA_SCENTLS_*    wss:// with a test CA (PWA_SCENTLS_CA), HTTP Basic piuser / pi-secret-pw
 Every wait is bounded; a hang fails the test.
@@ -251,6 +252,28 @@ class TestClientScenarios(unittest.IsolatedAsyncioTestCase):
                 await asyncio.wait_for(receive_task, T)
             self.assertIsInstance(cm2.exception.__cause__, ChannelUpdateError)
         self.assertTrue(channel.is_closed)
+
+    async def test_channel_update_to_a_server_that_is_back_soon(self):
+        """update() rides out a short outage of the new endpoint (tried again until
+        open_timeout)."""
+        webid, _ = point_webids()
+        webid_2, _ = point_webids("PWA_SCEN2")
+        request_2 = controller("PWA_SCEN2").streams.get_channel(webid_2)
+        async with WebsocketClient(controller().streams.get_channel(webid)) as channel:
+            await data_responses(channel, 1)
+            await control("restart?ms=1500", "PWA_SCEN2")
+            t0 = time.monotonic()
+            await asyncio.wait_for(channel.update(request_2), T)
+            self.assertGreater(time.monotonic() - t0, 1.0)  # it did wait for the server
+
+            async def until_new_endpoint():  # (what was buffered from the old one first)
+                while True:
+                    (response,) = await data_responses(channel, 1)
+                    if response.url.split("?")[0] == request_2.absolute_url.split("?")[0]:
+                        return response
+            response = await asyncio.wait_for(until_new_endpoint(), T)
+            self.assertEqual(response.items[0]["WebId"], webid_2)
+            self.assertTrue(channel.is_open)
 
     async def test_channel_rollback(self):
         """A failed update with rollback raises ChannelRollback; the channel stays open on

@@ -37,6 +37,7 @@ log = logging.getLogger("piwebasync_c.aio")
 _shareds = weakref.WeakSet()
 _RETRY_FIRST = 0.2  # seconds before the second open attempt; doubles up to _RETRY_MAX
 _RETRY_MAX = 2.0
+_CONNECT_FAILED = "could not connect to "  # the library's message when the TCP connect fails
 
 
 class _End:
@@ -337,21 +338,45 @@ class WebsocketClient:
         one streams; messages of the old endpoint come first, nothing sent meanwhile is lost.
         Then self.request is `request`.
 
+        As in piwebasync, a new endpoint that cannot be reached (the TCP connect fails) is
+        tried again until open_timeout has passed, while the old one goes on streaming;
+        anything else (refused credentials, TLS, HTTP status) is not waited for.
         Failure with rollback=False (piwebasync's default): raises ChannelUpdateError and the
         channel closes (recv() gives what was buffered, then ChannelClosedError). With
         rollback=True: raises ChannelRollback, the channel goes on at its previous endpoint
-        and stays open. Cancelling an update() does not stop the switch in the library."""
+        and stays open. Cancelling an update() does not stop a switch already under way in
+        the library (it completes or fails in its executor thread)."""
         url = _url_of(request)
         ch = self._require_open()
         loop = asyncio.get_running_loop()
-        try:
-            status = await loop.run_in_executor(None, ch.update, url, bool(rollback))
-        except PiError as e:
-            raise ChannelUpdateError(e.message, e.status) from e
-        if status == Status.OK:
-            self.request = request
-            return
-        why = self._last_error()
+        deadline = loop.time() + self._open_timeout
+        delay = _RETRY_FIRST
+        while True:
+            # Every attempt but the last keeps the old endpoint on failure (rollback), so
+            # that it can be tried again; the last one does what the caller asked.
+            last = loop.time() + delay >= deadline
+            try:
+                status = await loop.run_in_executor(None, ch.update, url,
+                                                    bool(rollback) or not last)
+            except PiError as e:
+                raise ChannelUpdateError(e.message, e.status) from e
+            if status == Status.OK:
+                self.request = request
+                return
+            why = self._last_error()
+            if status != Status.ROLLED_BACK or last:
+                break
+            if why.startswith(_CONNECT_FAILED):
+                log.debug("channel %s: update: %s; trying again in %.1f s", self._url, why, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RETRY_MAX)
+                ch = self._require_open()
+                continue
+            if rollback:
+                break
+            # Not to be tried again, and the caller asked for no rollback: one attempt
+            # without it, which ends the channel as a failed update does.
+            deadline = loop.time()
         if status == Status.ROLLED_BACK:
             raise ChannelRollback(why, status)
         if status == Status.UPDATE_FAILED:
