@@ -164,7 +164,9 @@ header:
 
 ## bench: throughput, latency, scale, recovery and parsing benchmarks on loopback, each beside
 ## its baseline measured in the same run (release build; not part of `make test`). Prints a
-## markdown table, also written to build/bench/results.md. See benches/README.md.
+## markdown table, also written to build/bench/results.md. See benches/README.md. Then the
+## Python asyncio client; PIWEBASYNC_ORIGINAL="CHECKOUT [DEPENDENCY_CHECKOUT...]" puts the
+## original piwebasync beside it (scripts/compare-piwebasync.sh).
 bench:
 	scripts/bench.sh
 

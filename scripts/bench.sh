@@ -7,6 +7,10 @@
 # venv with `websockets` from PyPI (build/bench-venv), and starts every simulator it uses (each in
 # its own process), stopping them at exit. About 5 minutes on 2 cores.
 #
+# The Python asyncio client last (benches/python/aio-bench.sh), with the original piwebasync
+# beside it when PIWEBASYNC_ORIGINAL="CHECKOUT [DEPENDENCY_CHECKOUT...]" is given (see
+# scripts/compare-piwebasync.sh).
+#
 # Knobs (environment): BENCH_REPS (3: throughput runs per figure; the median is reported),
 # BENCH_SMALL_N (1000000), BENCH_LARGE_N (5000), BENCH_SCALE ("1 100 1000 5000"),
 # BENCH_IDLE_S (4), BENCH_QUICK=1 (fewer messages and repetitions: a smoke test).
@@ -154,6 +158,19 @@ for size in small large; do
     fi
 done
 
+log "python asyncio client (piwebasync_c.aio; the original piwebasync beside it when PIWEBASYNC_ORIGINAL names its checkout)"
+if [ -n "${PIWEBASYNC_ORIGINAL:-}" ]; then
+    # shellcheck disable=SC2086
+    BENCH=only PIWEBASYNC_LIB=$LIB/libpiwebasync.so SIM_BIN=$SIM_BIN \
+        scripts/compare-piwebasync.sh $PIWEBASYNC_ORIGINAL > /dev/null
+else
+    PIWEBASYNC_LIB=$LIB/libpiwebasync.so SIM_BIN=$SIM_BIN benches/python/aio-bench.sh > /dev/null
+fi
+
 log "report"
 python3 benches/report.py "$RES" > "$OUT/results.md" || exit 1
 cat "$OUT/results.md"
+if [ -s build/aio-bench/results.md ]; then
+    printf '\nPython asyncio client (benches/python/aio-bench.sh; build/aio-bench/results.md):\n\n'
+    cat build/aio-bench/results.md
+fi

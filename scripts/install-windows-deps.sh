@@ -71,7 +71,27 @@ if [ ! -x /usr/lib/wine/wine ]; then
         updated=0
     fi
     apt_update
-    if ! apt_install wine32:i386; then
+    # When an i386 index failed to download (seen: bookworm-security's, "Mirror sync in
+    # progress?"), the amd64 candidates of some libraries come from an index whose i386 half
+    # apt lacks, and Multi-Arch: same needs both at one version. Preferring the release's own
+    # suite (APT::Default-Release) makes both sides take the same, verified versions; the i386
+    # packages apt then still names as "not going to be installed" are asked for explicitly.
+    codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+    install_wine32() {
+        apt_install wine32:i386 && return 0
+        [ -n "$codename" ] || return 1
+        local hints=() more round
+        for round in 1 2 3 4 5; do
+            apt_install -o APT::Default-Release="$codename" wine32:i386 "${hints[@]}" && return 0
+            more=$(apt-get install -s -o APT::Default-Release="$codename" wine32:i386 "${hints[@]}" 2>&1 |
+                grep -oE 'Depends: [a-z0-9][a-z0-9.+-]*(:i386)?' | awk '{sub(/:i386$/, "", $2); print $2 ":i386"}' | sort -u)
+            [ -n "$more" ] || return 1
+            echo "installing: wine32:i386, round $round, also naming: $(echo $more)"
+            hints+=($more)
+        done
+        return 1
+    }
+    if ! install_wine32; then
         # The usual cause: an i386 index that failed to download, so the i386 libraries lag the
         # installed amd64 ones, and Multi-Arch: same needs both at one version.
         why=$(grep -oE 'Failed to fetch [^ ]*binary-i386[^ ]*' /tmp/pwa-apt-update-$$.log 2>/dev/null | head -n 1)

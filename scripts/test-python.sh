@@ -20,6 +20,12 @@ start_sim PWA_SIMSTALL --interval-ms 20                  # stalled by tests (no 
 start_sim PWA_SIMFAULT --interval-ms 20                  # test_aio: reset and stalled
 start_sim PWA_SIMDOG --interval-ms 20                    # test_aio: taken down (watchdog)
 start_sim PWA_SIMARCHIVE --interval-ms 20 --archive      # gap fill: recorded history
+start_sim PWA_SCEN --interval-ms 20                      # test_piwebasync_scenarios (faults)
+start_sim PWA_SCEN2 --interval-ms 20                     # test_piwebasync_scenarios (faults)
+start_sim PWA_SCENCLOSE --interval-ms 20 --close-after 5 # test_piwebasync_scenarios
+start_sim PWA_SCENTLS --interval-ms 20 --tls-generate "$SIM_DIR/scentls" \
+    --user piuser --password 'pi-secret-pw'              # test_piwebasync_scenarios (wss, Basic)
+export PWA_SCENTLS_CA="$(cd "$SIM_DIR" && pwd)/scentls/ca.pem"
 set +e
 
 export PWA_REQUIRE_SIM=1   # a missing simulator variable fails a test instead of skipping it

@@ -135,14 +135,24 @@ class TestRequestsAndMessages(unittest.TestCase):
                 '{"WebId":"W2","Name":"Flow","Items":[{"Timestamp":"2026-01-01T00:00:00Z",'
                 '"Value":7,"Good":false}]}]}')
         m = WebsocketMessage(text, "ws://x/streamsets/channel")
-        self.assertEqual([i["web_id"] for i in m.items], ["W1", "W2"])
-        self.assertEqual(m.items[0]["items"][1]["units_abbreviation"], "C")
+        # as piwebasync: the content as sent (PI Web API's keys), grouped select
+        self.assertEqual([i["WebId"] for i in m.items], ["W1", "W2"])
+        self.assertEqual(m.items[0]["Items"][1]["UnitsAbbreviation"], "C")
+        self.assertEqual(m.links, {})
         self.assertFalse(m.is_heartbeat)
-        sel = m.select("items.name", "Items.Items.Value", "items.web_id")
-        self.assertEqual(sel, {"items.name": ["Temp", "Flow"],
-                               "Items.Items.Value": [1.5, 2.5, 7],
-                               "items.web_id": ["W1", "W2"]})
-        self.assertEqual(m.select("items.nosuch"), {"items.nosuch": []})
+        sel = m.select("Items.Name", "Items.Items.Value", "items.web_id")
+        self.assertEqual(sel, {"Items.Name": ["Temp", "Flow"],
+                               "Items.Items.Value": [[1.5, 2.5], [7]],
+                               "items.web_id": ["W1", "W2"]})  # either spelling matches
+        self.assertEqual(m.select("Items.nosuch"), {"Items.nosuch": [None, None]})
+        self.assertEqual(m.select("nosuch"), {"nosuch": []})
+        with self.assertRaises(AttributeError):
+            m.nosuch
+        built = WebsocketMessage(url="u", Items=[{"WebId": "W3"}], Links={})  # piwebasync's form
+        self.assertEqual(built.select("Items.WebId"), {"Items.WebId": ["W3"]})
+        self.assertEqual(WebsocketMessage(built.text).items, built.items)
+        with self.assertRaises(TypeError):
+            WebsocketMessage(text, Items=[])
         with self.assertRaises(ValueError):
             m.select()
         typed = m.message  # the binding's typed Message, parsed by the library
@@ -159,6 +169,13 @@ class TestRequestsAndMessages(unittest.TestCase):
             WebsocketClient("ws://h/x", max_queue=0)
         with self.assertRaises(ValueError):
             WebsocketClient("ws://h/x", reconnect=True, dead_channel_timeout=0)
+        with self.assertRaises(TypeError):
+            WebsocketClient("ws://h/x", loop="not a loop")
+        c = WebsocketClient("ws://h/x", extra_headers={"X-Site": "north"}, origin="http://o")
+        self.assertEqual(c._config_keys["header.X-Site"], "north")
+        self.assertEqual(c._config_keys["origin"], "http://o")
+        self.assertEqual(c._config_keys["dead_channel_timeout"], 3600)  # piwebasync's default
+        self.assertTrue(c.is_closed)  # not opened: closed, as piwebasync
         with self.assertRaises(pwa.PiError) as cm:
             WebsocketClient("ws://h/x", config={"no_such_key": 1})
         self.assertIn("no_such_key", cm.exception.message)
@@ -181,9 +198,10 @@ class TestStreaming(unittest.IsolatedAsyncioTestCase):
                 async for response in channel:
                     self.assertIsInstance(response, WebsocketMessage)
                     if response.items:
-                        self.assertEqual(response.items[0]["web_id"], webid_of("PWA_SIM"))
-                        self.assertIsInstance(response.select("items.items.value")
-                                              ["items.items.value"][0], (int, float, str, bool))
+                        self.assertEqual(response.items[0]["WebId"], webid_of("PWA_SIM"))
+                        self.assertIsInstance(response.select("Items.Items.Value")
+                                              ["Items.Items.Value"][0][0],
+                                              (int, float, str, bool))
                         n += 1
                         if n == 5:
                             return
@@ -216,7 +234,8 @@ class TestStreaming(unittest.IsolatedAsyncioTestCase):
             async def iterate():
                 async for m in channel:
                     got.append(m)
-            await asyncio.wait_for(iterate(), T)  # ends without an exception
+            with self.assertRaises(ChannelClosedOK):  # as piwebasync: the iteration raises it
+                await asyncio.wait_for(iterate(), T)
             self.assertGreaterEqual(len([m for m in got if m.items]), 5)
             self.assertTrue(channel.is_closed)
             with self.assertRaises(ChannelClosedOK) as cm:
@@ -226,10 +245,24 @@ class TestStreaming(unittest.IsolatedAsyncioTestCase):
             await asyncio.wait_for(channel.close(), T)
 
     async def test_open_failure(self):
+        t0 = time.monotonic()
         with self.assertRaises(ChannelOpenError) as cm:
             await asyncio.wait_for(WebsocketClient(dead_url(), open_timeout=2).connect(), T)
+        elapsed = time.monotonic() - t0
         self.assertEqual(cm.exception.status, pwa.Status.ERR_CONNECT)
         self.assertIsInstance(cm.exception.__cause__, pwa.PiError)
+        self.assertIsInstance(cm.exception, asyncio.TimeoutError)  # what piwebasync raises
+        self.assertGreater(elapsed, 1.0)  # refused connects were tried again until open_timeout
+        self.assertLess(elapsed, 4.0)
+
+    async def test_refused_credentials_are_not_tried_again(self):
+        t0 = time.monotonic()
+        with self.assertRaises(ChannelOpenError) as cm:
+            await asyncio.wait_for(WebsocketClient(
+                sim("PWA_SIMAUTH_STREAM"), open_timeout=5, auth=("piuser", "wrong"),
+                config={"allow_insecure_auth": True}).connect(), T)
+        self.assertEqual(cm.exception.status, pwa.Status.ERR_AUTH)
+        self.assertLess(time.monotonic() - t0, 2.0)  # at once, not until open_timeout
         client = WebsocketClient(dead_url())
         with self.assertRaises(RuntimeError):
             await client.recv()  # never opened
@@ -354,7 +387,7 @@ class TestUpdate(unittest.IsolatedAsyncioTestCase):
             before = await data_messages(channel, 2)
             await asyncio.wait_for(channel.update(c.streams.get_channel(ids[1])), T)
             after = await data_messages(channel, 10)
-            seen = [m.items[0]["web_id"] for m in before + after]
+            seen = [m.items[0]["WebId"] for m in before + after]
             self.assertEqual(seen[0], ids[0])
             self.assertEqual(seen[-1], ids[1])
             switch = seen.index(ids[1])
@@ -397,14 +430,17 @@ class TestCloseCancelBackpressure(unittest.IsolatedAsyncioTestCase):
         got = []
 
         async def consume():
-            async for m in channel:
-                got.append(m)
+            try:
+                async for m in channel:
+                    got.append(m)
+            except ChannelClosedOK:
+                return "closed ok"
         task = asyncio.ensure_future(consume())
         self.assertTrue(await until(lambda: len(got) >= 3))
         t0 = time.monotonic()
         await asyncio.wait_for(channel.close(), T)
         self.assertLess(time.monotonic() - t0, 5)
-        await asyncio.wait_for(task, T)  # ended cleanly (ChannelClosedOK ends the iteration)
+        self.assertEqual(await asyncio.wait_for(task, T), "closed ok")  # the iteration's end
         self.assertTrue(channel.is_closed)
 
     async def test_close_against_a_server_that_does_not_answer(self):
@@ -495,7 +531,7 @@ class TestCloseCancelBackpressure(unittest.IsolatedAsyncioTestCase):
             await asyncio.sleep(0.5)
             self.assertEqual(channel.stats().messages, before)  # not read from the socket
             ms = await data_messages(channel, 20)  # then it flows again, in order
-            stamps = [m.items[0]["items"][0]["timestamp"] for m in ms]
+            stamps = [m.items[0]["Items"][0]["Timestamp"] for m in ms]
             self.assertEqual(stamps, sorted(stamps))
             self.assertGreater(channel.stats().messages, before)
 

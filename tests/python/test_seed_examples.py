@@ -1,7 +1,9 @@
 """The examples of piwebasync's own guide (shared/seed/piwebasync-advanced-usage.md, section
 Websockets), run against the simulator with only their import lines changed
-(`piwebasync` -> `piwebasync_c.aio`). The bodies below are the guide's, verbatim. The guide's
-placeholders (scheme, host, root, webid) are given the simulator's values; `print` is
+(`piwebasync` -> `piwebasync_c.aio`; PIWEBASYNC_IMPL=piwebasync keeps the guide's own import
+lines and runs them against the original, see scripts/compare-piwebasync.sh). The bodies below
+are the guide's, verbatim. The guide's placeholders (scheme, host, root, webid) are given the
+simulator's values (scheme "ws": the original needs a ws scheme for channels); `print` is
 replaced by one that counts and, after a few messages, stops the example (they stream
 forever otherwise). The fourth example of the guide (update listener) is pseudo code (an
 undefined messaging_service, names used before assignment) and is not run.
@@ -14,7 +16,7 @@ from urllib.parse import urlsplit
 
 EXAMPLE_1 = '''
 import asyncio
-from piwebasync_c.aio import Controller, WebsocketClient
+from {pkg} import Controller, WebsocketClient
 
 async def main():
 	request = Controller(scheme, host, root=root).streams.get_channel(webid)
@@ -28,7 +30,7 @@ if __name__ == "__main__":
 
 EXAMPLE_2 = '''
 import asyncio
-from piwebasync_c.aio import Controller, WebsocketClient
+from {pkg} import Controller, WebsocketClient
 
 async def main():
 	request = Controller(scheme, host, root=root).streams.get_channel(webid)
@@ -42,8 +44,8 @@ if __name__ == "__main__":
 
 EXAMPLE_3 = '''
 import asyncio
-from piwebasync_c.aio import Controller, WebsocketClient
-from piwebasync_c.aio.exceptions import ChannelClosedError, WatchdogTimeout
+from {pkg} import Controller, WebsocketClient
+from {exc} import ChannelClosedError, WatchdogTimeout
 
 async def main():
 	request = Controller(scheme, host, root=root).streams.get_channel(webid)
@@ -61,6 +63,10 @@ if __name__ == "__main__":
 '''
 
 
+IMPL = os.environ.get("PIWEBASYNC_IMPL", "piwebasync_c.aio")
+IMPORTS = {"pkg": IMPL, "exc": IMPL + ".exceptions"}  # the only lines that change
+
+
 class Enough(Exception):
     """Raised by the example's print after a few messages."""
 
@@ -74,7 +80,7 @@ def sim_placeholders():
         raise unittest.SkipTest("run through scripts/test-python.sh")
     u = urlsplit(base)
     webid = urlsplit(stream).path.rstrip("/").split("/")[-2]
-    return {"scheme": "http", "host": f"{u.hostname}:{u.port}", "root": u.path.strip("/"),
+    return {"scheme": "ws", "host": f"{u.hostname}:{u.port}", "root": u.path.strip("/"),
             "webid": webid}
 
 
@@ -88,12 +94,13 @@ class TestSeedGuideExamples(unittest.TestCase):
                 raise Enough()
         ns = dict(sim_placeholders(), __name__="__main__", print=counting_print)
         with self.assertRaises(Enough):
-            exec(compile(textwrap.dedent(source), "<seed example>", "exec"), ns)
+            exec(compile(textwrap.dedent(source.format(**IMPORTS)), "<seed example>", "exec"),
+                 ns)
         self.assertEqual(len(printed), n)
         for (items,) in printed:
             self.assertIsInstance(items, list)  # response.items
         self.assertTrue(any(items for (items,) in printed), "no message carried items")
-        self.assertEqual(printed[-1][0][0]["web_id"] if printed[-1][0] else ns["webid"],
+        self.assertEqual(printed[-1][0][0]["WebId"] if printed[-1][0] else ns["webid"],
                          ns["webid"])
 
     def test_example_1_context_manager(self):

@@ -35,6 +35,9 @@ from .message import WebsocketMessage
 log = logging.getLogger("piwebasync_c.aio")
 
 _shareds = weakref.WeakSet()
+_RETRY_FIRST = 0.2  # seconds before the second open attempt; doubles up to _RETRY_MAX
+_RETRY_MAX = 2.0
+_CONNECT_FAILED = "could not connect to "  # the library's message when the TCP connect fails
 
 
 class _End:
@@ -92,7 +95,8 @@ class _Shared:
         url = ctypes.string_at(u).decode("utf-8", errors="replace") if u else ""
         flag = ctypes.c_int32(0)
         _ffi.pwa_message_is_backfilled(msg, ctypes.byref(flag))
-        item = WebsocketMessage(text, url, bool(flag.value))
+        item = WebsocketMessage(text, url)
+        item.is_backfilled = bool(flag.value)
         with self.cond:
             while len(self.buf) >= self.max_queue and not self.discard:
                 self.cond.wait()
@@ -158,21 +162,28 @@ class WebsocketClient:
     request: an APIRequest (Controller(...).streams.get_channel(...)) or a channel URL.
     reconnect: reconnect in the background after a dropped connection (with backoff).
     dead_channel_timeout: with reconnect, end the channel (ChannelClosedError whose __cause__
-    is a WatchdogTimeout) when no connection is back within this many seconds; None: never.
+    is a WatchdogTimeout) when no connection is back within this many seconds (default 3600,
+    as piwebasync); None: never.
     open_timeout, close_timeout, ping_interval, ping_timeout (seconds), max_size (bytes of
     one message): None keeps the library's default (10, 10, 20, 20, 64 MiB).
     max_queue: messages buffered on the Python side before the library's callback thread
     waits (then the library's own queue fills and it stops reading the socket).
     auth: None, or a (username, password) tuple for HTTP Basic.
+    extra_headers (a mapping or (name, value) pairs), origin: headers of the opening
+    handshake, as in piwebasync. loop: accepted for piwebasync's signature; the client uses
+    the running loop.
     config: more configuration keys of the library (a mapping, e.g. {"max_queue": 256,
     "tls_ca_file": "ca.pem", "header.X-Site": "north"}).
 
     Open with `async with`, or `channel = await WebsocketClient(request)` (then close()).
     """
 
-    def __init__(self, request, reconnect=False, dead_channel_timeout=None, *,
+    def __init__(self, request, reconnect=False, dead_channel_timeout=3600, *,
                  open_timeout=None, close_timeout=None, ping_interval=None, ping_timeout=None,
-                 max_size=None, max_queue=32, auth=None, config=None):
+                 max_size=None, max_queue=32, auth=None, extra_headers=None, origin=None,
+                 config=None, loop=None):
+        if loop is not None and not isinstance(loop, asyncio.AbstractEventLoop):
+            raise TypeError(f"loop: an asyncio event loop or None, not {type(loop).__name__}")
         self.request = request
         self._url = _url_of(request)
         if max_queue is None or int(max_queue) < 1:
@@ -199,8 +210,18 @@ class WebsocketClient:
                 raise TypeError("auth: a (username, password) tuple for HTTP Basic; other "
                                 "methods through config (auth=bearer, bearer_token=...)")
             keys.update(auth="basic", username=auth[0], password=auth[1])
+        headers = dict(extra_headers.items() if hasattr(extra_headers, "items")
+                       else (extra_headers or ()))
+        if origin is not None:
+            keys["origin"] = str(origin)
+        for name, value in headers.items():
+            if name.lower() == "origin":
+                keys["origin"] = str(value)  # the library's own key for it
+            else:
+                keys[f"header.{name}"] = str(value)
         self._config_keys = keys
         self._close_timeout = float(keys.get("close_timeout", 10))
+        self._open_timeout = float(keys.get("open_timeout", 10))
         Config(keys).free()  # every key and value checked now: PiError names a bad one
         self._ch = None
         self._shared = None
@@ -209,38 +230,58 @@ class WebsocketClient:
 
     # -- opening --------------------------------------------------------------------------------
 
-    def _open_blocking(self, shared):
+    def _open_blocking(self, shared, keys):
         try:
-            return Channel(self._url, self._config_keys, on_message=shared.on_message,
+            return Channel(self._url, keys, on_message=shared.on_message,
                            on_state=shared.on_state, _raw_messages=True)
         except PiError as e:
             err = ChannelOpenError(e.message, e.status)
             raise err from e
 
     async def connect(self):
-        """Open the channel (waits for the first connection in an executor thread). Raises
-        ChannelOpenError (its __cause__ the PiError) if it cannot."""
+        """Open the channel (waits for the first connection in an executor thread). As in
+        piwebasync, a server that cannot be reached (refused, unreachable, reset) is tried
+        again, with backoff, until open_timeout has passed; anything else (refused
+        credentials, TLS, an HTTP error status) fails at once. Raises ChannelOpenError (its
+        __cause__ the PiError; also a TimeoutError, which piwebasync raises) if it cannot."""
         if self._ch is not None or self._shared is not None:
             raise RuntimeError("this WebsocketClient was already opened")
         loop = asyncio.get_running_loop()
-        shared = self._shared = _Shared(loop, self._max_queue)
-        fut = loop.run_in_executor(None, self._open_blocking, shared)
-        try:
-            self._ch = await asyncio.shield(fut)
-        except asyncio.CancelledError:
-            # The open goes on in its thread: release what it opens as soon as it is done.
-            def discard(f):
-                if not f.cancelled() and f.exception() is None:
-                    shared.release()
-                    loop.run_in_executor(None, f.result().close)
-            fut.add_done_callback(discard)
-            self._freed = True
-            shared.push_end(_ffi.PWA_CLOSED, "the open was cancelled")
-            raise
-        except BaseException:
-            self._freed = True
-            raise
-        return self
+        deadline = loop.time() + self._open_timeout
+        delay = _RETRY_FIRST
+        while True:
+            shared = self._shared = _Shared(loop, self._max_queue)
+            keys = dict(self._config_keys,
+                        open_timeout=max(_RETRY_FIRST, deadline - loop.time()))
+            fut = loop.run_in_executor(None, self._open_blocking, shared, keys)
+            try:
+                self._ch = await asyncio.shield(fut)
+                return self
+            except asyncio.CancelledError:
+                # The open goes on in its thread: release what it opens as soon as it is done.
+                def discard(f, shared=shared):
+                    if not f.cancelled() and f.exception() is None:
+                        shared.release()
+                        loop.run_in_executor(None, f.result().close)
+                fut.add_done_callback(discard)
+                self._freed = True
+                shared.push_end(_ffi.PWA_CLOSED, "the open was cancelled")
+                raise
+            except ChannelOpenError as e:
+                if e.status != Status.ERR_CONNECT or loop.time() + delay >= deadline:
+                    self._freed = True
+                    raise
+                log.debug("channel %s: %s; trying again in %.1f s", self._url, e, delay)
+            except BaseException:
+                self._freed = True
+                raise
+            try:
+                await asyncio.sleep(delay)
+            except asyncio.CancelledError:
+                self._freed = True
+                shared.push_end(_ffi.PWA_CLOSED, "the open was cancelled")
+                raise
+            delay = min(delay * 2, _RETRY_MAX)
 
     def __await__(self):
         return self.connect().__await__()
@@ -289,11 +330,9 @@ class WebsocketClient:
         return self
 
     async def __anext__(self):
-        """Ends the iteration at a normal end; raises ChannelClosedError at any other."""
-        try:
-            return await self.recv()
-        except ChannelClosedOK:
-            raise StopAsyncIteration from None
+        """As piwebasync: the iteration ends with recv()'s exception, ChannelClosedOK at a
+        normal end (our close, the server's Close 1000), ChannelClosedError at any other."""
+        return await self.recv()
 
     # -- control --------------------------------------------------------------------------------
 
@@ -302,21 +341,45 @@ class WebsocketClient:
         one streams; messages of the old endpoint come first, nothing sent meanwhile is lost.
         Then self.request is `request`.
 
+        As in piwebasync, a new endpoint that cannot be reached (the TCP connect fails) is
+        tried again until open_timeout has passed, while the old one goes on streaming;
+        anything else (refused credentials, TLS, HTTP status) is not waited for.
         Failure with rollback=False (piwebasync's default): raises ChannelUpdateError and the
         channel closes (recv() gives what was buffered, then ChannelClosedError). With
         rollback=True: raises ChannelRollback, the channel goes on at its previous endpoint
-        and stays open. Cancelling an update() does not stop the switch in the library."""
+        and stays open. Cancelling an update() does not stop a switch already under way in
+        the library (it completes or fails in its executor thread)."""
         url = _url_of(request)
         ch = self._require_open()
         loop = asyncio.get_running_loop()
-        try:
-            status = await loop.run_in_executor(None, ch.update, url, bool(rollback))
-        except PiError as e:
-            raise ChannelUpdateError(e.message, e.status) from e
-        if status == Status.OK:
-            self.request = request
-            return
-        why = self._last_error()
+        deadline = loop.time() + self._open_timeout
+        delay = _RETRY_FIRST
+        while True:
+            # Every attempt but the last keeps the old endpoint on failure (rollback), so
+            # that it can be tried again; the last one does what the caller asked.
+            last = loop.time() + delay >= deadline
+            try:
+                status = await loop.run_in_executor(None, ch.update, url,
+                                                    bool(rollback) or not last)
+            except PiError as e:
+                raise ChannelUpdateError(e.message, e.status) from e
+            if status == Status.OK:
+                self.request = request
+                return
+            why = self._last_error()
+            if status != Status.ROLLED_BACK or last:
+                break
+            if why.startswith(_CONNECT_FAILED):
+                log.debug("channel %s: update: %s; trying again in %.1f s", self._url, why, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RETRY_MAX)
+                ch = self._require_open()
+                continue
+            if rollback:
+                break
+            # Not to be tried again, and the caller asked for no rollback: one attempt
+            # without it, which ends the channel as a failed update does.
+            deadline = loop.time()
         if status == Status.ROLLED_BACK:
             raise ChannelRollback(why, status)
         if status == Status.UPDATE_FAILED:
@@ -386,11 +449,11 @@ class WebsocketClient:
     @property
     def is_closed(self):
         """The channel has ended (messages may still be buffered for recv()), or was closed,
-        or its open failed."""
+        or its open failed, or it is not open yet (as piwebasync)."""
         if self._freed or self._shared_ended():
             return True
         if self._ch is None:
-            return False
+            return True  # not opened (yet), as piwebasync
         try:
             return self._ch.outcome() is not None
         except PiError:

@@ -8,9 +8,11 @@
     │                                     watchdog (WatchdogTimeout) or a failed update
     │                                     without rollback (ChannelUpdateError)
     ├── ChannelUpdateError                update() failed (rollback off: the channel closes)
-    │   └── ChannelRollback               update() failed, rollback on: still on the old endpoint
+    ├── ChannelRollback                   update() failed, rollback on: still on the old endpoint
+    │                                     (not a ChannelUpdateError, as in piwebasync)
     ├── WatchdogTimeout                   only as the __cause__ of a ChannelClosedError
-    └── ChannelOpenError                  the channel could not be opened
+    └── ChannelOpenError                  the channel could not be opened (also a
+                                          TimeoutError, as piwebasync raises)
 
 Every one carries .status (the library's status, a piwebasync_c.Status or None),
 .status_name and .message.
@@ -53,7 +55,7 @@ class ChannelUpdateError(WebsocketClientError):
     buffered, then ChannelClosedError."""
 
 
-class ChannelRollback(ChannelUpdateError):
+class ChannelRollback(WebsocketClientError):
     """update(rollback=True) failed and the channel goes on at its previous endpoint."""
 
 
@@ -62,9 +64,10 @@ class WatchdogTimeout(WebsocketClientError):
     __cause__ of a ChannelClosedError."""
 
 
-class ChannelOpenError(WebsocketClientError):
-    """The channel could not be opened (connect refused, 401, HTTP status, open timeout ...);
-    __cause__ is the binding's PiError."""
+class ChannelOpenError(WebsocketClientError, TimeoutError):
+    """The channel could not be opened (connect refused until open_timeout, 401, HTTP status,
+    open timeout ...); __cause__ is the binding's PiError. Also a TimeoutError
+    (asyncio.TimeoutError): what piwebasync raises for every failed open."""
 
 
 def closed_exception(status, message):
