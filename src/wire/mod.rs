@@ -7,10 +7,12 @@
 
 mod auth;
 mod http;
+mod negotiate;
 mod options;
 mod target;
 pub(crate) mod tls;
 
+pub use negotiate::{NegotiateOptions, ServiceName};
 pub use options::{AuthMethod, CaFileMode, ConnectOptions, TlsOptions};
 pub use target::Target;
 pub use tls::Transport;
@@ -80,7 +82,7 @@ async fn open_inner(
     };
     let mut conn = HttpConnection::new(io);
 
-    let mut authenticator = auth::for_options(cfg);
+    let mut authenticator = auth::for_options(cfg, target);
     let mut authorization = match authenticator.as_mut() {
         Some(a) => a.initial()?,
         None => None,
@@ -142,7 +144,10 @@ async fn open_inner(
         }
         if head.status == 401 && round < MAX_AUTH_ROUNDS {
             if let Some(a) = authenticator.as_mut() {
-                if let Some(next) = a.step(&head.header_values("www-authenticate"))? {
+                let next = a
+                    .step(&head.header_values("www-authenticate"))
+                    .map_err(|e| in_context(target, e))?;
+                if let Some(next) = next {
                     if conn.discard_body(&head, MAX_SKIPPED_BODY).await {
                         authorization = Some(next);
                         continue;
@@ -204,10 +209,19 @@ async fn open_inner(
         return Err(protocol_error("wrong or missing Sec-WebSocket-Accept"));
     }
     if let Some(a) = authenticator.as_mut() {
-        a.finish(&head)?;
+        a.finish(&head).map_err(|e| in_context(target, e))?;
     }
     let (io, rest) = conn.into_parts();
     Ok(WebSocketStream::from_partially_read(io, rest, Role::Client, Some(ws_config(cfg))).await)
+}
+
+/// `e` with the target in front of its message, its kind and HTTP status kept.
+fn in_context(target: &Target, e: Error) -> Error {
+    let message = format!("{}: {}", target.display(), e.message());
+    match e.http_status() {
+        Some(status) => Error::http(status, message),
+        None => Error::new(e.kind(), message),
+    }
 }
 
 /// The upgrade request. It holds credentials, so it lives in a buffer that is wiped on drop
