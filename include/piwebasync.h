@@ -239,8 +239,11 @@
  *   `kerberos`) is Kerberos single sign-on with the `negotiate_*` keys. Credentials set without
  *   an auth method are refused at open. A refused 401 ends the channel with `PWA_ERR_AUTH` (also
  *   while reconnecting: never retried in a loop).
- * - username (text; default none): HTTP Basic user name (no ':').
- * - password (secret; default none): HTTP Basic password; replace it on a live channel with
+ * - username (text; default none): HTTP Basic user name (no ':'). With `auth=negotiate` on
+ *   Windows: an account (`DOMAIN\user` or `user@REALM`) to authenticate as with `password`,
+ *   instead of the logged-on one.
+ * - password (secret; default none): HTTP Basic password (or, with `auth=negotiate` on
+ *   Windows, the password of `username`); replace a Basic password on a live channel with
  *   `pwa_channel_set_password`.
  * - bearer_token (secret; default none): `Authorization: Bearer <token>` (an OpenID Connect
  *   access token); replace it on a live channel with `pwa_channel_set_bearer_token`: the next

@@ -536,14 +536,28 @@ impl ChannelConfig {
                 }
             }
             AuthMethod::Negotiate => {
-                if self.credentials.password().is_some()
-                    || self.credentials.bearer_token().is_some()
-                    || !self.username.is_empty()
-                {
+                let explicit = self.credentials.password().is_some() || !self.username.is_empty();
+                if self.credentials.bearer_token().is_some() || (explicit && !cfg!(windows)) {
                     return invalid(
                         "auth=negotiate takes no username, password or bearer_token here: it \
                          uses the Kerberos credential cache (kinit), or a client keytab \
                          (negotiate_keytab, negotiate_principal)"
+                            .to_string(),
+                    );
+                }
+                if explicit && (self.username.is_empty() || self.credentials.password().is_none()) {
+                    return invalid(
+                        "auth=negotiate with an explicit account needs both 'username' \
+                         (DOMAIN\\user or user@REALM) and 'password'"
+                            .to_string(),
+                    );
+                }
+                if cfg!(windows)
+                    && (self.negotiate_keytab.is_some() || self.negotiate_principal.is_some())
+                {
+                    return invalid(
+                        "negotiate_keytab and negotiate_principal are for Linux: on Windows \
+                         the logged-on account is used, or username and password"
                             .to_string(),
                     );
                 }

@@ -14,6 +14,9 @@
 //! time (`SERIAL`). They are `#[ignore]`d in a plain `cargo test` (they need the Debian
 //! packages scripts/install-deps.sh installs): `make test-kerberos` runs them, and fails where
 //! the packages are missing.
+// POSIX process groups and signals, Debian's servers: a native test (under Wine the Windows
+// side is exercised by running a Windows program against these same servers instead).
+#![cfg(unix)]
 
 mod common;
 mod tls_common;
@@ -700,7 +703,11 @@ fn a_ticket_that_expires_during_a_channel() {
     apache.stop();
     assert!(
         wait_until(SOON, || ch.state() == ChannelState::Reconnecting),
-        "the drop is noticed"
+        "the drop is noticed: {:?}, {:?}, {:?}\n{:#?}",
+        ch.state(),
+        ch.stats(),
+        ch.last_error(),
+        apache.access_log()
     );
     realm.kinit("6s");
     apache.spawn();
@@ -718,7 +725,11 @@ fn a_ticket_that_expires_during_a_channel() {
     apache.stop();
     assert!(
         wait_until(SOON, || ch.state() == ChannelState::Reconnecting),
-        "the drop is noticed"
+        "the drop is noticed: {:?}, {:?}, {:?}\n{:#?}",
+        ch.state(),
+        ch.stats(),
+        ch.last_error(),
+        apache.access_log()
     );
     let before = apache.access_log().len();
     apache.spawn();

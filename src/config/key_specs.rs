@@ -137,14 +137,14 @@ pub const KEY_SPECS: &[KeySpec] = &[
         kind: "text",
         default: "",
         secret: false,
-        doc: "HTTP Basic user name (no ':').",
+        doc: "HTTP Basic user name (no ':'). With `auth=negotiate` on Windows: an account (`DOMAIN\\user` or `user@REALM`) to authenticate as with `password`, instead of the logged-on one.",
     },
     KeySpec {
         name: "password",
         kind: "secret",
         default: "",
         secret: true,
-        doc: "HTTP Basic password; replace it on a live channel with `pwa_channel_set_password`.",
+        doc: "HTTP Basic password (or, with `auth=negotiate` on Windows, the password of `username`); replace a Basic password on a live channel with `pwa_channel_set_password`.",
     },
     KeySpec {
         name: "bearer_token",

@@ -60,7 +60,15 @@ pub fn for_options(cfg: &ConnectOptions, target: &Target) -> Option<Box<dyn Auth
         AuthMethod::Bearer => Some(Box::new(Bearer {
             token: cfg.credentials.bearer_token().unwrap_or_default(),
         })),
-        AuthMethod::Negotiate => Some(Box::new(Negotiate::new(target, &cfg.negotiate))),
+        AuthMethod::Negotiate => {
+            // Explicit credentials for SSPI (Windows); the configuration allows them only there.
+            let identity = cfg
+                .credentials
+                .password()
+                .filter(|_| !cfg.username.is_empty())
+                .map(|pw| (cfg.username.clone(), pw));
+            Some(Box::new(Negotiate::new(target, &cfg.negotiate, identity)))
+        }
     }
 }
 

@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 use zeroize::Zeroizing;
 
 use super::{NegotiateOptions, ServiceName, Step};
+use crate::secret::Secret;
 
 type OmUint32 = u32;
 
@@ -120,8 +121,8 @@ const GSS_S_CREDENTIALS_EXPIRED: OmUint32 = 11 << 16;
 const GSS_C_GSS_CODE: i32 = 1;
 const GSS_C_MECH_CODE: i32 = 2;
 const GSS_C_INITIATE: i32 = 1;
-pub(super) const GSS_C_DELEG_FLAG: OmUint32 = 1;
-pub(super) const GSS_C_MUTUAL_FLAG: OmUint32 = 2;
+const GSS_C_DELEG_FLAG: OmUint32 = 1;
+const GSS_C_MUTUAL_FLAG: OmUint32 = 2;
 const GSS_C_REPLAY_FLAG: OmUint32 = 4;
 const GSS_C_SEQUENCE_FLAG: OmUint32 = 8;
 
@@ -334,18 +335,27 @@ unsafe impl Send for Context {}
 
 impl Context {
     /// A new context for `service` with the credentials `opts` names. Nothing is sent yet.
+    /// `identity` (a user name and password) is for SSPI: the configuration refuses it
+    /// here, where a keytab takes its place.
     pub(super) fn new(
         service: &ServiceName,
         opts: &NegotiateOptions,
-        flags: OmUint32,
+        identity: Option<(&str, &Secret)>,
     ) -> Result<Context, String> {
+        if identity.is_some() {
+            return Err("a password is not used with GSSAPI: use negotiate_keytab".to_string());
+        }
         let gss = library()?;
+        let mut flags = GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG;
+        if opts.delegate {
+            flags |= GSS_C_DELEG_FLAG;
+        }
         let mut c = Context {
             gss,
             ctx: ptr::null_mut(),
             cred: ptr::null_mut(),
             target: ptr::null_mut(),
-            flags: flags | GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG,
+            flags,
         };
         let (text, nt) = match service {
             ServiceName::HostBased(s) => (s.as_str(), &NT_HOSTBASED_SERVICE[..]),

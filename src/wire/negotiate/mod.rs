@@ -8,7 +8,7 @@
 //! authentication). Every connection gets its own context, so a token is never sent twice.
 //!
 //! The platform's library does the Kerberos work: GSSAPI (MIT, loaded at run time) on Unix,
-//! in `gssapi`. Where there is none, `auth=negotiate` fails with `ErrorKind::Auth`.
+//! in `gssapi`; SSPI (`secur32`, the Negotiate package) on Windows, in `sspi`. Where there is none, `auth=negotiate` fails with `ErrorKind::Auth`.
 
 #[cfg(unix)]
 mod gssapi;
@@ -23,8 +23,13 @@ use super::Target;
 use crate::error::{Error, ErrorKind};
 use crate::secret::{base64_decode, push_base64, Secret};
 
+#[cfg(windows)]
+mod sspi;
+
 #[cfg(unix)]
 use gssapi as platform;
+#[cfg(windows)]
+use sspi as platform;
 
 /// The `negotiate_*` settings of a channel.
 #[derive(Debug, Clone, Default)]
@@ -117,7 +122,10 @@ pub(crate) struct Step {
 pub struct Negotiate {
     service: ServiceName,
     options: NegotiateOptions,
-    #[cfg(unix)]
+    /// Explicit credentials (Windows: `username`, `password`); none = the logged-on
+    /// account, or on Linux the credential cache or keytab.
+    identity: Option<(String, Secret)>,
+    #[cfg(any(unix, windows))]
     context: Option<platform::Context>,
     /// A token was sent on this connection.
     sent: bool,
@@ -126,14 +134,19 @@ pub struct Negotiate {
 }
 
 impl Negotiate {
-    pub fn new(target: &Target, options: &NegotiateOptions) -> Negotiate {
+    pub fn new(
+        target: &Target,
+        options: &NegotiateOptions,
+        identity: Option<(String, Secret)>,
+    ) -> Negotiate {
         Negotiate {
             service: options
                 .service
                 .clone()
                 .unwrap_or_else(|| ServiceName::for_target(target)),
             options: options.clone(),
-            #[cfg(unix)]
+            identity,
+            #[cfg(any(unix, windows))]
             context: None,
             sent: false,
             complete: false,
@@ -154,20 +167,21 @@ impl Negotiate {
 
     /// One step of the context with the server's token (none on the first leg).
     fn advance(&mut self, input: Option<&[u8]>) -> Result<Step, String> {
-        #[cfg(unix)]
+        #[cfg(any(unix, windows))]
         {
             if self.context.is_none() {
-                let mut flags = gssapi::GSS_C_MUTUAL_FLAG;
-                if self.options.delegate {
-                    flags |= gssapi::GSS_C_DELEG_FLAG;
-                }
-                self.context = Some(platform::Context::new(&self.service, &self.options, flags)?);
+                let identity = self.identity.as_ref().map(|(u, p)| (u.as_str(), p));
+                self.context = Some(platform::Context::new(
+                    &self.service,
+                    &self.options,
+                    identity,
+                )?);
             }
             let step = self.context.as_mut().expect("created above").step(input)?;
             self.complete = step.complete;
             Ok(step)
         }
-        #[cfg(not(unix))]
+        #[cfg(not(any(unix, windows)))]
         {
             let _ = input;
             Err("this build has no Kerberos support on this platform".to_string())
@@ -407,7 +421,7 @@ mod tests {
     #[test]
     fn a_server_without_negotiate_is_refused_with_what_it_offers() {
         let t = Target::parse("wss://pi.example.com/piwebapi/x").unwrap();
-        let mut n = Negotiate::new(&t, &NegotiateOptions::default());
+        let mut n = Negotiate::new(&t, &NegotiateOptions::default(), None);
         assert!(
             n.initial().unwrap().is_none(),
             "nothing before the server asks"
@@ -420,7 +434,7 @@ mod tests {
     #[test]
     fn a_401_after_our_token_is_a_refusal_not_a_new_round() {
         let t = Target::parse("wss://pi.example.com/piwebapi/x").unwrap();
-        let mut n = Negotiate::new(&t, &NegotiateOptions::default());
+        let mut n = Negotiate::new(&t, &NegotiateOptions::default(), None);
         n.sent = true;
         assert!(
             n.step(&["Negotiate".to_string()]).unwrap().is_none(),
@@ -445,13 +459,13 @@ mod tests {
             reason: "Switching Protocols".into(),
             headers: vec![],
         };
-        let mut n = Negotiate::new(&t, &NegotiateOptions::default());
+        let mut n = Negotiate::new(&t, &NegotiateOptions::default(), None);
         n.finish(&head).unwrap();
         let strict = NegotiateOptions {
             require_mutual: true,
             ..NegotiateOptions::default()
         };
-        let mut n = Negotiate::new(&t, &strict);
+        let mut n = Negotiate::new(&t, &strict, None);
         let e = n.finish(&head).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Auth);
         assert!(e.message().contains("negotiate_require_mutual"), "{e}");
