@@ -65,9 +65,10 @@ test-rust:
 
 # auth=negotiate against real servers: a private MIT Kerberos realm (krb5kdc) and Apache with
 # mod_auth_gssapi + mod_proxy_wstunnel in front of the simulator, on free loopback ports,
-# started and stopped by the tests (tests/kerberos.rs; ignored by a plain cargo test).
+# started and stopped by the tests (tests/kerberos.rs; ignored by a plain cargo test); the
+# Windows DLL (SSPI) under Wine against the same servers. See scripts/test-kerberos.sh.
 test-kerberos: deps
-	$(CARGO) test -p piwebasync --test kerberos -- --ignored
+	CARGO=$(CARGO) scripts/test-kerberos.sh
 
 # The cargo-fuzz targets of fuzz/ (nightly; fuzz/README.md): a bounded run of each in
 # `make test`, FUZZ_TEST_SECONDS apiece; `make fuzz` for long runs, FUZZ_SECONDS apiece

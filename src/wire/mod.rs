@@ -64,23 +64,7 @@ async fn open_inner(
     cfg: &ConnectOptions,
     secrets: &mut Vec<Secret>,
 ) -> Result<WsStream, Error> {
-    log_line!(LogLevel::Debug, "{}: connecting", target.display());
-    let tcp = TcpStream::connect((target.connect_host(), target.port()))
-        .await
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Connect,
-                format!("could not connect to {}: {e}", target.display()),
-            )
-        })?;
-    // Channel messages are small and latency matters more than packet count.
-    let _ = tcp.set_nodelay(true);
-    let io = if target.is_tls() {
-        tls::connect(target, &cfg.tls, tcp).await?
-    } else {
-        Transport::Plain(tcp)
-    };
-    let mut conn = HttpConnection::new(io);
+    let mut conn = connect(target, cfg).await?;
 
     let mut authenticator = auth::for_options(cfg, target);
     let mut authorization = match authenticator.as_mut() {
@@ -148,18 +132,20 @@ async fn open_inner(
                     .step(&head.header_values("www-authenticate"))
                     .map_err(|e| in_context(target, e))?;
                 if let Some(next) = next {
-                    if conn.discard_body(&head, MAX_SKIPPED_BODY).await {
-                        authorization = Some(next);
-                        continue;
-                    }
-                    return Err(Error::http(
-                        401,
-                        format!(
-                            "{}: the server closed the connection in the middle of {} authentication",
+                    if !conn.discard_body(&head, MAX_SKIPPED_BODY).await {
+                        // The server closes this connection after its challenge (a server
+                        // shutting down, or one that does not keep connections): the answer
+                        // goes on a new one, as curl does. Still bounded by MAX_AUTH_ROUNDS.
+                        log_line!(
+                            LogLevel::Debug,
+                            "{}: the server closed the connection after its {} challenge: answering on a new connection",
                             target.display(),
                             a.scheme()
-                        ),
-                    ));
+                        );
+                        conn = connect(target, cfg).await?;
+                    }
+                    authorization = Some(next);
+                    continue;
                 }
             }
         }
@@ -213,6 +199,30 @@ async fn open_inner(
     }
     let (io, rest) = conn.into_parts();
     Ok(WebSocketStream::from_partially_read(io, rest, Role::Client, Some(ws_config(cfg))).await)
+}
+
+/// A new TCP (and TLS) connection to `target`, ready for the upgrade request.
+async fn connect(
+    target: &Target,
+    cfg: &ConnectOptions,
+) -> Result<HttpConnection<Transport>, Error> {
+    log_line!(LogLevel::Debug, "{}: connecting", target.display());
+    let tcp = TcpStream::connect((target.connect_host(), target.port()))
+        .await
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Connect,
+                format!("could not connect to {}: {e}", target.display()),
+            )
+        })?;
+    // Channel messages are small and latency matters more than packet count.
+    let _ = tcp.set_nodelay(true);
+    let io = if target.is_tls() {
+        tls::connect(target, &cfg.tls, tcp).await?
+    } else {
+        Transport::Plain(tcp)
+    };
+    Ok(HttpConnection::new(io))
 }
 
 /// `e` with the target in front of its message, its kind and HTTP status kept.
