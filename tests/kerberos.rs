@@ -811,3 +811,75 @@ fn windows_sspi_under_wine() {
     assert!(!ok && text.contains("PWA_ERR_AUTH"), "{text}");
     eprintln!("under Wine without a ticket: {text}");
 }
+
+/// A scripted server on loopback (no Apache): its first 401 closes the connection, so the
+/// token goes on a new connection; then a 101 whose final Negotiate token does not verify is
+/// refused with `ErrorKind::Auth` (mutual authentication), never accepted.
+#[test]
+#[ignore = "needs krb5-kdc (make test-kerberos)"]
+fn a_final_token_that_does_not_verify_is_refused() {
+    use std::io::{BufRead, BufReader, Write};
+    let _serial = serial();
+    let realm = Realm::start();
+    realm.kinit("10m");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let mut requests: Vec<Vec<String>> = Vec::new();
+        for (n, conn) in listener.incoming().take(2).enumerate() {
+            let mut conn = conn.unwrap();
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut head = Vec::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push(line.trim_end().to_string());
+            }
+            let key = head
+                .iter()
+                .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+                .unwrap_or("")
+                .to_string();
+            requests.push(head);
+            if n == 0 {
+                conn.write_all(
+                    b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate\r\n\
+                      Content-Length: 0\r\nConnection: close\r\n\r\n",
+                )
+                .unwrap();
+            } else {
+                let accept =
+                    tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+                // A well-formed base64 token that is no Kerberos AP-REP.
+                let reply = format!(
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                     Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\
+                     WWW-Authenticate: Negotiate oRQwEqADCgEAoQsGCSqGSIb3EgECAg==\r\n\r\n"
+                );
+                conn.write_all(reply.as_bytes()).unwrap();
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+        requests
+    });
+    let url = format!("ws://localhost:{port}/piwebapi/streams/F1DP/channel");
+    let e = open_err(&url, &negotiate(&[]));
+    assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
+    assert!(
+        e.message()
+            .contains("mutual authentication of HTTP/localhost failed"),
+        "{e}"
+    );
+    let requests = server.join().unwrap();
+    assert_eq!(requests.len(), 2, "the token went on a new connection");
+    assert!(!requests[0].iter().any(|l| l.starts_with("Authorization:")));
+    assert!(
+        requests[1]
+            .iter()
+            .any(|l| l.starts_with("Authorization: Negotiate ")),
+        "{:?}",
+        requests[1]
+    );
+}
