@@ -206,7 +206,7 @@ impl Realm {
                 &format!(
                     "[libdefaults]\n default_realm = {REALM}\n dns_lookup_kdc = false\n \
                      dns_lookup_realm = false\n dns_canonicalize_hostname = false\n rdns = false\n \
-                     udp_preference_limit = 1\n clockskew = 1\n\
+                     udp_preference_limit = 1\n clockskew = 1\n forwardable = true\n\
                      [realms]\n {REALM} = {{\n  kdc = 127.0.0.1:{port}\n }}\n"
                 ),
             );
@@ -344,6 +344,9 @@ impl Apache {
         std::fs::create_dir(&rcache).unwrap();
         set_mode(&rcache, 0o777);
         dir.write("users", "");
+        let delegated = dir.path().join("delegated");
+        std::fs::create_dir(&delegated).unwrap();
+        set_mode(&delegated, 0o777);
         let mut a = Apache {
             dir,
             port: 0,
@@ -398,6 +401,7 @@ CustomLog {d}/access.log short
     AuthType GSSAPI
     AuthName "PI Web API"
     GssapiCredStore keytab:{keytab}
+    GssapiDelegCcacheDir {d}/delegated
     Require valid-user
     ProxyPass "ws://{upstream}/piwebapi/"
 </Location>
@@ -462,6 +466,17 @@ CustomLog {d}/access.log short
         let direct = format!("ws://{}", sim.addr());
         assert!(sim_url.starts_with(&direct), "{sim_url}");
         sim_url.replacen(&direct, &format!("ws://localhost:{}", self.port), 1)
+    }
+
+    /// The credential caches clients delegated to Apache (`GssapiDelegCcacheDir`).
+    fn delegated(&self) -> Vec<String> {
+        std::fs::read_dir(self.dir.path().join("delegated"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The access log: `<user> <status> "<request line>"` per request.
@@ -881,5 +896,31 @@ fn a_final_token_that_does_not_verify_is_refused() {
             .any(|l| l.starts_with("Authorization: Negotiate ")),
         "{:?}",
         requests[1]
+    );
+}
+
+#[test]
+#[ignore = "needs krb5-kdc and Apache (make test-kerberos)"]
+fn credentials_are_delegated_only_when_asked() {
+    let _serial = serial();
+    let realm = Realm::start();
+    realm.kinit("10m");
+    let sim = sim_recording();
+    let apache = Apache::start(&realm, sim.addr());
+    let url = apache.url(&sim, &sim.stream_url(&sim.point_web_ids()[0]));
+
+    let ch = Channel::open(&url, &negotiate(&[])).unwrap();
+    take(&ch, 1);
+    assert!(apache.delegated().is_empty(), "{:?}", apache.delegated());
+    drop(ch);
+    let ch = Channel::open(&url, &negotiate(&[("negotiate_delegate", "true")])).unwrap();
+    take(&ch, 1);
+    assert!(
+        apache
+            .delegated()
+            .iter()
+            .any(|f| f.contains(&format!("{USER}@{REALM}"))),
+        "Apache stored the user's delegated ticket: {:?}",
+        apache.delegated()
     );
 }
