@@ -35,6 +35,8 @@ use tls_common::TempDir;
 
 const REALM: &str = "PIWEBASYNC.TEST";
 const USER: &str = "pwauser";
+const PW_USER: &str = "pwapw";
+const PW_PASSWORD: &str = "Krb-pw-7d2e9f";
 const IGNORED: &str = "needs krb5-kdc and Apache (make test-kerberos)";
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -227,6 +229,8 @@ impl Realm {
                     .arg(format!("master-{}", std::process::id())));
                 for query in [
                     format!("addprinc -randkey {USER}@{REALM}"),
+                    // An account with a password, for SSPI's explicit credentials.
+                    format!("addprinc -pw {PW_PASSWORD} {PW_USER}@{REALM}"),
                     format!("addprinc -randkey HTTP/localhost@{REALM}"),
                     // A service the KDC knows but Apache has no key for.
                     format!("addprinc -randkey HTTP/elsewhere@{REALM}"),
@@ -825,6 +829,23 @@ fn windows_sspi_under_wine() {
     let (ok, text) = stream(&[]);
     assert!(!ok && text.contains("PWA_ERR_AUTH"), "{text}");
     eprintln!("under Wine without a ticket: {text}");
+
+    // Explicit credentials (username, password), no ticket: SSPI gets one itself. The
+    // DOMAIN\user form: Wine 8.0's provider refuses a user@REALM name (0xc0000001) that
+    // Windows takes as a UPN.
+    let user = format!("username={REALM}\\{PW_USER}");
+    let password = format!("password={PW_PASSWORD}");
+    let (ok, text) = stream(&["-c", &user, "-c", &password]);
+    assert!(ok && text.contains("received 3 messages"), "{text}");
+    assert!(!text.contains(PW_PASSWORD), "{text}");
+    assert!(
+        wait_until(SOON, || apache
+            .access_log()
+            .iter()
+            .any(|l| l.starts_with(&format!("{PW_USER}@{REALM} 101 ")))),
+        "Apache authenticated the explicit account: {:#?}",
+        apache.access_log()
+    );
 }
 
 /// A scripted server on loopback (no Apache): its first 401 closes the connection, so the
