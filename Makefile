@@ -14,7 +14,7 @@ LDLIBS    := -L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR) -lpiwebasync -lpthread
 C_TESTS   := $(patsubst tests/c/%.c,$(BUILD)/%,$(wildcard tests/c/test_*.c))
 EXAMPLES  := $(patsubst examples-c/%.c,$(BUILD)/%,$(wildcard examples-c/*.c))
 
-.PHONY: all build deps lint demo test test-rust test-fuzz fuzz test-soak soak test-c test-asan sanitize test-install test-packages test-bindings test-windows check-header header bench install dist dist-windows clean
+.PHONY: all build deps lint demo test test-rust test-fuzz fuzz test-soak soak test-c test-asan sanitize test-install test-packages test-bindings test-windows test-kerberos check-header header bench install dist dist-windows clean
 
 all: build
 
@@ -47,8 +47,8 @@ demo: deps build $(EXAMPLES)
 ## test: Rust tests, header check, a bounded fuzz run, the 2-minute soak, C tests against the
 ## simulator (under valgrind, then again under AddressSanitizer + LeakSanitizer), the installed
 ## library (CMake and pkg-config, shared and static), the wheel and the .nupkg, the C++, Python
-## and .NET bindings, and the Windows DLLs under Wine.
-test: deps build check-header test-rust test-fuzz test-soak test-c test-asan test-install test-packages test-bindings test-windows
+## and .NET bindings, the Windows DLLs under Wine, and Kerberos against a private realm.
+test: deps build check-header test-rust test-fuzz test-soak test-c test-asan test-install test-packages test-bindings test-windows test-kerberos
 
 ## soak: channels under random faults for DURATION seconds (default 3600); SOAK_SEED=<n>
 ## replays a run. Prints a summary table (also build/soak-summary.md). See tests/soak.rs.
@@ -62,6 +62,13 @@ test-soak:
 
 test-rust:
 	$(CARGO) test --workspace
+
+# auth=negotiate against real servers: a private MIT Kerberos realm (krb5kdc) and Apache with
+# mod_auth_gssapi + mod_proxy_wstunnel in front of the simulator, on free loopback ports,
+# started and stopped by the tests (tests/kerberos.rs; ignored by a plain cargo test); the
+# Windows DLL (SSPI) under Wine against the same servers. See scripts/test-kerberos.sh.
+test-kerberos: deps
+	CARGO=$(CARGO) scripts/test-kerberos.sh
 
 # The cargo-fuzz targets of fuzz/ (nightly; fuzz/README.md): a bounded run of each in
 # `make test`, FUZZ_TEST_SECONDS apiece; `make fuzz` for long runs, FUZZ_SECONDS apiece

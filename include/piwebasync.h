@@ -269,16 +269,36 @@
  *   are kept as secrets (never shown, wiped when freed) and count as credentials (see
  *   `allow_insecure_auth`).
  * - origin (text; default none): The `Origin` header of the upgrade.
- * - auth (none, basic or bearer; default none): Authentication of the upgrade: `basic` needs
- *   `username` and `password`, `bearer` needs `bearer_token`. Credentials set without an auth
- *   method are refused at open. A refused 401 ends the channel with `PWA_ERR_AUTH` (also while
- *   reconnecting: never retried in a loop).
- * - username (text; default none): HTTP Basic user name (no ':').
- * - password (secret; default none): HTTP Basic password; replace it on a live channel with
+ * - auth (none, basic, bearer or negotiate; default none): Authentication of the upgrade:
+ *   `basic` needs `username` and `password`, `bearer` needs `bearer_token`, `negotiate` (alias
+ *   `kerberos`) is Kerberos single sign-on with the `negotiate_*` keys. Credentials set without
+ *   an auth method are refused at open. A refused 401 ends the channel with `PWA_ERR_AUTH` (also
+ *   while reconnecting: never retried in a loop).
+ * - username (text; default none): HTTP Basic user name (no ':'). With `auth=negotiate` on
+ *   Windows: an account (`DOMAIN\user` or `user@REALM`) to authenticate as with `password`,
+ *   instead of the logged-on one.
+ * - password (secret; default none): HTTP Basic password (or, with `auth=negotiate` on
+ *   Windows, the password of `username`); replace a Basic password on a live channel with
  *   `pwa_channel_set_password`.
  * - bearer_token (secret; default none): `Authorization: Bearer <token>` (an OpenID Connect
  *   access token); replace it on a live channel with `pwa_channel_set_bearer_token`: the next
  *   reconnect or update sends the new one.
+ * - negotiate_service (text; default none): `auth=negotiate`: the server's service principal,
+ *   `HTTP/pi.example.com` (or `HTTP@pi.example.com`, or `HTTP/pi.example.com@REALM`), for
+ *   servers reached through an alias or load balancer. Default: `HTTP/<host of the URL>`.
+ * - negotiate_require_mutual (bool; default false): `auth=negotiate`: refuse (`PWA_ERR_AUTH`)
+ *   a 101 that does not prove the server's identity with a final Negotiate token. Off by
+ *   default, as curl and Windows: reverse proxies (Apache's tunnel) do not pass that token on. A
+ *   final token that is present is always verified.
+ * - negotiate_delegate (bool; default false): `auth=negotiate`: delegate (forward) the user's
+ *   Kerberos credentials to the server.
+ * - negotiate_keytab (path; default none): `auth=negotiate` on Linux: a client keytab to
+ *   authenticate from (services: no `kinit`, tickets fetched and renewed from it in memory).
+ *   Default: the user's credential cache (`KRB5CCNAME`, `kinit`), read again for every
+ *   connection.
+ * - negotiate_principal (text; default none): `auth=negotiate` on Linux: the client principal
+ *   (`svc-historian@PLANT.EXAMPLE`) to take from `negotiate_keytab` or from the credential cache
+ *   collection. Default: the keytab's first entry, or the cache's default principal.
  * - allow_insecure_auth (bool; default false): Allow credentials over unencrypted `ws://`.
  *   Without it, `pwa_channel_open` and `pwa_channel_update` refuse such a URL with
  *   `PWA_ERR_INVALID_ARGUMENT` and send nothing.

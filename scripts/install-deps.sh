@@ -13,6 +13,14 @@ command -v python3 >/dev/null && ! python3 -c 'import venv, ensurepip' 2>/dev/nu
 # installs it in /usr/sbin (not on every user's PATH); the test starts its own instance.
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v valgrind >/dev/null || need+=(valgrind)
+# make test-kerberos (tests/kerberos.rs): a private MIT realm (kdb5_util, kadmin.local, krb5kdc,
+# kinit, klist) and Apache with mod_auth_gssapi and mod_proxy_wstunnel; the library itself loads
+# libgssapi_krb5.so.2 at run time (pulled in by krb5-user).
+[ -x /usr/sbin/krb5kdc ] || need+=(krb5-kdc)
+[ -x /usr/sbin/kadmin.local ] || need+=(krb5-admin-server)
+command -v kinit >/dev/null || need+=(krb5-user)
+[ -x /usr/sbin/apache2 ] || need+=(apache2)
+[ -e /usr/lib/apache2/modules/mod_auth_gssapi.so ] || need+=(libapache2-mod-auth-gssapi)
 # bindings/dotnet is compiled and tested with Mono's C# compiler (no .NET SDK on Debian).
 command -v mcs >/dev/null || need+=(mono-mcs)
 command -v mono >/dev/null || need+=(mono-runtime)

@@ -28,7 +28,7 @@ pub use crate::wire::{AuthMethod, CaFileMode};
 use crate::engine::ChannelOptions;
 use crate::error::{Error, ErrorKind};
 use crate::secret::{check_secret, Credentials, Secret};
-use crate::wire::{ConnectOptions, Target, TlsOptions};
+use crate::wire::{ConnectOptions, NegotiateOptions, ServiceName, Target, TlsOptions};
 
 /// How a channel connects and behaves. `Default` gives the documented defaults.
 pub struct ChannelConfig {
@@ -95,6 +95,20 @@ pub struct ChannelConfig {
     pub auth: AuthMethod,
     /// User name for `auth=basic` (`username`). The password is set with `set("password", ..)`.
     pub username: String,
+    /// `auth=negotiate`: the server's service principal (`negotiate_service`), `HTTP/host`,
+    /// `HTTP@host` or `HTTP/host@REALM`; `None` = `HTTP/<host of the URL>`.
+    pub negotiate_service: Option<String>,
+    /// `auth=negotiate`: refuse a 101 without a final token proving the server's identity
+    /// (`negotiate_require_mutual`, default false).
+    pub negotiate_require_mutual: bool,
+    /// `auth=negotiate`: delegate the user's credentials to the server (`negotiate_delegate`,
+    /// default false).
+    pub negotiate_delegate: bool,
+    /// `auth=negotiate` on Linux: a client keytab (`negotiate_keytab`); none = the user's
+    /// credential cache.
+    pub negotiate_keytab: Option<PathBuf>,
+    /// `auth=negotiate` on Linux: the client principal (`negotiate_principal`).
+    pub negotiate_principal: Option<String>,
     /// Allow Basic or Bearer credentials over unencrypted `ws://` (`allow_insecure_auth`,
     /// default false: such a channel is refused at open).
     pub allow_insecure_auth: bool,
@@ -123,6 +137,9 @@ impl Clone for ChannelConfig {
             headers: self.headers.clone(),
             origin: self.origin.clone(),
             username: self.username.clone(),
+            negotiate_service: self.negotiate_service.clone(),
+            negotiate_keytab: self.negotiate_keytab.clone(),
+            negotiate_principal: self.negotiate_principal.clone(),
             tls_ca_file: self.tls_ca_file.clone(),
             tls_client_cert: self.tls_client_cert.clone(),
             tls_client_key: self.tls_client_key.clone(),
@@ -181,6 +198,11 @@ impl Default for ChannelConfig {
             origin: None,
             auth: AuthMethod::None,
             username: String::new(),
+            negotiate_service: None,
+            negotiate_require_mutual: false,
+            negotiate_delegate: false,
+            negotiate_keytab: None,
+            negotiate_principal: None,
             allow_insecure_auth: false,
             tls_ca_file: None,
             tls_ca_file_mode: CaFileMode::Replace,
@@ -296,6 +318,11 @@ impl ChannelConfig {
             "username" => self.username.clone(),
             "password" => redacted(self.credentials.password().is_some()),
             "bearer_token" => redacted(self.credentials.bearer_token().is_some()),
+            "negotiate_service" => self.negotiate_service.clone().unwrap_or_default(),
+            "negotiate_require_mutual" => self.negotiate_require_mutual.to_string(),
+            "negotiate_delegate" => self.negotiate_delegate.to_string(),
+            "negotiate_keytab" => fmt_path(&self.negotiate_keytab),
+            "negotiate_principal" => self.negotiate_principal.clone().unwrap_or_default(),
             "allow_insecure_auth" => self.allow_insecure_auth.to_string(),
             "tls_ca_file" => fmt_path(&self.tls_ca_file),
             "tls_ca_file_mode" => match self.tls_ca_file_mode {
@@ -390,14 +417,14 @@ impl ChannelConfig {
                     "none" | "" => AuthMethod::None,
                     "basic" => AuthMethod::Basic,
                     "bearer" => AuthMethod::Bearer,
-                    "negotiate" | "kerberos" => {
+                    "negotiate" | "kerberos" => AuthMethod::Negotiate,
+                    _ => {
                         return Err(bad(
                             key,
                             v,
-                            "Kerberos (Negotiate) is not supported by this build yet",
+                            "expected none, basic, bearer or negotiate (kerberos)",
                         ))
                     }
-                    _ => return Err(bad(key, v, "expected none, basic or bearer")),
                 }
             }
             "username" => {
@@ -425,6 +452,39 @@ impl ChannelConfig {
                 } else {
                     Some(Secret::new(token))
                 });
+            }
+            "negotiate_service" => {
+                self.negotiate_service = match v {
+                    "" => None,
+                    text => {
+                        ServiceName::parse(text).map_err(|why| bad(key, v, &why))?;
+                        Some(text.to_string())
+                    }
+                };
+            }
+            "negotiate_require_mutual" => self.negotiate_require_mutual = parse_bool(key, v)?,
+            "negotiate_delegate" => self.negotiate_delegate = parse_bool(key, v)?,
+            "negotiate_keytab" => {
+                self.negotiate_keytab = match v {
+                    "" => None,
+                    path => {
+                        check_keytab(key, path)?;
+                        Some(PathBuf::from(path))
+                    }
+                };
+            }
+            "negotiate_principal" => {
+                self.negotiate_principal = match v {
+                    "" => None,
+                    p if p.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+                        return Err(bad(
+                            key,
+                            v,
+                            "a principal name has no spaces or control characters",
+                        ))
+                    }
+                    p => Some(p.to_string()),
+                };
             }
             "allow_insecure_auth" => self.allow_insecure_auth = parse_bool(key, v)?,
             "tls_ca_file" => {
@@ -529,6 +589,58 @@ impl ChannelConfig {
                     return invalid("auth=bearer needs a 'bearer_token'".to_string());
                 }
             }
+            AuthMethod::Negotiate => {
+                let explicit = self.credentials.password().is_some() || !self.username.is_empty();
+                if self.credentials.bearer_token().is_some() || (explicit && !cfg!(windows)) {
+                    return invalid(
+                        "auth=negotiate takes no username, password or bearer_token here: it \
+                         uses the Kerberos credential cache (kinit), or a client keytab \
+                         (negotiate_keytab, negotiate_principal)"
+                            .to_string(),
+                    );
+                }
+                if explicit && (self.username.is_empty() || self.credentials.password().is_none()) {
+                    return invalid(
+                        "auth=negotiate with an explicit account needs both 'username' \
+                         (DOMAIN\\user or user@REALM) and 'password'"
+                            .to_string(),
+                    );
+                }
+                if cfg!(windows)
+                    && (self.negotiate_keytab.is_some() || self.negotiate_principal.is_some())
+                {
+                    return invalid(
+                        "negotiate_keytab and negotiate_principal are for Linux: on Windows \
+                         the logged-on account is used, or username and password"
+                            .to_string(),
+                    );
+                }
+                if let Some(service) = &self.negotiate_service {
+                    if let Err(why) = ServiceName::parse(service) {
+                        return invalid(format!("bad negotiate_service '{service}': {why}"));
+                    }
+                }
+            }
+        }
+        if self.auth != AuthMethod::Negotiate {
+            let set: Vec<&str> = [
+                ("negotiate_service", self.negotiate_service.is_some()),
+                ("negotiate_require_mutual", self.negotiate_require_mutual),
+                ("negotiate_delegate", self.negotiate_delegate),
+                ("negotiate_keytab", self.negotiate_keytab.is_some()),
+                ("negotiate_principal", self.negotiate_principal.is_some()),
+            ]
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(k, _)| *k)
+            .collect();
+            if !set.is_empty() {
+                return invalid(format!(
+                    "{} set but auth={}: set auth=negotiate",
+                    set.join(", "),
+                    self.auth.name()
+                ));
+            }
         }
         if self.auth != AuthMethod::None
             && self
@@ -577,6 +689,16 @@ impl ChannelConfig {
                 secret_headers: self.secret_headers.clone(),
                 auth: self.auth,
                 username: self.username.clone(),
+                negotiate: NegotiateOptions {
+                    service: self
+                        .negotiate_service
+                        .as_deref()
+                        .and_then(|s| ServiceName::parse(s).ok()),
+                    require_mutual: self.negotiate_require_mutual,
+                    delegate: self.negotiate_delegate,
+                    keytab: self.negotiate_keytab.clone(),
+                    principal: self.negotiate_principal.clone(),
+                },
                 credentials: Arc::new(self.credentials.deep_copy()),
                 allow_insecure_auth: self.allow_insecure_auth,
                 tls: TlsOptions {
@@ -632,6 +754,15 @@ fn no_code_for(key: &str) -> Error {
         ErrorKind::Internal,
         format!("configuration key '{key}' is in the table but not handled"),
     )
+}
+
+/// A keytab must be a readable file when it is set (the error comes at once, not at open).
+fn check_keytab(key: &str, path: &str) -> Result<(), Error> {
+    match std::fs::File::open(path) {
+        Ok(f) if f.metadata().is_ok_and(|m| m.is_file()) => Ok(()),
+        Ok(_) => Err(bad(key, path, "not a file")),
+        Err(e) => Err(bad(key, path, &format!("cannot read it: {e}"))),
+    }
 }
 
 /// Header values must not smuggle a second header or request line.
@@ -828,6 +959,62 @@ mod tests {
         let e = c.get("no_such_key").unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
         assert!(e.message().contains("no_such_key"));
+    }
+
+    #[test]
+    fn negotiate_keys_are_checked_when_set_and_at_open() {
+        let target = Target::parse("wss://pi.example.com/piwebapi/x").unwrap();
+        let mut c = ChannelConfig::default();
+        c.set("auth", "Kerberos").unwrap();
+        assert_eq!(c.auth, AuthMethod::Negotiate);
+        assert_eq!(c.get("auth").unwrap(), "negotiate");
+        c.set("negotiate_service", "HTTP/pi-alias.example.com")
+            .unwrap();
+        c.set("negotiate_delegate", "true").unwrap();
+        c.set("negotiate_require_mutual", "yes").unwrap();
+        c.set("negotiate_principal", "svc@PLANT.EXAMPLE").unwrap();
+        let o = c.options_for(&target).unwrap().connect.negotiate;
+        assert_eq!(
+            o.service,
+            Some(ServiceName::HostBased("HTTP@pi-alias.example.com".into()))
+        );
+        assert!(o.delegate && o.require_mutual && o.keytab.is_none());
+        assert_eq!(o.principal.as_deref(), Some("svc@PLANT.EXAMPLE"));
+
+        for (k, v) in [
+            ("negotiate_service", "HTTP"),
+            ("negotiate_service", "HTTP/a b"),
+            ("negotiate_keytab", "/no/such/keytab"),
+            ("negotiate_principal", "a b@R"),
+            ("negotiate_delegate", "perhaps"),
+        ] {
+            let e = c.set(k, v).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+            assert!(e.message().contains(k), "{k}: {e}");
+        }
+
+        // Negotiate takes no password; negotiate keys need auth=negotiate.
+        let mut p = c.clone();
+        p.set("password", "pw").unwrap();
+        let e = p.options_for(&target).err().unwrap();
+        assert!(e.message().contains("auth=negotiate takes no"), "{e}");
+        c.set("auth", "basic").unwrap();
+        c.set("username", "u").unwrap();
+        c.set("password", "pw").unwrap();
+        let e = c.options_for(&target).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(
+            e.message().contains("negotiate_service") && e.message().contains("auth=basic"),
+            "{e}"
+        );
+        // Kerberos tokens over ws:// follow the rule of every credential.
+        let mut n = ChannelConfig::default();
+        n.set("auth", "negotiate").unwrap();
+        let e = n
+            .options_for(&Target::parse("ws://pi.example.com/x").unwrap())
+            .err()
+            .unwrap();
+        assert!(e.message().contains("allow_insecure_auth"), "{e}");
     }
 
     #[test]

@@ -170,6 +170,26 @@ pub fn push_base64(out: &mut String, input: &[u8]) {
     }
 }
 
+/// Decode standard base64 (padding optional, no whitespace inside) into a buffer wiped on drop;
+/// `None` for anything else.
+pub fn base64_decode(input: &str) -> Option<Zeroizing<Vec<u8>>> {
+    let text = input.trim().trim_end_matches('=');
+    let mut out = Zeroizing::new(Vec::with_capacity(text.len() * 3 / 4));
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes() {
+        let v = B64.iter().position(|&b| b == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    // A single leftover symbol (6 bits) cannot end valid base64.
+    (bits < 6).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +222,11 @@ mod tests {
         assert_eq!(base64_std(b"a"), "YQ==");
         assert_eq!(base64_std(b"ab"), "YWI=");
         assert_eq!(base64_std(b"abc"), "YWJj");
+        for plain in [&b""[..], b"a", b"ab", b"abc", b"\x00\xff\x10piwebasync"] {
+            assert_eq!(&base64_decode(&base64_std(plain)).unwrap()[..], plain);
+        }
+        assert!(base64_decode("YW!j").is_none());
+        assert!(base64_decode("Y").is_none());
         let secrets = [Secret::new("tok-123")];
         let text = format!("echo: Bearer tok-123 / {}", base64_std(b"tok-123"));
         assert_eq!(redact(&text, &secrets), "echo: Bearer *** / ***");

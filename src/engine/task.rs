@@ -575,8 +575,10 @@ async fn close_unread(mut ws: WsStream, grace: Duration) {
     let _ = tokio::time::timeout(grace, ws.close(None)).await;
 }
 
+/// Refused credentials: a 401 or 403, or an authentication that failed on our side (a
+/// Kerberos server whose final token does not verify).
 fn is_auth_refusal(e: &Error) -> bool {
-    matches!(e.http_status(), Some(401) | Some(403))
+    e.kind() == ErrorKind::Auth || matches!(e.http_status(), Some(401) | Some(403))
 }
 
 /// A task dropped before it ended (the runtime was shut down) still leaves an outcome, so a

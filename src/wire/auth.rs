@@ -13,7 +13,9 @@
 
 use zeroize::Zeroizing;
 
+use super::negotiate::Negotiate;
 use super::options::{AuthMethod, ConnectOptions};
+use super::Target;
 use crate::error::Error;
 use crate::secret::{push_base64, Secret};
 
@@ -21,7 +23,7 @@ use super::http::ResponseHead;
 
 /// One authentication exchange over one HTTP connection.
 pub trait Authenticator: Send {
-    /// The scheme as sent (`Basic`, `Bearer`, later `Negotiate`).
+    /// The scheme as sent (`Basic`, `Bearer`, `Negotiate`).
     fn scheme(&self) -> &'static str;
 
     /// The `Authorization` value of the first request, or `None` to send none.
@@ -46,8 +48,9 @@ pub trait Authenticator: Send {
     fn refused(&self) -> String;
 }
 
-/// The authenticator `cfg` asks for, with the credentials it holds now.
-pub fn for_options(cfg: &ConnectOptions) -> Option<Box<dyn Authenticator>> {
+/// The authenticator `cfg` asks for, with the credentials it holds now, for one connection
+/// to `target`.
+pub fn for_options(cfg: &ConnectOptions, target: &Target) -> Option<Box<dyn Authenticator>> {
     match cfg.auth {
         AuthMethod::None => None,
         AuthMethod::Basic => Some(Box::new(Basic {
@@ -57,6 +60,15 @@ pub fn for_options(cfg: &ConnectOptions) -> Option<Box<dyn Authenticator>> {
         AuthMethod::Bearer => Some(Box::new(Bearer {
             token: cfg.credentials.bearer_token().unwrap_or_default(),
         })),
+        AuthMethod::Negotiate => {
+            // Explicit credentials for SSPI (Windows); the configuration allows them only there.
+            let identity = cfg
+                .credentials
+                .password()
+                .filter(|_| !cfg.username.is_empty())
+                .map(|pw| (cfg.username.clone(), pw));
+            Some(Box::new(Negotiate::new(target, &cfg.negotiate, identity)))
+        }
     }
 }
 
@@ -121,6 +133,7 @@ mod tests {
 
     #[test]
     fn basic_and_bearer_headers() {
+        let target = Target::parse("wss://pi.example/piwebapi/x").unwrap();
         let mut cfg = ConnectOptions {
             auth: AuthMethod::Basic,
             username: "piuser".into(),
@@ -128,7 +141,7 @@ mod tests {
         };
         cfg.credentials
             .set_password(Some(Secret::new("pi-secret-pw")));
-        let mut a = for_options(&cfg).unwrap();
+        let mut a = for_options(&cfg, &target).unwrap();
         assert_eq!(
             a.initial().unwrap().unwrap().expose(),
             "Basic cGl1c2VyOnBpLXNlY3JldC1wdw=="
@@ -143,7 +156,7 @@ mod tests {
 
         cfg.auth = AuthMethod::Bearer;
         cfg.credentials.set_bearer_token(Some(Secret::new("tok-1")));
-        let mut a = for_options(&cfg).unwrap();
+        let mut a = for_options(&cfg, &target).unwrap();
         assert_eq!(a.initial().unwrap().unwrap().expose(), "Bearer tok-1");
         assert_eq!(a.scheme(), "Bearer");
     }

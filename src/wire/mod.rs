@@ -7,10 +7,12 @@
 
 mod auth;
 mod http;
+mod negotiate;
 mod options;
 mod target;
 pub(crate) mod tls;
 
+pub use negotiate::{NegotiateOptions, ServiceName};
 pub use options::{AuthMethod, CaFileMode, ConnectOptions, TlsOptions};
 pub use target::Target;
 pub use tls::Transport;
@@ -98,7 +100,7 @@ async fn open_inner(
         return Err(protocol_error("wrong or missing Sec-WebSocket-Accept"));
     }
     if let Some(a) = authenticator.as_mut() {
-        a.finish(&head)?;
+        a.finish(&head).map_err(|e| in_context(target, e))?;
     }
     let (io, rest) = conn.into_parts();
     Ok(WebSocketStream::from_partially_read(io, rest, Role::Client, Some(ws_config(cfg))).await)
@@ -145,7 +147,7 @@ async fn get_inner(
         .await);
     }
     if let Some(a) = authenticator.as_mut() {
-        a.finish(&head)?;
+        a.finish(&head).map_err(|e| in_context(target, e))?;
     }
     let body = conn
         .read_body(&head, max_body)
@@ -189,29 +191,13 @@ async fn exchange(
     secrets: &mut Vec<Secret>,
     kind: Request,
 ) -> Result<Exchange, Error> {
-    log_line!(LogLevel::Debug, "{}: connecting", target.display());
-    let tcp = TcpStream::connect((target.connect_host(), target.port()))
-        .await
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Connect,
-                format!("could not connect to {}: {e}", target.display()),
-            )
-        })?;
-    // Channel messages are small and latency matters more than packet count.
-    let _ = tcp.set_nodelay(true);
-    let io = if target.is_tls() {
-        tls::connect(target, &cfg.tls, tcp).await?
-    } else {
-        Transport::Plain(tcp)
-    };
-    let mut conn = HttpConnection::new(io);
+    let mut conn = connect(target, cfg).await?;
     let what = match kind {
         Request::Upgrade => "upgrade",
         Request::Get => "GET",
     };
 
-    let mut authenticator = auth::for_options(cfg);
+    let mut authenticator = auth::for_options(cfg, target);
     let mut authorization = match authenticator.as_mut() {
         Some(a) => a.initial()?,
         None => None,
@@ -277,19 +263,24 @@ async fn exchange(
         }
         if head.status == 401 && round < MAX_AUTH_ROUNDS {
             if let Some(a) = authenticator.as_mut() {
-                if let Some(next) = a.step(&head.header_values("www-authenticate"))? {
-                    if conn.discard_body(&head, MAX_SKIPPED_BODY).await {
-                        authorization = Some(next);
-                        continue;
-                    }
-                    return Err(Error::http(
-                        401,
-                        format!(
-                            "{}: the server closed the connection in the middle of {} authentication",
+                let next = a
+                    .step(&head.header_values("www-authenticate"))
+                    .map_err(|e| in_context(target, e))?;
+                if let Some(next) = next {
+                    if !conn.discard_body(&head, MAX_SKIPPED_BODY).await {
+                        // The server closes this connection after its challenge (a server
+                        // shutting down, or one that does not keep connections): the answer
+                        // goes on a new one, as curl does. Still bounded by MAX_AUTH_ROUNDS.
+                        log_line!(
+                            LogLevel::Debug,
+                            "{}: the server closed the connection after its {} challenge: answering on a new connection",
                             target.display(),
                             a.scheme()
-                        ),
-                    ));
+                        );
+                        conn = connect(target, cfg).await?;
+                    }
+                    authorization = Some(next);
+                    continue;
                 }
             }
         }
@@ -302,6 +293,39 @@ async fn exchange(
         key,
         authenticator,
     })
+}
+
+/// A new TCP (and TLS) connection to `target`, ready for a request.
+async fn connect(
+    target: &Target,
+    cfg: &ConnectOptions,
+) -> Result<HttpConnection<Transport>, Error> {
+    log_line!(LogLevel::Debug, "{}: connecting", target.display());
+    let tcp = TcpStream::connect((target.connect_host(), target.port()))
+        .await
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Connect,
+                format!("could not connect to {}: {e}", target.display()),
+            )
+        })?;
+    // Channel messages are small and latency matters more than packet count.
+    let _ = tcp.set_nodelay(true);
+    let io = if target.is_tls() {
+        tls::connect(target, &cfg.tls, tcp).await?
+    } else {
+        Transport::Plain(tcp)
+    };
+    Ok(HttpConnection::new(io))
+}
+
+/// `e` with the target in front of its message, its kind and HTTP status kept.
+fn in_context(target: &Target, e: Error) -> Error {
+    let message = format!("{}: {}", target.display(), e.message());
+    match e.http_status() {
+        Some(status) => Error::http(status, message),
+        None => Error::new(e.kind(), message),
+    }
 }
 
 /// For the message of a 401: what was refused. Worked out before any await (an

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::error::{Error, ErrorKind};
 use crate::secret::{check_secret, Credentials, Secret};
 
+use super::negotiate::NegotiateOptions;
 use super::tls::TlsState;
 use super::Target;
 
@@ -21,6 +22,8 @@ pub enum AuthMethod {
     Basic,
     /// `Authorization: Bearer <bearer_token>` (OpenID Connect access tokens).
     Bearer,
+    /// HTTP Negotiate (Kerberos through SPNEGO), with the `negotiate_*` settings.
+    Negotiate,
 }
 
 impl AuthMethod {
@@ -30,6 +33,7 @@ impl AuthMethod {
             AuthMethod::None => "none",
             AuthMethod::Basic => "basic",
             AuthMethod::Bearer => "bearer",
+            AuthMethod::Negotiate => "negotiate",
         }
     }
 }
@@ -74,6 +78,8 @@ pub struct ConnectOptions {
     pub username: String,
     /// Password and bearer token, replaceable while the channel runs.
     pub credentials: Arc<Credentials>,
+    /// Kerberos settings (`auth=negotiate`).
+    pub negotiate: NegotiateOptions,
     /// Allow credentials over unencrypted `ws://`.
     pub allow_insecure_auth: bool,
     pub tls: TlsOptions,
@@ -95,6 +101,7 @@ impl ConnectOptions {
             let what = match self.auth {
                 AuthMethod::Basic => "a Basic password".to_string(),
                 AuthMethod::Bearer => "a bearer token".to_string(),
+                AuthMethod::Negotiate => "Kerberos (Negotiate) tokens".to_string(),
                 AuthMethod::None => {
                     let names: Vec<String> = self
                         .secret_headers

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod ports;
+
 use std::time::{Duration, Instant};
 
 use piwebasync::{Channel, ChannelConfig, ErrorKind, Message};

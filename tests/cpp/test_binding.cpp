@@ -212,6 +212,12 @@ static void config_errors() {
         keys_checked++;
     }
     CHECK(keys_checked >= 20);
+    bool negotiate_listed = false;
+    for (const pwa::KeyInfo& k : pwa::config_keys())
+        negotiate_listed = negotiate_listed || k.name == "negotiate_service";
+    CHECK(negotiate_listed);
+    fresh.set("auth", "kerberos");
+    CHECK(fresh.value("auth") == "negotiate");
     CHECK_THROWS(cfg.set("open_timeout", "soon"), PWA_ERR_INVALID_ARGUMENT);
     CHECK(contains(g_err, "open_timeout") && contains(g_err, "soon"));
     try {

@@ -463,6 +463,12 @@ internal static class TestBinding
                 seen++;
             }
             Check(seen >= 20, "keys listed: " + seen);
+            bool negotiate = false;
+            foreach (ConfigKey k in ChannelConfig.Keys)
+                if (k.Name == "negotiate_keytab") negotiate = true;
+            Check(negotiate, "the Kerberos keys are listed");
+            fresh.Set("auth", "kerberos");
+            CheckEq("negotiate", fresh.Get("auth"), "auth=kerberos is negotiate");
         }
         ChannelConfig disposed = new ChannelConfig();
         disposed.Dispose();

@@ -273,6 +273,15 @@ class TestConfigAndUrls(unittest.TestCase):
         keys = {k.name: k for k in pwa.config_keys()}
         self.assertEqual(keys["max_queue_bytes"].default, "33554432")
         self.assertTrue(keys["bearer_token"].is_secret)
+        for name in ("negotiate_service", "negotiate_require_mutual", "negotiate_delegate",
+                     "negotiate_keytab", "negotiate_principal"):
+            self.assertIn(name, keys)
+        cfg.set("auth", "kerberos")
+        self.assertEqual(cfg["auth"], "negotiate")
+        cfg.set("negotiate_service", "HTTP/pi.example.com")
+        self.assertEqual(cfg["negotiate_service"], "HTTP/pi.example.com")
+        cfg.set("negotiate_service", "")
+        cfg.set("auth", "none")
         fresh = pwa.Config()
         for k in keys.values():
             if not k.name.startswith("header."):
