@@ -810,6 +810,17 @@ internal static class TestBinding
                 CheckEq(Status.ErrAuth, ch.Poll(0, out m), "terminal status, again");
                 CheckEq(ChannelState.Closed, ch.State, "state");
                 Check(ch.LastError.Contains("401"), "channel last error: " + ch.LastError);
+                // Poll saw the end; the callback thread may still be delivering the events
+                // before CLOSED, and disposing now would discard them (after free only CLOSED
+                // is handed out): wait for CLOSED first.
+                Stopwatch until = Stopwatch.StartNew();
+                bool closedSeen = false;
+                while (!closedSeen && until.ElapsedMilliseconds < 10000)
+                {
+                    lock (events) closedSeen = events.Count > 0 && events[events.Count - 1].Kind == EventKind.Closed;
+                    if (!closedSeen) Thread.Sleep(10);
+                }
+                Check(closedSeen, "no CLOSED event within 10 s of the terminal status");
             }
             lock (events)
             {
