@@ -253,6 +253,9 @@ async fn handle_socket(shared: Arc<Shared>, tcp: TcpStream, epoch: u64) {
             // Subscribed before the 101 is written: every event made after the client saw
             // its channel open reaches it.
             spec.events = shared.bus.as_ref().map(|b| b.tx.subscribe());
+            if let (Some(_), Some(d)) = (&spec.events, shared.cfg.upgrade_delay) {
+                tokio::time::sleep(d).await;
+            }
             let key = req.header("Sec-WebSocket-Key").unwrap_or_default();
             let resp = format!(
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\nServer: piwebasync-sim\r\n\r\n",

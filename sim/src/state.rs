@@ -74,9 +74,14 @@ impl Shared {
         tls: Option<tokio_rustls::TlsAcceptor>,
     ) -> Shared {
         let model = Arc::new(Model::new(&cfg));
-        let bus = cfg
-            .stream_period
-            .map(|p| Arc::new(crate::events::Bus::new(model.streams().len(), p)));
+        let bus = cfg.stream_period.map(|p| {
+            Arc::new(crate::events::Bus::new(
+                model.streams().len(),
+                p,
+                cfg.events_per_period,
+                cfg.events_per_timestamp,
+            ))
+        });
         Shared {
             bus,
             auth: Mutex::new(SimAuth {
