@@ -10,15 +10,17 @@
 //!   both. From the moment a switch begins until [`SETTLE`] after it ended, the shard keeps an
 //!   [`Overlap`]: every value delivered is an event of (WebId, Timestamp, Value, quality
 //!   flags) — issue 14's rule for a seam, since PI stores several values at one timestamp —
-//!   counted per endpoint. A value whose event another endpoint delivered and that has not
-//!   been matched yet is that event's copy and is dropped; any other value is handed out.
-//!   Values of one endpoint are never matched with each other, so repeated events, edits and
+//!   counted per endpoint. A value is handed out when its endpoint has now sent its event
+//!   more often than any other endpoint did; otherwise it is a copy and is dropped. So an
+//!   event comes out as often as one endpoint sent it: values of one endpoint are never
+//!   matched with each other, so repeated events, edits and
 //!   out-of-order values of one connection all pass, as a channel passes them. There is no
 //!   window of a fixed number of values: a burst of any size is matched value by value.
 //!   Outside an overlap nothing is recorded (a shard that does not switch costs a membership
 //!   look-up per stream and nothing per value). With `includeInitialValues` each member also
-//!   keeps its last delivered event, so the initial value the new endpoint sends of an
-//!   unchanged stream is recognised as the copy it is;
+//!   keeps its last delivered event, which a switch puts into its overlap record, so the
+//!   initial value the new endpoint sends of an unchanged stream is recognised as the copy it
+//!   is;
 //! - **isolation**: a stream item that carries a stream-level `WebException` (the server could
 //!   not serve that WebId in this set) rejects that WebId with the server's reason.
 
@@ -37,11 +39,11 @@ use super::{Rejected, ShardMessage, SubscriptionEvent};
 pub type SetMessageCallback = Box<dyn FnMut(ShardMessage) + Send + 'static>;
 pub type SetStateCallback = Box<dyn FnMut(&SubscriptionEvent) + Send + 'static>;
 
-/// How long an overlap's records are kept after its switch ended: the new endpoint's copy of
-/// an event the old one delivered comes within a server polling interval (about a second on
-/// PI Web API), and the old endpoint's messages still queued in the shard's channel when it
-/// closed are handed over in a moment. The records are bounded by what the shard delivers in
-/// the switch plus this time.
+/// How long an overlap's records are kept after its switch ended, in time of receipt (a
+/// consumer that is behind does not shorten it): the new endpoint's copy of an event the old
+/// one sent arrives within a server polling interval (about a second on PI Web API) after the
+/// old one's. The records are bounded by what the shard receives in the switch plus this
+/// time.
 const SETTLE: Duration = Duration::from_secs(10);
 
 /// A value's timestamp as compared: the instant, or the text when it is not a valid one.
@@ -93,51 +95,46 @@ impl EventKey {
     }
 }
 
-/// What the endpoints of a switching shard delivered: per event, the endpoint that delivered
-/// it without a copy from another endpoint so far, and how many times. (For each event at
-/// most one endpoint has unmatched copies: a copy from another one matches them first.)
+/// What the endpoints of a switching shard sent: per event, how many times each endpoint
+/// sent it (copies included). The event is handed out as many times as the endpoint that sent
+/// it most often sent it: a value is new when its endpoint's count passes every other
+/// endpoint's. This holds for any number of endpoints (switches in a row) and copies.
 struct Overlap {
-    /// When the records are dropped; `None` while the switch runs.
+    /// When the records are dropped (in time of receipt); `None` while the switch runs.
     until: Option<Instant>,
-    unmatched: FxHashMap<(String, EventKey), (u32, u32)>,
+    events: FxHashMap<(String, EventKey), Vec<(u32, u32)>>,
 }
 
 impl Overlap {
     /// Whether a value of `web_id` from endpoint `url` is new (not a copy of an event another
-    /// endpoint delivered); records it if so. `last`: the member's last delivered event (with
-    /// `includeInitialValues` only), matched once by another endpoint's initial value.
-    fn admit(
-        &mut self,
-        web_id: &str,
-        url: u32,
-        key: EventKey,
-        last: &mut Option<Box<(u32, EventKey)>>,
-    ) -> bool {
-        let k = (web_id.to_string(), key);
-        match self.unmatched.get_mut(&k) {
-            Some((from, n)) if *from != url => {
-                *n -= 1;
-                if *n == 0 {
-                    self.unmatched.remove(&k);
-                }
-                false
-            }
+    /// endpoint sent as often); counts it.
+    fn admit(&mut self, web_id: &str, url: u32, key: EventKey) -> bool {
+        let counts = self.events.entry((web_id.to_string(), key)).or_default();
+        let mine = match counts.iter_mut().find(|(e, _)| *e == url) {
             Some((_, n)) => {
                 *n += 1;
-                true
+                *n
             }
             None => {
-                if last
-                    .as_deref()
-                    .is_some_and(|(from, e)| *from != url && *e == k.1)
-                {
-                    // Another endpoint delivered this event before the switch began.
-                    *last = None;
-                    return false;
-                }
-                self.unmatched.insert(k, (url, 1));
-                true
+                counts.push((url, 1));
+                1
             }
+        };
+        counts
+            .iter()
+            .filter(|(e, _)| *e != url)
+            .all(|&(_, n)| mine > n)
+    }
+
+    /// An event `url` delivered before the switch began (a member's last, with
+    /// `includeInitialValues`): the new endpoint's initial value of it is a copy.
+    fn seed(&mut self, web_id: &str, url: u32, key: &EventKey) {
+        let counts = self
+            .events
+            .entry((web_id.to_string(), key.clone()))
+            .or_default();
+        if !counts.iter().any(|(e, _)| *e == url) {
+            counts.push((url, 1));
         }
     }
 }
@@ -319,11 +316,21 @@ impl Merge {
     /// its endpoints deliver is matched (see the module's note).
     pub fn switch_begins(&self, shard: u32) {
         let mut st = lock(&self.state);
-        let o = st.overlaps.entry(shard).or_insert_with(|| Overlap {
+        let State {
+            members, overlaps, ..
+        } = &mut *st;
+        let o = overlaps.entry(shard).or_insert_with(|| Overlap {
             until: None,
-            unmatched: FxHashMap::default(),
+            events: FxHashMap::default(),
         });
         o.until = None;
+        if self.initial_values {
+            for (w, m) in members.iter().filter(|(_, m)| m.shard == shard) {
+                if let Some((url, key)) = m.last.as_deref() {
+                    o.seed(w, *url, key);
+                }
+            }
+        }
     }
 
     /// The switch of `shard` ended (the old endpoint is closed, or the update failed): its
@@ -433,10 +440,12 @@ impl Merge {
                 ..
             } = &mut *st;
             let url = urls.entry(shard).or_default().url_id(&url_arc);
+            // Received, not handed out: a consumer that is behind still gets each copy
+            // matched.
             if overlaps
                 .get(&shard)
                 .and_then(|o| o.until)
-                .is_some_and(|until| Instant::now() >= until)
+                .is_some_and(|until| message.received() >= until)
             {
                 overlaps.remove(&shard);
             }
@@ -470,7 +479,7 @@ impl Merge {
                 for v in &s.values {
                     let key = EventKey::of(v);
                     let fresh = match overlap.as_deref_mut() {
-                        Some(o) => o.admit(&s.web_id, url, key.clone(), &mut member.last),
+                        Some(o) => o.admit(&s.web_id, url, key.clone()),
                         None => true,
                     };
                     if fresh && self.initial_values {
@@ -745,5 +754,5 @@ fn rewrite(message: &Message, cuts: &Cuts) -> Option<Message> {
         return None;
     }
     let json = serde_json::to_string(&doc).ok()?;
-    Some(Message::new(&json, message.url_arc().clone()))
+    Some(message.with_json(&json))
 }
