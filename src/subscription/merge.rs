@@ -756,3 +756,81 @@ fn rewrite(message: &Message, cuts: &Cuts) -> Option<Message> {
     let json = serde_json::to_string(&doc).ok()?;
     Some(message.with_json(&json))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message of endpoint `url` with one value per (WebId, timestamp second, value).
+    fn msg(url: &str, values: &[(&str, u32, i64)]) -> Message {
+        let items: Vec<String> = values
+            .iter()
+            .map(|(w, sec, v)| {
+                format!(
+                    r#"{{"WebId":"{w}","Items":[{{"Timestamp":"2026-12-01T00:00:{sec:02}Z","Value":{v},"Good":true}}]}}"#
+                )
+            })
+            .collect();
+        Message::new(
+            &format!(r#"{{"Items":[{}]}}"#, items.join(",")),
+            Arc::from(url),
+        )
+    }
+
+    /// Every (WebId, value) handed out so far, in order.
+    fn drain(m: &Merge) -> Vec<(String, i64)> {
+        let mut out = Vec::new();
+        while let Ok(sm) = m.pop(Some(Duration::ZERO)) {
+            for v in sm.message.content().values() {
+                out.push((v.stream.web_id.clone(), v.value.value.as_i64().unwrap()));
+            }
+        }
+        out
+    }
+
+    fn merge(initial_values: bool) -> Merge {
+        let m = Merge::new(100, initial_values, None, None);
+        m.join(1, &["W".to_string(), "X".to_string()]);
+        m.shard_started(1);
+        m
+    }
+
+    #[test]
+    fn an_event_three_endpoints_send_comes_out_once() {
+        // With initial values: A delivers event 20 before a switch; B's initial value is its
+        // copy; both send 21; a second switch's endpoint C sends 20 late (its initial value)
+        // and 21 again: each event once.
+        let m = merge(true);
+        m.deliver(1, msg("ws://a", &[("W", 20, 20)]));
+        m.switch_begins(1);
+        m.deliver(1, msg("ws://b", &[("W", 20, 20)]));
+        m.deliver(1, msg("ws://b", &[("W", 21, 21)]));
+        m.deliver(1, msg("ws://a", &[("W", 21, 21)]));
+        m.switch_ended(1);
+        m.switch_begins(1);
+        m.deliver(1, msg("ws://c", &[("W", 20, 20)]));
+        m.deliver(1, msg("ws://c", &[("W", 21, 21), ("W", 22, 22)]));
+        m.switch_ended(1);
+        let w = |v: i64| ("W".to_string(), v);
+        assert_eq!(drain(&m), vec![w(20), w(21), w(22)]);
+    }
+
+    #[test]
+    fn values_of_one_endpoint_all_pass_and_copies_match_value_by_value() {
+        // A sends two distinct values at one timestamp and one value twice (PI may store
+        // either); B sends the same: each as often as A sent it. B then sends a third value
+        // at that timestamp that A never sent: it is new.
+        let m = merge(false);
+        m.switch_begins(1);
+        let a = [("W", 5, 1), ("W", 5, 2), ("X", 5, 7), ("X", 5, 7)];
+        m.deliver(1, msg("ws://a", &a));
+        m.deliver(1, msg("ws://b", &a));
+        m.deliver(1, msg("ws://b", &[("W", 5, 3)]));
+        m.switch_ended(1);
+        let v = |w: &str, n: i64| (w.to_string(), n);
+        assert_eq!(
+            drain(&m),
+            vec![v("W", 1), v("W", 2), v("X", 7), v("X", 7), v("W", 3)]
+        );
+    }
+}
