@@ -1,6 +1,7 @@
 //! One message of a channel, as received.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use crate::model::Content;
 
@@ -11,6 +12,8 @@ use crate::model::Content;
 pub struct Message {
     json: String,
     url: Arc<str>,
+    /// When it was received.
+    received: Instant,
     /// Parsed on the first call of `content()`, at most once.
     content: OnceLock<Content>,
     /// Recorded values fetched to fill a gap (`gap_fill`), not a live message.
@@ -27,6 +30,7 @@ impl Message {
         Message {
             json,
             url,
+            received: Instant::now(),
             content: OnceLock::new(),
             backfilled: false,
             rewritten: false,
@@ -62,6 +66,23 @@ impl Message {
     /// update (`gap_fill`); false for what the server sent on the channel.
     pub fn is_backfilled(&self) -> bool {
         self.backfilled
+    }
+
+    /// The same message with other text (a part of it): same URL, same time of receipt.
+    pub(crate) fn with_json(&self, json: &str) -> Message {
+        Message {
+            received: self.received,
+            backfilled: self.backfilled,
+            // Library-written text, as gap fill's cut messages are.
+            rewritten: true,
+            ..Message::new(json, self.url.clone())
+        }
+    }
+
+    /// When the message was received (made, for `from_json`): it may be handed out much later
+    /// when the consumer is behind.
+    pub fn received(&self) -> Instant {
+        self.received
     }
 
     /// A message made from JSON text, as if received (its URL is empty): to feed recorded

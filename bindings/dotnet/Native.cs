@@ -248,6 +248,13 @@ namespace PiWebAsync
         internal delegate void pwa_state_cb(IntPtr user_data, ulong channel, IntPtr evt);
 
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void pwa_subscription_message_cb(IntPtr user_data, ulong set, uint shard,
+            IntPtr message);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void pwa_subscription_state_cb(IntPtr user_data, ulong set, IntPtr evt);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void pwa_log_cb(IntPtr user_data, int level, IntPtr line);
 
         // ---- functions, in header order ----
@@ -272,7 +279,42 @@ namespace PiWebAsync
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int pwa_channel_close(ulong h);
 
-        // ---- subscription sets (poll mode) ----
+        // ---- subscription sets ----
+
+        /// <summary>pwa_subscription_callbacks</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct pwa_subscription_callbacks
+        {
+            public IntPtr on_message;   // pwa_subscription_message_cb
+            public IntPtr on_state;     // pwa_subscription_state_cb
+            public IntPtr user_data;    // void*
+        }
+
+        /// <summary>pwa_subscription_event</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct pwa_subscription_event
+        {
+            public int kind;            // pwa_subscription_event_kind
+            public uint shard;          // uint32_t
+            public IntPtr shard_event;  // const pwa_state_event*
+            public IntPtr web_id;       // const char*
+            public IntPtr message;      // const char*
+            public int status;          // pwa_status
+        }
+
+        /// <summary>pwa_shard_stats</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct pwa_shard_stats
+        {
+            public uint shard;
+            public int state;           // pwa_state
+            public ulong streams;
+            public ulong messages;
+            public ulong values;
+            public ulong reconnects;
+            public ulong updates;
+            public ulong messages_dropped;
+        }
 
         /// <summary>pwa_subscription_add_report</summary>
         [StructLayout(LayoutKind.Sequential)]
@@ -300,6 +342,14 @@ namespace PiWebAsync
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int pwa_subscription_open(byte[] base_url, IntPtr cfg,
             IntPtr opts, IntPtr callbacks, out ulong h);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_subscription_open(byte[] base_url, IntPtr cfg,
+            IntPtr opts, ref pwa_subscription_callbacks callbacks, out ulong h);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_subscription_shard_stats(ulong h, UIntPtr index,
+            out pwa_shard_stats stats);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int pwa_subscription_add(ulong h, IntPtr[] web_ids, UIntPtr count,

@@ -1137,26 +1137,104 @@ namespace PiWebAsync
         public long Rejected { get; internal set; }
     }
 
+    /// <summary>PWA_SET_EVENT_*</summary>
+    public enum SetEventKind { Shard = 1, Rejected = 2, Closed = 3 }
+
+    /// <summary>An event of a subscription set (pwa_subscription_event), fully copied.</summary>
+    public sealed class SubscriptionEvent
+    {
+        public SetEventKind Kind { get; private set; }
+        /// <summary>Shard: the shard.</summary>
+        public uint Shard { get; private set; }
+        /// <summary>Shard: the shard's channel event; null otherwise.</summary>
+        public StateEvent ShardEvent { get; private set; }
+        /// <summary>Rejected: the WebId ("" otherwise).</summary>
+        public string WebId { get; private set; }
+        /// <summary>Rejected: the server's reason; Closed: why ("" otherwise).</summary>
+        public string Message { get; private set; }
+        /// <summary>Closed: the set's terminal status; otherwise Ok.</summary>
+        public Status Status { get; private set; }
+
+        internal static SubscriptionEvent Copy(IntPtr p)
+        {
+            Native.pwa_subscription_event e = Marshal.PtrToStructure<Native.pwa_subscription_event>(p);
+            SubscriptionEvent s = new SubscriptionEvent();
+            s.Kind = (SetEventKind)e.kind;
+            s.Shard = e.shard;
+            s.ShardEvent = e.shard_event == IntPtr.Zero ? null : StateEvent.Copy(e.shard_event);
+            s.WebId = Utf8.Decode(e.web_id) ?? string.Empty;
+            s.Message = Utf8.Decode(e.message) ?? string.Empty;
+            s.Status = (Status)e.status;
+            return s;
+        }
+
+        public override string ToString()
+        {
+            return Kind + (ShardEvent != null ? " shard " + Shard + ": " + ShardEvent : "")
+                + (WebId.Length > 0 ? " " + WebId : "") + (Message.Length > 0 ? ": " + Message : "");
+        }
+    }
+
+    /// <summary>One shard of a set (pwa_shard_stats).</summary>
+    public sealed class ShardStats
+    {
+        public uint Shard { get; internal set; }
+        public ChannelState State { get; internal set; }
+        public long Streams { get; internal set; }
+        public long Messages { get; internal set; }
+        public long Values { get; internal set; }
+        public long Reconnects { get; internal set; }
+        public long Updates { get; internal set; }
+        public long MessagesDropped { get; internal set; }
+    }
+
     /// <summary>
-    /// A subscription set (pwa_subscription_t), poll mode: any number of WebIds through one
-    /// handle, sharded over ad hoc channels by the library (see pwa_subscription_open in the
-    /// header for the rules: each value once across changes, nothing of a removed WebId after
-    /// Remove returns, refused WebIds isolated and reported with the server's reason).
+    /// A subscription set (pwa_subscription_t): any number of WebIds through one handle,
+    /// sharded over ad hoc channels by the library (see pwa_subscription_open in the header
+    /// for the rules: each value once across changes, nothing of a removed WebId after Remove
+    /// returns, refused WebIds isolated and reported with the server's reason). Poll mode, or
+    /// callbacks as Channel has them: they run on a library thread, never two at once;
+    /// exceptions they throw are caught and counted (CallbackExceptionCount,
+    /// LastCallbackException); the delegates stay referenced until pwa_subscription_free
+    /// returned. Dispose from inside a callback closes the set and frees it on a thread-pool
+    /// thread (the library refuses the blocking free there).
     /// </summary>
     public sealed class Subscription : IDisposable
     {
         private long handle;
+        private readonly CallbackState callbacks; // null in poll mode
 
-        private Subscription(ulong h) { handle = (long)h; }
+        private Subscription(ulong h, CallbackState cb)
+        {
+            handle = (long)h;
+            callbacks = cb;
+        }
 
         public ulong Handle { get { return (ulong)Volatile.Read(ref handle); } }
 
-        /// <summary>Opens a set on the API root (nothing connects until Add).</summary>
+        /// <summary>Opens a set on the API root in poll mode (nothing connects until Add).</summary>
         public static Subscription Open(string baseUrl, ChannelConfig config = null)
+        {
+            return OpenCore(baseUrl, config, null);
+        }
+
+        /// <summary>Opens a set that delivers messages to onMessage (with their shard; null:
+        /// poll mode) and its events to onState (null: none). Messages are copied before
+        /// onMessage sees them.</summary>
+        public static Subscription Open(string baseUrl, ChannelConfig config,
+            Action<Message, uint> onMessage, Action<SubscriptionEvent> onState)
+        {
+            if (onMessage == null && onState == null) return OpenCore(baseUrl, config, null);
+            return OpenCore(baseUrl, config, new CallbackState(onMessage, onState));
+        }
+
+        private static Subscription OpenCore(string baseUrl, ChannelConfig config, CallbackState cb)
         {
             Native.EnsureLoaded();
             if (baseUrl == null) throw new ArgumentNullException("baseUrl");
             bool addRef = false;
+            GCHandle gch = default(GCHandle);
+            bool opened = false;
             try
             {
                 IntPtr cfg = IntPtr.Zero;
@@ -1167,13 +1245,32 @@ namespace PiWebAsync
                     cfg = config.Handle.DangerousGetHandle();
                 }
                 ulong h;
-                PiWebApi.Check(Native.pwa_subscription_open(Utf8.Encode(baseUrl), cfg, IntPtr.Zero,
-                    IntPtr.Zero, out h));
-                return new Subscription(h);
+                int st;
+                if (cb == null)
+                {
+                    st = Native.pwa_subscription_open(Utf8.Encode(baseUrl), cfg, IntPtr.Zero,
+                        IntPtr.Zero, out h);
+                }
+                else
+                {
+                    gch = GCHandle.Alloc(cb, GCHandleType.Normal);
+                    cb.Handle = gch;
+                    Native.pwa_subscription_callbacks c = new Native.pwa_subscription_callbacks();
+                    c.on_message = cb.OnMessage != null ? MessageTrampolinePtr : IntPtr.Zero;
+                    c.on_state = cb.OnState != null ? StateTrampolinePtr : IntPtr.Zero;
+                    c.user_data = GCHandle.ToIntPtr(gch);
+                    st = Native.pwa_subscription_open(Utf8.Encode(baseUrl), cfg, IntPtr.Zero,
+                        ref c, out h);
+                }
+                PiWebApi.Check(st);
+                opened = true;
+                return new Subscription(h, cb);
             }
             finally
             {
                 if (addRef) config.Handle.DangerousRelease();
+                // On failure no callback ran and none will: release the delegates now.
+                if (!opened && gch.IsAllocated) gch.Free();
             }
         }
 
@@ -1262,6 +1359,37 @@ namespace PiWebAsync
             }
         }
 
+        /// <summary>Every shard, in shard order.</summary>
+        public List<ShardStats> ShardStats()
+        {
+            ulong h = Live();
+            var list = new List<ShardStats>();
+            long n = Stats.Shards;
+            for (long i = 0; i < n; i++)
+            {
+                Native.pwa_shard_stats s;
+                // The set may have lost a shard since Stats: the list ends there.
+                if (Native.pwa_subscription_shard_stats(h, new UIntPtr((ulong)i), out s) != Native.PWA_OK) break;
+                list.Add(new ShardStats { Shard = s.shard, State = (ChannelState)s.state,
+                    Streams = (long)s.streams, Messages = (long)s.messages, Values = (long)s.values,
+                    Reconnects = (long)s.reconnects, Updates = (long)s.updates,
+                    MessagesDropped = (long)s.messages_dropped });
+            }
+            return list;
+        }
+
+        /// <summary>How many times a user callback threw (the exceptions were swallowed).</summary>
+        public long CallbackExceptionCount
+        {
+            get { return callbacks == null ? 0 : Interlocked.Read(ref callbacks.ExceptionCount); }
+        }
+
+        /// <summary>The last exception a user callback threw, or null.</summary>
+        public Exception LastCallbackException
+        {
+            get { return callbacks == null ? null : callbacks.LastException; }
+        }
+
         /// <summary>Every rejected WebId with the server's reason.</summary>
         public List<RejectedWebId> Rejected()
         {
@@ -1284,10 +1412,109 @@ namespace PiWebAsync
             return list;
         }
 
+        /// <summary>pwa_subscription_free. Safe to call twice and from any thread.</summary>
         public void Dispose()
         {
             long h = Interlocked.Exchange(ref handle, 0);
-            if (h != 0) Native.pwa_subscription_free((ulong)h);
+            if (h == 0) return;
+            int st = Native.pwa_subscription_free((ulong)h);
+            if (st == Native.PWA_ERR_RECURSIVE_CALL)
+            {
+                // Inside a callback: close now, free elsewhere.
+                Native.pwa_subscription_close((ulong)h);
+                CallbackState cb = callbacks;
+                ThreadPool.QueueUserWorkItem(delegate
+                {
+                    try
+                    {
+                        int s = Native.pwa_subscription_free((ulong)h);
+                        if (cb != null && (s == Native.PWA_OK || s == Native.PWA_ERR_INVALID_HANDLE)) cb.Release();
+                    }
+                    catch
+                    {
+                        // nothing sensible to do on a pool thread
+                    }
+                });
+                return;
+            }
+            // After OK (or a handle the library no longer knows) no callback runs any more.
+            if (callbacks != null && (st == Native.PWA_OK || st == Native.PWA_ERR_INVALID_HANDLE))
+                callbacks.Release();
+        }
+
+        // ---- callbacks ----
+
+        private sealed class CallbackState
+        {
+            internal readonly Action<Message, uint> OnMessage;
+            internal readonly Action<SubscriptionEvent> OnState;
+            internal GCHandle Handle;
+            internal long ExceptionCount;
+            internal volatile Exception LastException;
+            private int released;
+
+            internal CallbackState(Action<Message, uint> onMessage, Action<SubscriptionEvent> onState)
+            {
+                OnMessage = onMessage;
+                OnState = onState;
+            }
+
+            internal void Record(Exception e)
+            {
+                Interlocked.Increment(ref ExceptionCount);
+                LastException = e;
+            }
+
+            /// <summary>Only after pwa_subscription_free returned: no callback runs any more.</summary>
+            internal void Release()
+            {
+                if (Interlocked.Exchange(ref released, 1) == 0 && Handle.IsAllocated) Handle.Free();
+            }
+        }
+
+        // Static delegates: never collected, so the function pointers stay valid for the process.
+        private static readonly Native.pwa_subscription_message_cb MessageTrampoline = OnMessageNative;
+        private static readonly Native.pwa_subscription_state_cb StateTrampoline = OnStateNative;
+        private static readonly IntPtr MessageTrampolinePtr = Marshal.GetFunctionPointerForDelegate<Native.pwa_subscription_message_cb>(MessageTrampoline);
+        private static readonly IntPtr StateTrampolinePtr = Marshal.GetFunctionPointerForDelegate<Native.pwa_subscription_state_cb>(StateTrampoline);
+
+        private static CallbackState StateOf(IntPtr userData)
+        {
+            if (userData == IntPtr.Zero) return null;
+            return GCHandle.FromIntPtr(userData).Target as CallbackState;
+        }
+
+        private static void OnMessageNative(IntPtr userData, ulong set, uint shard, IntPtr message)
+        {
+            CallbackState cb = null;
+            try
+            {
+                cb = StateOf(userData);
+                if (cb == null || cb.OnMessage == null) return;
+                // The native message is borrowed: copy it before user code sees it.
+                Message m = Message.Copy(message);
+                cb.OnMessage(m, shard);
+            }
+            catch (Exception e)
+            {
+                try { if (cb != null) cb.Record(e); } catch { }
+            }
+        }
+
+        private static void OnStateNative(IntPtr userData, ulong set, IntPtr evt)
+        {
+            CallbackState cb = null;
+            try
+            {
+                cb = StateOf(userData);
+                if (cb == null || cb.OnState == null) return;
+                SubscriptionEvent e = SubscriptionEvent.Copy(evt);
+                cb.OnState(e);
+            }
+            catch (Exception e)
+            {
+                try { if (cb != null) cb.Record(e); } catch { }
+            }
         }
     }
 }

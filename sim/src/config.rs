@@ -132,6 +132,18 @@ pub struct SimConfig {
     /// once; see [`crate::Simulator::event_count`]. `interval`, `prebuilt`, `rate` are then
     /// ignored for data.
     pub stream_period: Option<Duration>,
+    /// Event mode: events each stream gets per period, made together (a burst; default 1).
+    /// Their timestamps are 100 ns apart.
+    pub events_per_period: u32,
+    /// Event mode: this many consecutive events of a stream share one timestamp (that of the
+    /// first of them; default 1), as PI stores several values at one time. They differ in
+    /// value (their event numbers).
+    pub events_per_timestamp: u32,
+    /// An upgrade waits this long before its `101` (a slow server), its channel already started
+    /// (in event mode subscribed to the events). A client's make-before-break switch then
+    /// overlaps at least this long: both connections carry what is made meanwhile. The initial
+    /// value of [`Simulator::delay_upgrades`](crate::Simulator::delay_upgrades).
+    pub upgrade_delay: Option<Duration>,
 }
 
 impl Default for SimConfig {
@@ -164,6 +176,9 @@ impl Default for SimConfig {
             per_stream_errors: false,
             failing_points: Vec::new(),
             stream_period: None,
+            events_per_period: 1,
+            events_per_timestamp: 1,
+            upgrade_delay: None,
         }
     }
 }
@@ -349,6 +364,21 @@ impl SimConfig {
     /// See [`SimConfig::stream_period`].
     pub fn stream_period(mut self, d: Duration) -> Self {
         self.stream_period = Some(d);
+        self
+    }
+    /// See [`SimConfig::events_per_period`].
+    pub fn events_per_period(mut self, n: u32) -> Self {
+        self.events_per_period = n.max(1);
+        self
+    }
+    /// See [`SimConfig::events_per_timestamp`].
+    pub fn events_per_timestamp(mut self, n: u32) -> Self {
+        self.events_per_timestamp = n.max(1);
+        self
+    }
+    /// See [`SimConfig::upgrade_delay`].
+    pub fn upgrade_delay(mut self, d: Duration) -> Self {
+        self.upgrade_delay = Some(d);
         self
     }
     pub fn record_frames(mut self, on: bool) -> Self {

@@ -3,7 +3,9 @@
 //! channels of one point carry the same values). Each stream gets one event per period, at
 //! a phase of its own (spread evenly over the period); an event's value is its number in
 //! the stream (1, 2, ...) and its timestamp the time it was due, so a client can check that
-//! it received each one exactly once.
+//! it received each one exactly once. Optionally a stream gets a burst of events per period
+//! (`events_per_period`, timestamps 100 ns apart), and consecutive events may share a
+//! timestamp (`events_per_timestamp`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -36,15 +38,19 @@ pub(crate) struct Bus {
     counts: Vec<AtomicU64>,
     period_ticks: u64,
     base_ticks: u64,
+    burst: u64,
+    share: u64,
 }
 
 impl Bus {
-    pub fn new(streams: usize, period: Duration) -> Bus {
+    pub fn new(streams: usize, period: Duration, burst: u32, share: u32) -> Bus {
         Bus {
             tx: broadcast::channel(BACKLOG).0,
             counts: (0..streams).map(|_| AtomicU64::new(0)).collect(),
             period_ticks: (period.as_nanos() / 100).max(1) as u64,
             base_ticks: now_ticks(),
+            burst: u64::from(burst.max(1)),
+            share: u64::from(share.max(1)),
         }
     }
 
@@ -54,7 +60,10 @@ impl Bus {
 
     /// The timestamp of event `seq` (1-based) of `stream`.
     pub fn ticks_of(&self, stream: usize, seq: u64) -> u64 {
-        self.base_ticks + self.phase(stream) + (seq - 1) * self.period_ticks
+        // The first event of its group of `share` gives the timestamp.
+        let first = (seq - 1) / self.share * self.share;
+        let (period, in_burst) = (first / self.burst, first % self.burst);
+        self.base_ticks + self.phase(stream) + period * self.period_ticks + in_burst
     }
 
     /// Events made so far for `stream`.
@@ -74,7 +83,7 @@ impl Bus {
             if now < first {
                 continue;
             }
-            let due = (now - first) / self.period_ticks + 1;
+            let due = ((now - first) / self.period_ticks + 1) * self.burst;
             let have = c.load(Ordering::Relaxed);
             for seq in have + 1..=due {
                 out.push(Event {

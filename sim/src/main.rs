@@ -30,6 +30,9 @@ usage: piwebasync-sim [options]
                            (first value's Timestamp) right before its send; prints `adhoc-all`
   --stream-period-ms N     event mode: every stream gets a value (its event number) every N ms,
                            made once server-wide and sent on every channel that has the stream
+  --events-per-period N    event mode: a burst of N events per stream and period
+  --events-per-timestamp N event mode: N consecutive events of a stream share a timestamp
+  --upgrade-delay-ms N     wait N ms (channel started) before each 101: a slow server
   --max-url-length N       answer 414 to a request target longer than N bytes
   --max-channels-per-user N  answer 503 to a channel past N open ones of one user
   --per-stream-errors      accept ad hoc sets with unknown WebIds and report those with a
@@ -103,6 +106,11 @@ fn parse(args: &[String]) -> Result<Option<Cli>, String> {
             "--web-ids-file" => web_ids_file = Some(value(args, &mut i, a)?.to_string()),
             "--stream-period-ms" => {
                 cfg = cfg.stream_period(Duration::from_millis(number(args, &mut i, a)?))
+            }
+            "--events-per-period" => cfg = cfg.events_per_period(number(args, &mut i, a)?),
+            "--events-per-timestamp" => cfg = cfg.events_per_timestamp(number(args, &mut i, a)?),
+            "--upgrade-delay-ms" => {
+                cfg = cfg.upgrade_delay(Duration::from_millis(number(args, &mut i, a)?))
             }
             "--max-url-length" => cfg = cfg.max_url_length(number(args, &mut i, a)?),
             "--max-channels-per-user" => cfg = cfg.max_channels_per_user(number(args, &mut i, a)?),

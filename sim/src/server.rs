@@ -254,7 +254,8 @@ async fn handle_socket(shared: Arc<Shared>, tcp: TcpStream, epoch: u64) {
             // Subscribed before the 101 is written: every event made after the client saw
             // its channel open reaches it.
             spec.events = shared.bus.as_ref().map(|b| b.tx.subscribe());
-            // A server that started the channel before its answer reaches the client.
+            // A server that started the channel before its answer reaches the client
+            // (--upgrade-delay-ms, or set at run time through the control endpoint).
             let delay = *lock(&shared.upgrade_delay);
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;

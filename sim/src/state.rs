@@ -81,12 +81,17 @@ impl Shared {
         let archive = cfg
             .archive
             .then(|| crate::archive::ArchiveState::new(model.streams().len()));
-        let bus = cfg
-            .stream_period
-            .map(|p| Arc::new(crate::events::Bus::new(model.streams().len(), p)));
+        let bus = cfg.stream_period.map(|p| {
+            Arc::new(crate::events::Bus::new(
+                model.streams().len(),
+                p,
+                cfg.events_per_period,
+                cfg.events_per_timestamp,
+            ))
+        });
         Shared {
             archive,
-            upgrade_delay: Mutex::new(std::time::Duration::ZERO),
+            upgrade_delay: Mutex::new(cfg.upgrade_delay.unwrap_or_default()),
             bus,
             auth: Mutex::new(SimAuth {
                 basic: cfg.basic_credentials.clone(),

@@ -16,63 +16,12 @@
 //! after the live connection opened): live values whose key the backfill (or, after an update,
 //! the old endpoint) already delivered are taken out, one for one.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
 
 use super::options::GapFillOptions;
 use crate::events::MissingRange;
-use crate::model::{Content, Stream, TimedValue, Value};
-
-/// How a value is recognised at a seam: its timestamp and a digest of its value and flags
-/// (per stream, so the WebId is the map's key).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ValueKey {
-    pub ts: i64,
-    digest: u64,
-}
-
-impl ValueKey {
-    /// `None` for a value without a valid timestamp (never matched: always delivered).
-    pub fn of(v: &TimedValue) -> Option<ValueKey> {
-        let ts = v.timestamp.unix_ns()?;
-        let mut h = DefaultHasher::new();
-        match &v.value {
-            Value::Null => 0u8.hash(&mut h),
-            Value::Double(d) => {
-                1u8.hash(&mut h);
-                d.to_bits().hash(&mut h);
-            }
-            Value::Int(n) => {
-                2u8.hash(&mut h);
-                n.hash(&mut h);
-            }
-            Value::String(s) => {
-                3u8.hash(&mut h);
-                s.hash(&mut h);
-            }
-            Value::Bool(b) => {
-                4u8.hash(&mut h);
-                b.hash(&mut h);
-            }
-            Value::Digital(d) => {
-                5u8.hash(&mut h);
-                d.name.hash(&mut h);
-                d.code.hash(&mut h);
-                d.is_system.hash(&mut h);
-            }
-            Value::Other(raw) => {
-                6u8.hash(&mut h);
-                raw.hash(&mut h);
-            }
-        }
-        (v.good(), v.questionable(), v.substituted(), v.annotated()).hash(&mut h);
-        Some(ValueKey {
-            ts,
-            digest: h.finish(),
-        })
-    }
-}
+pub use crate::model::ValueKey;
+use crate::model::{Content, Stream, TimedValue};
 
 /// Keys with their counts.
 #[derive(Debug, Clone, Default)]

@@ -28,6 +28,7 @@
 
 mod errors;
 mod fast;
+mod identity;
 mod parse;
 mod rest;
 mod stream;
@@ -36,6 +37,7 @@ mod value;
 mod write;
 
 pub use errors::{FieldError, WebException};
+pub use identity::ValueKey;
 pub use rest::{PageShape, RecordedPage, RestError};
 pub use stream::Stream;
 pub use timestamp::{format_timestamp, parse_timestamp, TimestampError};

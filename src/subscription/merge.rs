@@ -7,11 +7,20 @@
 //!   also cuts such items out of what is queued);
 //! - **exactly once across a make-before-break switch**: while a shard switches endpoints both
 //!   sockets carry the streams the two have in common, and a real server sends each event on
-//!   both. A value of a stream is dropped when *another* endpoint of the shard delivered a
-//!   value of that stream with the same timestamp lately (among its last 8 of the stream):
-//!   the same event. Values from one endpoint are never compared with each other, so
-//!   repeated timestamps, edits and out-of-order values of one connection all pass, as a
-//!   channel passes them;
+//!   both. From the moment a switch begins until [`SETTLE`] after it ended, the shard keeps an
+//!   [`Overlap`]: every value delivered is an event of (WebId, Timestamp, Value, quality
+//!   flags) — issue 14's rule for a seam, since PI stores several values at one timestamp —
+//!   counted per endpoint. A value is handed out when its endpoint has now sent its event
+//!   more often than any other endpoint did; otherwise it is a copy and is dropped. So an
+//!   event comes out as often as one endpoint sent it: values of one endpoint are never
+//!   matched with each other, so repeated events, edits and
+//!   out-of-order values of one connection all pass, as a channel passes them. There is no
+//!   window of a fixed number of values: a burst of any size is matched value by value.
+//!   Outside an overlap nothing is recorded (a shard that does not switch costs a membership
+//!   look-up per stream and nothing per value). With `includeInitialValues` each member also
+//!   keeps its last delivered event, which a switch puts into its overlap record, so the
+//!   initial value the new endpoint sends of an unchanged stream is recognised as the copy it
+//!   is;
 //! - **isolation**: a stream item that carries a stream-level `WebException` (the server could
 //!   not serve that WebId in this set) rejects that WebId with the server's reason.
 
@@ -22,73 +31,67 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, ErrorKind};
 use crate::events::StateEvent;
 use crate::message::Message;
+use crate::model::ValueKey;
+use rustc_hash::FxHashMap;
 
 use super::{Rejected, ShardMessage, SubscriptionEvent};
 
 pub type SetMessageCallback = Box<dyn FnMut(ShardMessage) + Send + 'static>;
 pub type SetStateCallback = Box<dyn FnMut(&SubscriptionEvent) + Send + 'static>;
 
-/// How many recent timestamps of a stream are remembered per endpoint: more than the
-/// values of one stream that one endpoint can deliver ahead of the other while they overlap.
-const RECENT: usize = 8;
+/// How long an overlap's records are kept after its switch ended, in time of receipt (a
+/// consumer that is behind does not shorten it): the new endpoint's copy of an event the old
+/// one sent arrives within a server polling interval (about a second on PI Web API) after the
+/// old one's. The records are bounded by what the shard receives in the switch plus this
+/// time.
+const SETTLE: Duration = Duration::from_secs(10);
 
-/// What one endpoint of a shard delivered of one stream lately.
-#[derive(Clone, Copy)]
-struct Recent {
-    url: u32,
-    ts: [i64; RECENT],
-    next: usize,
+/// What the endpoints of a switching shard sent: per event, how many times each endpoint
+/// sent it (copies included). The event is handed out as many times as the endpoint that sent
+/// it most often sent it: a value is new when its endpoint's count passes every other
+/// endpoint's. This holds for any number of endpoints (switches in a row) and copies.
+struct Overlap {
+    /// When the records are dropped (in time of receipt); `None` while the switch runs.
+    until: Option<Instant>,
+    events: FxHashMap<(String, ValueKey), Vec<(u32, u32)>>,
 }
 
-impl Recent {
-    fn new(url: u32) -> Recent {
-        Recent {
-            url,
-            ts: [i64::MIN; RECENT],
-            next: 0,
+impl Overlap {
+    /// Whether a value of `web_id` from endpoint `url` is new (not a copy of an event another
+    /// endpoint sent as often); counts it.
+    fn admit(&mut self, web_id: &str, url: u32, key: ValueKey) -> bool {
+        let counts = self.events.entry((web_id.to_string(), key)).or_default();
+        let mine = match counts.iter_mut().find(|(e, _)| *e == url) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                counts.push((url, 1));
+                1
+            }
+        };
+        counts
+            .iter()
+            .filter(|(e, _)| *e != url)
+            .all(|&(_, n)| mine > n)
+    }
+
+    /// An event `url` delivered before the switch began (a member's last, with
+    /// `includeInitialValues`): the new endpoint's initial value of it is a copy.
+    fn seed(&mut self, web_id: &str, url: u32, key: &ValueKey) {
+        let counts = self.events.entry((web_id.to_string(), *key)).or_default();
+        if !counts.iter().any(|(e, _)| *e == url) {
+            counts.push((url, 1));
         }
     }
-    fn push(&mut self, ts: i64) {
-        self.ts[self.next] = ts;
-        self.next = (self.next + 1) % RECENT;
-    }
-    fn has(&self, ts: i64) -> bool {
-        ts != i64::MIN && self.ts.contains(&ts)
-    }
-    fn latest(&self) -> i64 {
-        self.ts[(self.next + RECENT - 1) % RECENT]
-    }
 }
 
-/// The last two endpoints a shard delivered a stream from (a switch overlaps two).
-type Seen = [Option<Recent>; 2];
-
-/// Whether a value at `ts` from endpoint `url` is new (no other endpoint delivered this event
-/// lately); records it if so.
-fn admit(seen: &mut Seen, url: u32, ts: i64) -> bool {
-    if seen.iter().flatten().any(|r| r.url != url && r.has(ts)) {
-        return false;
-    }
-    if let Some(r) = seen.iter_mut().flatten().find(|r| r.url == url) {
-        r.push(ts);
-        return true;
-    }
-    // A new endpoint: it takes the place of the one that delivered least recently.
-    let slot = match seen {
-        [None, _] => 0,
-        [_, None] => 1,
-        [Some(a), Some(b)] => usize::from(a.latest() > b.latest()),
-    };
-    let mut r = Recent::new(url);
-    r.push(ts);
-    seen[slot] = Some(r);
-    true
-}
-
-/// A member of the set: its shard and what the shard's endpoints delivered of it lately.
+/// A member of the set: its shard, and (with `includeInitialValues`) the endpoint and event of
+/// its last delivered value.
 struct Member {
     shard: u32,
-    seen: Seen,
+    last: Option<Box<(u32, ValueKey)>>,
 }
 
 /// A shard's endpoints, numbered (the last few).
@@ -116,31 +119,6 @@ impl ShardUrls {
     }
 }
 
-/// FNV-1a: WebIds are looked up for every stream of every message; they are not chosen by an
-/// adversary of this process, so a fast hash is fine.
-#[derive(Default, Clone, Copy)]
-struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
-
 /// Per shard, for stats.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ShardTally {
@@ -151,8 +129,11 @@ pub(crate) struct ShardTally {
 
 struct State {
     items: VecDeque<ShardMessage>,
-    /// WebId -> the shard that carries it (and what it delivered of it lately).
-    members: FastMap<String, Member>,
+    /// WebId -> the shard that carries it. Looked up for every stream of every message:
+    /// WebIds are not chosen by an adversary of this process, so a fast hash is fine.
+    members: FxHashMap<String, Member>,
+    /// Shards that are switching endpoints, or did lately.
+    overlaps: HashMap<u32, Overlap>,
     urls: HashMap<u32, ShardUrls>,
     tallies: HashMap<u32, ShardTally>,
     /// Shards whose channel has not delivered `Closed` yet.
@@ -178,6 +159,8 @@ pub(crate) struct Merge {
     readable: Condvar,
     space: Condvar,
     capacity: usize,
+    /// Members keep their last event (see the module's note on `includeInitialValues`).
+    initial_values: bool,
     on_message: Option<Mutex<SetMessageCallback>>,
     on_state: Option<Mutex<SetStateCallback>>,
     /// Told when a per-stream error rejected a WebId (its shard's URL should lose it).
@@ -192,8 +175,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Default)]
 struct Cuts {
     streams: HashSet<String>,
-    /// (WebId, Timestamp text) -> how many such values to drop.
-    values: HashMap<(String, String), usize>,
+    /// WebId -> whether to keep each of its values, in the order of the message (over all
+    /// its items: `Items` first, then `Value`, as the model reads them).
+    values: HashMap<String, Vec<bool>>,
 }
 
 impl Cuts {
@@ -203,8 +187,10 @@ impl Cuts {
 }
 
 impl Merge {
+    /// `initial_values`: the shards' URLs ask for `includeInitialValues`.
     pub fn new(
         capacity: usize,
+        initial_values: bool,
         on_message: Option<SetMessageCallback>,
         on_state: Option<SetStateCallback>,
     ) -> Merge {
@@ -212,7 +198,8 @@ impl Merge {
         Merge {
             state: Mutex::new(State {
                 items: VecDeque::new(),
-                members: FastMap::default(),
+                members: FxHashMap::default(),
+                overlaps: HashMap::new(),
                 urls: HashMap::new(),
                 tallies: HashMap::new(),
                 live_shards: HashSet::new(),
@@ -230,6 +217,7 @@ impl Merge {
             readable: Condvar::new(),
             space: Condvar::new(),
             capacity: capacity.max(1),
+            initial_values,
             on_message: on_message.map(Mutex::new),
             on_state: on_state.map(Mutex::new),
             rejected_signal: Mutex::new(None),
@@ -268,13 +256,36 @@ impl Merge {
     pub fn join(&self, shard: u32, web_ids: &[String]) {
         let mut st = lock(&self.state);
         for w in web_ids {
-            st.members.insert(
-                w.clone(),
-                Member {
-                    shard,
-                    seen: [None, None],
-                },
-            );
+            st.members.insert(w.clone(), Member { shard, last: None });
+        }
+    }
+
+    /// `shard` is about to switch endpoints (a make-before-break update): from now on what
+    /// its endpoints deliver is matched (see the module's note).
+    pub fn switch_begins(&self, shard: u32) {
+        let mut st = lock(&self.state);
+        let State {
+            members, overlaps, ..
+        } = &mut *st;
+        let o = overlaps.entry(shard).or_insert_with(|| Overlap {
+            until: None,
+            events: FxHashMap::default(),
+        });
+        o.until = None;
+        if self.initial_values {
+            for (w, m) in members.iter().filter(|(_, m)| m.shard == shard) {
+                if let Some((url, key)) = m.last.as_deref() {
+                    o.seed(w, *url, key);
+                }
+            }
+        }
+    }
+
+    /// The switch of `shard` ended (the old endpoint is closed, or the update failed): its
+    /// records are kept for [`SETTLE`] more.
+    pub fn switch_ended(&self, shard: u32) {
+        if let Some(o) = lock(&self.state).overlaps.get_mut(&shard) {
+            o.until = Some(Instant::now() + SETTLE);
         }
     }
 
@@ -372,10 +383,21 @@ impl Merge {
             let State {
                 members,
                 urls,
+                overlaps,
                 rejected_on_shard,
                 ..
             } = &mut *st;
             let url = urls.entry(shard).or_default().url_id(&url_arc);
+            // Received, not handed out: a consumer that is behind still gets each copy
+            // matched.
+            if overlaps
+                .get(&shard)
+                .and_then(|o| o.until)
+                .is_some_and(|until| message.received() >= until)
+            {
+                overlaps.remove(&shard);
+            }
+            let mut overlap = overlaps.get_mut(&shard);
             for s in content.streams() {
                 let member = match members.get_mut(&s.web_id) {
                     Some(m) if m.shard == shard => m,
@@ -394,21 +416,32 @@ impl Merge {
                     cuts.streams.insert(s.web_id.clone());
                     continue;
                 }
+                if overlap.is_none() && !self.initial_values {
+                    kept_values += s.values.len() as u64;
+                    continue;
+                }
+                // One WebId may come in several items of a message: their values in order.
+                let mut keeps = overlap
+                    .is_some()
+                    .then(|| cuts.values.entry(s.web_id.clone()).or_default());
                 for v in &s.values {
-                    let fresh = match v.timestamp.unix_ns() {
-                        Some(ts) => admit(&mut member.seen, url, ts),
-                        None => true,
+                    // A value without a valid timestamp is never matched: always handed out.
+                    let key = ValueKey::of(v);
+                    let fresh = match (overlap.as_deref_mut(), key) {
+                        (Some(o), Some(key)) => o.admit(&s.web_id, url, key),
+                        _ => true,
                     };
-                    if fresh {
-                        kept_values += 1;
-                    } else {
-                        *cuts
-                            .values
-                            .entry((s.web_id.clone(), v.timestamp_text.clone()))
-                            .or_insert(0) += 1;
+                    if let (true, true, Some(key)) = (fresh, self.initial_values, key) {
+                        member.last = Some(Box::new((url, key)));
+                    }
+                    kept_values += u64::from(fresh);
+                    if let Some(k) = keeps.as_deref_mut() {
+                        k.push(fresh);
                     }
                 }
             }
+            // Only WebIds with a value to cut need rewriting.
+            cuts.values.retain(|_, keeps| keeps.contains(&false));
         }
         let message = if cuts.is_empty() {
             Some(message)
@@ -485,6 +518,7 @@ impl Merge {
             let mut st = lock(&self.state);
             st.live_shards.remove(&shard);
             st.urls.remove(&shard);
+            st.overlaps.remove(&shard);
             if let Some(t) = st.tallies.get_mut(&shard) {
                 t.closed = true;
             }
@@ -620,7 +654,8 @@ impl Merge {
 /// (fields the library does not know are kept); `None` when nothing of it is left.
 fn rewrite(message: &Message, cuts: &Cuts) -> Option<Message> {
     let mut doc: serde_json::Value = serde_json::from_str(message.json()).ok()?;
-    let mut values = cuts.values.clone();
+    // Per WebId, how many of its values were passed so far (an index into its keep list).
+    let mut at: HashMap<&str, usize> = HashMap::new();
     let mut left = 0usize;
     if let Some(items) = doc.get_mut("Items").and_then(|i| i.as_array_mut()) {
         items.retain_mut(|item| {
@@ -635,37 +670,116 @@ fn rewrite(message: &Message, cuts: &Cuts) -> Option<Message> {
             if cuts.streams.contains(&web_id) {
                 return false;
             }
-            let mut keep_value = |v: &serde_json::Value| {
-                let ts = v
-                    .get("Timestamp")
-                    .and_then(|t| t.as_str())
-                    .unwrap_or_default()
-                    .to_string();
-                match values.get_mut(&(web_id.clone(), ts)) {
-                    Some(n) if *n > 0 => {
-                        *n -= 1;
-                        false
-                    }
-                    _ => true,
-                }
+            let Some((id, keeps)) = cuts.values.get_key_value(&web_id) else {
+                left += 1;
+                return true;
             };
+            let i = at.entry(id.as_str()).or_insert(0);
+            // A value the keep list does not reach is kept: nothing is lost.
+            let mut keep_next = || {
+                let keep = keeps.get(*i).copied().unwrap_or(true);
+                *i += 1;
+                keep
+            };
+            let mut any = false;
             if let Some(vs) = item.get_mut("Items").and_then(|i| i.as_array_mut()) {
-                vs.retain(&mut keep_value);
-                if vs.is_empty() {
-                    return false;
-                }
-            } else if let Some(v) = item.get("Value") {
-                if !keep_value(v) {
-                    return false;
+                vs.retain(|_| keep_next());
+                any |= !vs.is_empty();
+            }
+            if item.get("Value").is_some_and(|v| !v.is_null()) {
+                if keep_next() {
+                    any = true;
+                } else if let Some(o) = item.as_object_mut() {
+                    o.remove("Value");
                 }
             }
-            left += 1;
-            true
+            if any {
+                left += 1;
+            }
+            any
         });
     }
     if left == 0 {
         return None;
     }
     let json = serde_json::to_string(&doc).ok()?;
-    Some(Message::new(&json, message.url_arc().clone()))
+    Some(message.with_json(&json))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message of endpoint `url` with one value per (WebId, timestamp second, value).
+    fn msg(url: &str, values: &[(&str, u32, i64)]) -> Message {
+        let items: Vec<String> = values
+            .iter()
+            .map(|(w, sec, v)| {
+                format!(
+                    r#"{{"WebId":"{w}","Items":[{{"Timestamp":"2026-12-01T00:00:{sec:02}Z","Value":{v},"Good":true}}]}}"#
+                )
+            })
+            .collect();
+        Message::new(
+            &format!(r#"{{"Items":[{}]}}"#, items.join(",")),
+            Arc::from(url),
+        )
+    }
+
+    /// Every (WebId, value) handed out so far, in order.
+    fn drain(m: &Merge) -> Vec<(String, i64)> {
+        let mut out = Vec::new();
+        while let Ok(sm) = m.pop(Some(Duration::ZERO)) {
+            for v in sm.message.content().values() {
+                out.push((v.stream.web_id.clone(), v.value.value.as_i64().unwrap()));
+            }
+        }
+        out
+    }
+
+    fn merge(initial_values: bool) -> Merge {
+        let m = Merge::new(100, initial_values, None, None);
+        m.join(1, &["W".to_string(), "X".to_string()]);
+        m.shard_started(1);
+        m
+    }
+
+    #[test]
+    fn an_event_three_endpoints_send_comes_out_once() {
+        // With initial values: A delivers event 20 before a switch; B's initial value is its
+        // copy; both send 21; a second switch's endpoint C sends 20 late (its initial value)
+        // and 21 again: each event once.
+        let m = merge(true);
+        m.deliver(1, msg("ws://a", &[("W", 20, 20)]));
+        m.switch_begins(1);
+        m.deliver(1, msg("ws://b", &[("W", 20, 20)]));
+        m.deliver(1, msg("ws://b", &[("W", 21, 21)]));
+        m.deliver(1, msg("ws://a", &[("W", 21, 21)]));
+        m.switch_ended(1);
+        m.switch_begins(1);
+        m.deliver(1, msg("ws://c", &[("W", 20, 20)]));
+        m.deliver(1, msg("ws://c", &[("W", 21, 21), ("W", 22, 22)]));
+        m.switch_ended(1);
+        let w = |v: i64| ("W".to_string(), v);
+        assert_eq!(drain(&m), vec![w(20), w(21), w(22)]);
+    }
+
+    #[test]
+    fn values_of_one_endpoint_all_pass_and_copies_match_value_by_value() {
+        // A sends two distinct values at one timestamp and one value twice (PI may store
+        // either); B sends the same: each as often as A sent it. B then sends a third value
+        // at that timestamp that A never sent: it is new.
+        let m = merge(false);
+        m.switch_begins(1);
+        let a = [("W", 5, 1), ("W", 5, 2), ("X", 5, 7), ("X", 5, 7)];
+        m.deliver(1, msg("ws://a", &a));
+        m.deliver(1, msg("ws://b", &a));
+        m.deliver(1, msg("ws://b", &[("W", 5, 3)]));
+        m.switch_ended(1);
+        let v = |w: &str, n: i64| (w.to_string(), n);
+        assert_eq!(
+            drain(&m),
+            vec![v("W", 1), v("W", 2), v("X", 7), v("X", 7), v("W", 3)]
+        );
+    }
 }

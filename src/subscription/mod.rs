@@ -185,12 +185,14 @@ impl Core {
         let urls = ChannelUrls::new(base)?;
         // The options must make a valid ad hoc URL (e.g. no stream-set-only parameters).
         urls.ad_hoc(&["x"], &url_options)?;
+        let initial_values = url_options.include_initial_values == Some(true);
         Ok(Core {
             urls,
             url_options,
             config: config.clone(),
             merge: Arc::new(Merge::new(
                 config.max_queue,
+                initial_values,
                 callbacks.on_message,
                 callbacks.on_state,
             )),
@@ -338,6 +340,15 @@ impl Core {
         result.map(|()| report)
     }
 
+    /// Move shard `id` to `url` by a make-before-break update (with rollback), its endpoints'
+    /// values matched meanwhile so that each event comes out once.
+    fn switch(&self, id: u32, channel: &Channel, url: &str) -> Result<(), Error> {
+        self.merge.switch_begins(id);
+        let result = channel.update(url, true);
+        self.merge.switch_ended(id);
+        result
+    }
+
     /// Add `more` to shard `id` by a make-before-break update; on failure nothing changed.
     fn grow(&self, ops: &mut Ops, id: u32, more: &[String]) -> Result<(), Error> {
         let shard = ops.shards.get_mut(&id).expect("shard exists");
@@ -345,7 +356,7 @@ impl Core {
         all.extend_from_slice(more);
         let url = self.urls.ad_hoc(&all, &self.url_options)?;
         self.merge.join(id, more);
-        match shard.channel.update(&url, true) {
+        match self.switch(id, &shard.channel, &url) {
             Ok(()) => {
                 shard.web_ids = all;
                 shard.url = url;
@@ -474,7 +485,7 @@ impl Core {
                 Ok(u) => u,
                 Err(_) => continue,
             };
-            match shard.channel.update(&url, true) {
+            match self.switch(id, &shard.channel, &url) {
                 Ok(()) => shard.url = url,
                 // The old URL goes on; what it carries of the removed streams is cut.
                 Err(e) => log_line!(

@@ -198,6 +198,11 @@ internal static class TestBinding
         types["pwa_message_info"] = typeof(Native.pwa_message_info);
         types["pwa_stream_info"] = typeof(Native.pwa_stream_info);
         types["pwa_value"] = typeof(Native.pwa_value);
+        types["pwa_subscription_callbacks"] = typeof(Native.pwa_subscription_callbacks);
+        types["pwa_subscription_event"] = typeof(Native.pwa_subscription_event);
+        types["pwa_subscription_add_report"] = typeof(Native.pwa_subscription_add_report);
+        types["pwa_set_stats"] = typeof(Native.pwa_set_stats);
+        types["pwa_shard_stats"] = typeof(Native.pwa_shard_stats);
         int seen = 0;
         foreach (string line in File.ReadAllLines(path))
         {
@@ -932,6 +937,88 @@ internal static class TestBinding
         }
     }
 
+    private static void TestSubscriptionCallbacks()
+    {
+        List<string> ids = new List<string>();
+        foreach (string part in urlA.Substring(urlA.IndexOf('?') + 1).Split('&'))
+            if (part.StartsWith("webId=")) ids.Add(part.Substring(6));
+        object gate = new object();
+        int mainThread = Thread.CurrentThread.ManagedThreadId;
+        int callbackThread = -1;
+        HashSet<uint> shards = new HashSet<uint>();
+        HashSet<string> webIds = new HashSet<string>();
+        List<SubscriptionEvent> events = new List<SubscriptionEvent>();
+        int messages = 0, thrown = 0;
+        using (ChannelConfig cfg = new ChannelConfig())
+        {
+            cfg.Set("max_streams_per_channel", "2");
+            Subscription set = Subscription.Open(baseA, cfg,
+                delegate (Message m, uint shard)
+                {
+                    lock (gate)
+                    {
+                        messages++;
+                        shards.Add(shard);
+                        callbackThread = Thread.CurrentThread.ManagedThreadId;
+                        foreach (Value v in m.Values) webIds.Add(v.Stream.WebId);
+                    }
+                    // The first message's callback throws: caught, counted, delivery goes on.
+                    if (Interlocked.Exchange(ref thrown, 1) == 0) throw new InvalidOperationException("thrown by the test's on_message");
+                },
+                delegate (SubscriptionEvent e) { lock (gate) events.Add(e); });
+            List<string> withBad = new List<string>(ids);
+            withBad.Add("F1DPnoSuchPointAtAll");
+            AddReport r = set.Add(withBad);
+            CheckEq((long)ids.Count, r.Added, "added");
+            CheckEq(1L, r.Rejected, "rejected");
+            Check(WaitFor(delegate { lock (gate) return webIds.Count == ids.Count && shards.Count == 4; }, 10000),
+                "values of every WebId from every shard by callback");
+            Check(callbackThread != mainThread, "callback ran on the adding thread");
+            Message pm;
+            uint ps;
+            PiException pe = Throws<PiException>(delegate { set.Poll(0, out pm, out ps); }, "Poll on a callback set");
+            CheckEq(Status.ErrInvalidArgument, pe.Code, "Poll on a callback set");
+            List<ShardStats> per = set.ShardStats();
+            CheckEq(4, per.Count, "shard stats");
+            foreach (ShardStats s in per)
+            {
+                CheckEq(ChannelState.Open, s.State, "shard " + s.Shard + " state");
+                Check(s.Streams >= 1 && s.Streams <= 2 && s.Values > 0, "shard " + s.Shard + ": " + s.Streams + " streams, " + s.Values + " values");
+            }
+            set.Dispose();
+            int n;
+            lock (gate) n = messages;
+            Thread.Sleep(300);
+            lock (gate)
+            {
+                CheckEq(n, messages, "messages after Dispose returned");
+                int rejected = 0, closed = 0, shardEvents = 0;
+                foreach (SubscriptionEvent e in events)
+                {
+                    if (e.Kind == SetEventKind.Rejected)
+                    {
+                        rejected++;
+                        CheckEq("F1DPnoSuchPointAtAll", e.WebId, "rejected WebId");
+                        Check(e.Message.Contains("404"), "reason: " + e.Message);
+                    }
+                    if (e.Kind == SetEventKind.Closed) closed++;
+                    if (e.Kind == SetEventKind.Shard)
+                    {
+                        shardEvents++;
+                        Check(e.ShardEvent != null && e.Shard > 0, "shard event: " + e);
+                    }
+                }
+                CheckEq(1, rejected, "REJECTED events");
+                Check(shardEvents >= 4, "shard events: " + shardEvents);
+                CheckEq(1, closed, "CLOSED events");
+                CheckEq(SetEventKind.Closed, events[events.Count - 1].Kind, "last event");
+                CheckEq(Status.Closed, events[events.Count - 1].Status, "CLOSED status");
+            }
+            CheckEq(1L, set.CallbackExceptionCount, "callback exceptions counted");
+            Check(set.LastCallbackException is InvalidOperationException, "last callback exception: " + set.LastCallbackException);
+        }
+    }
+
     private static void TestUrls()
     {
         string webId = "F1DPEprooo_bQVezilctcffWmAAQAAAAUElTUlYwMVxTSU5VU09JRA";
@@ -1283,6 +1370,7 @@ internal static class TestBinding
         Run("close_drains", TestCloseDrains);
         Run("urls", TestUrls);
         Run("subscription_set", TestSubscription);
+        Run("subscription_set_callbacks", TestSubscriptionCallbacks);
         Run("log_callback", TestLogCallback);
         Run("finalizer_safety_net", TestFinalizerSafetyNet);
         if (!string.IsNullOrEmpty(baseC)) Run("terminal_failure_is_a_status", TestTerminalFailureIsAStatus);

@@ -54,5 +54,25 @@ int main(void) {
     F(pwa_value, substituted); F(pwa_value, annotated); F(pwa_value, is_system);
     F(pwa_value, error_count); F(pwa_value, has_web_exception); F(pwa_value, web_exception_status);
     E();
+
+    S(pwa_subscription_callbacks); F(pwa_subscription_callbacks, on_message);
+    F(pwa_subscription_callbacks, on_state); F(pwa_subscription_callbacks, user_data); E();
+
+    S(pwa_subscription_event); F(pwa_subscription_event, kind); F(pwa_subscription_event, shard);
+    F(pwa_subscription_event, shard_event); F(pwa_subscription_event, web_id);
+    F(pwa_subscription_event, message); F(pwa_subscription_event, status); E();
+
+    S(pwa_subscription_add_report); F(pwa_subscription_add_report, added);
+    F(pwa_subscription_add_report, duplicates); F(pwa_subscription_add_report, rejected); E();
+
+    S(pwa_set_stats); F(pwa_set_stats, streams); F(pwa_set_stats, shards);
+    F(pwa_set_stats, shards_open); F(pwa_set_stats, shards_reconnecting); F(pwa_set_stats, values);
+    F(pwa_set_stats, values_per_second); F(pwa_set_stats, queue_depth); F(pwa_set_stats, rejected);
+    E();
+
+    S(pwa_shard_stats); F(pwa_shard_stats, shard); F(pwa_shard_stats, state);
+    F(pwa_shard_stats, streams); F(pwa_shard_stats, messages); F(pwa_shard_stats, values);
+    F(pwa_shard_stats, reconnects); F(pwa_shard_stats, updates);
+    F(pwa_shard_stats, messages_dropped); E();
     return 0;
 }

@@ -14,8 +14,11 @@ import faulthandler
 import gc
 import logging
 import os
+import shutil
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -116,6 +119,35 @@ class TestLayoutAndStatus(unittest.TestCase):
             self.assertEqual(_ffi.pwa_state_event.count.offset, 40)
             self.assertEqual(ctypes.sizeof(_ffi.pwa_missing_range), 32)
             self.assertEqual(_ffi.pwa_state_event.delay_ms.offset, 16)
+
+    def test_struct_layouts_match_the_c_compiler(self):
+        # tests/dotnet/layout.c prints every shared struct's size and field offsets as the C
+        # compiler lays them out from the header; each must match the ctypes struct.
+        cc = shutil.which("cc")
+        if cc is None:
+            self.skipTest("no C compiler")
+        root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+        with tempfile.TemporaryDirectory() as tmp:
+            exe = os.path.join(tmp, "layout")
+            subprocess.run([cc, "-std=c11", "-I", os.path.join(root, "include"),
+                            os.path.join(root, "tests", "dotnet", "layout.c"), "-o", exe],
+                           check=True)
+            lines = subprocess.run([exe], check=True, capture_output=True,
+                                   text=True).stdout.splitlines()
+        seen = set()
+        for line in lines:
+            name, size, *fields = line.split()
+            struct = getattr(_ffi, name)
+            seen.add(name)
+            with self.subTest(struct=name):
+                self.assertEqual(ctypes.sizeof(struct), int(size))
+                offsets = dict(f.split("=") for f in fields)
+                self.assertEqual(set(offsets), {f[0] for f in struct._fields_})
+                for field, offset in offsets.items():
+                    self.assertEqual(getattr(struct, field).offset, int(offset), field)
+        for name in ("pwa_subscription_event", "pwa_subscription_callbacks",
+                     "pwa_subscription_add_report", "pwa_set_stats", "pwa_shard_stats"):
+            self.assertIn(name, seen)
 
     def test_status_enum_matches_library_names(self):
         for s in pwa.Status:

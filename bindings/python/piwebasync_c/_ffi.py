@@ -279,6 +279,10 @@ def expected_sizes():
     ev = (ev + u64_align - 1) // u64_align * u64_align + 8 + p + z
     ev_align = max(u64_align, p)
     ev = (ev + ev_align - 1) // ev_align * ev_align
+    # pwa_subscription_event: two 4-byte fields, three pointers, a 4-byte status, padded to
+    # the pointer's alignment.
+    se_align = max(4, p)
+    se = (8 + 3 * p + 4 + se_align - 1) // se_align * se_align
     return {
         pwa_value: 3 * 8 + 5 * p + z + 10 * 4,
         pwa_stream_info: 5 * p + 2 * z + 2 * 4,
@@ -287,6 +291,11 @@ def expected_sizes():
         pwa_stats: 8 * 8,
         pwa_callbacks: 3 * p,
         pwa_state_event: ev,
+        pwa_subscription_event: se,
+        pwa_subscription_callbacks: 3 * p,
+        pwa_subscription_add_report: 3 * 8,
+        pwa_set_stats: 8 * 8,
+        pwa_shard_stats: 2 * 4 + 6 * 8,
     }
 
 
@@ -298,8 +307,6 @@ def check_layout():
             raise ImportError(f"piwebasync_c: sizeof({struct.__name__}) is {got}, "
                               f"the header's layout gives {size}")
 
-
-check_layout()
 
 # --- loading -------------------------------------------------------------------------------
 
@@ -568,3 +575,7 @@ def status_name(code):
 
 def status_str(code):
     return decode(pwa_status_str(code))
+
+
+# Every struct is defined: check their sizes before anything uses them.
+check_layout()
