@@ -407,7 +407,8 @@ CustomLog {d}/access.log short
     GssapiCredStore keytab:{keytab}
     GssapiDelegCcacheDir {d}/delegated
     Require valid-user
-    ProxyPass "ws://{upstream}/piwebapi/"
+    # HTTP with WebSocket upgrades: the channels, and gap fill's recorded-value GETs.
+    ProxyPass "http://{upstream}/piwebapi/" upgrade=websocket
 </Location>
 <Location "/basic/">
     AuthType Basic
@@ -758,6 +759,54 @@ fn a_ticket_that_expires_during_a_channel() {
         .collect();
     assert_eq!(attempts.len(), 1, "one attempt, no loop: {after:#?}");
     assert!(attempts[0].contains(" 401 "), "{after:#?}");
+}
+
+#[test]
+#[ignore = "needs krb5-kdc and Apache (make test-kerberos)"]
+fn gap_fill_fetches_recorded_values_with_negotiate() {
+    let _serial = serial();
+    let realm = Realm::start();
+    realm.kinit("10m");
+    let sim = sim(SimConfig::default()
+        .interval(Duration::from_millis(20))
+        .archive(true));
+    let apache = Apache::start(&realm, sim.addr());
+    let ids = sim.point_web_ids();
+    let url = apache.url(&sim, &sim.adhoc_url(&ids[..2]));
+    let ch = Channel::open(
+        &url,
+        &negotiate(&[
+            ("gap_fill", "true"),
+            ("reconnect", "true"),
+            ("reconnect_initial_delay", "0.1"),
+        ]),
+    )
+    .unwrap();
+    take(&ch, 3);
+    // The simulator is down for 2 s; after the reconnect, what it archived meanwhile comes
+    // from its recorded endpoint, through Apache, with a Negotiate token of its own.
+    sim.restart(Duration::from_secs(2));
+    let mut backfilled = 0;
+    let deadline = Instant::now() + SOON;
+    while backfilled == 0 && Instant::now() < deadline {
+        if let Ok(m) = ch.poll_next(Some(Duration::from_secs(1))) {
+            if m.is_backfilled() {
+                backfilled += m.content().value_count();
+            }
+        }
+    }
+    assert!(
+        backfilled > 0,
+        "no backfilled value; last error: {:?}",
+        ch.last_error()
+    );
+    ch.close();
+    let log = apache.access_log();
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with(&format!("{USER}@{REALM} 200 ")) && l.contains("/recorded")),
+        "Apache served a recorded GET to the user: {log:#?}"
+    );
 }
 
 /// Whether examples-c/stream.c printed its third message (`#3 ...`): its closing
