@@ -961,7 +961,10 @@ mod tests {
         assert!(e.message().contains("no_such_key"));
     }
 
+    // Linux: keytab and principal are GSSAPI's; a password is refused (Windows takes one, for
+    // SSPI: the next test).
     #[test]
+    #[cfg(unix)]
     fn negotiate_keys_are_checked_when_set_and_at_open() {
         let target = Target::parse("wss://pi.example.com/piwebapi/x").unwrap();
         let mut c = ChannelConfig::default();
@@ -1015,6 +1018,23 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.message().contains("allow_insecure_auth"), "{e}");
+    }
+
+    #[test]
+    #[cfg(windows)]
+    fn negotiate_on_windows_takes_the_account_or_a_username_and_password_not_a_keytab() {
+        let target = Target::parse("wss://pi.example.com/piwebapi/x").unwrap();
+        let mut c = ChannelConfig::default();
+        c.set("auth", "kerberos").unwrap();
+        assert!(c.options_for(&target).is_ok(), "the logged-on account");
+        let mut k = c.clone();
+        k.set("negotiate_principal", "svc@PLANT.EXAMPLE").unwrap();
+        let e = k.options_for(&target).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(e.message().contains("for Linux"), "{e}");
+        c.set("username", "PLANT\\svc-historian").unwrap();
+        c.set("password", "pw").unwrap();
+        assert!(c.options_for(&target).is_ok(), "explicit SSPI credentials");
     }
 
     #[test]
