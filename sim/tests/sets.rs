@@ -31,6 +31,9 @@ async fn channels_per_user_are_limited_and_freed_on_close() {
     assert_eq!(http_status(connect_auth(&url, None).await), 503);
     // Another user has a limit of its own.
     let _c = connect_auth(&url, Some("Bearer other")).await.unwrap();
+    // All three registered first: otherwise "2 open" could be a and b, before c registered
+    // and before a's close was seen (then d would still find the user at its limit).
+    assert!(sim.wait_until(SEC, |s| s.open_connection_count() == 3));
     drop(a);
     assert!(sim.wait_until(SEC, |s| s.open_connection_count() == 2));
     let _d = connect(&url).await;
