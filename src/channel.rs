@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 
 use crate::callback_thread::refuse_if_in_callback;
 use crate::config::ChannelConfig;
-use crate::delivery::{self, Callbacks};
+use crate::delivery::{self, Callbacks, DeliveryGroup, GroupMember};
 use crate::engine::{self, ChannelOptions, ChannelState, Shared, Stats, TaskHandle};
 use crate::error::Error;
 use crate::error::ErrorKind;
@@ -44,17 +44,54 @@ impl Channel {
         config: &ChannelConfig,
         callbacks: Callbacks,
     ) -> Result<Channel, Error> {
+        Self::open_delivered(url, config, callbacks, None)
+    }
+
+    /// Like `open_with_callbacks`, with the callbacks run by `group`'s thread (shared with
+    /// the group's other channels) instead of a thread of the channel's own.
+    pub(crate) fn open_in_group(
+        url: &str,
+        config: &ChannelConfig,
+        callbacks: Callbacks,
+        group: &DeliveryGroup,
+    ) -> Result<Channel, Error> {
+        Self::open_delivered(url, config, callbacks, Some(group))
+    }
+
+    fn open_delivered(
+        url: &str,
+        config: &ChannelConfig,
+        callbacks: Callbacks,
+        group: Option<&DeliveryGroup>,
+    ) -> Result<Channel, Error> {
         refuse_if_in_callback("opening a channel")?;
         let target = Target::parse(url)?;
         // Its own copy of the credentials: not shared with `config` or other channels.
         let options = Arc::new(config.options_for(&target)?);
+        let keep_events = callbacks.on_state.is_some();
+        let delivers_messages = callbacks.on_message.is_some();
+        let (on_ready, member, own_callbacks) = match group {
+            Some(group) if !callbacks.is_empty() => {
+                let (hook, member) = group.join(callbacks);
+                (Some(hook), Some(member), None)
+            }
+            _ => (None, None, Some(callbacks).filter(|c| !c.is_empty())),
+        };
         let shared = Arc::new(Shared::new(
             options.max_queue,
             options.max_queue_bytes,
-            callbacks.on_state.is_some(),
+            keep_events,
+            on_ready,
         ));
-        let task = engine::spawn(target, options.clone(), shared.clone())?;
-        let delivers_messages = callbacks.on_message.is_some();
+        let task = match engine::spawn(target, options.clone(), shared.clone()) {
+            Ok(task) => task,
+            Err(e) => {
+                if let Some(member) = member {
+                    member.leave();
+                }
+                return Err(e);
+            }
+        };
         let life = Arc::new(Lifeline {
             shared: shared.clone(),
             task,
@@ -66,19 +103,24 @@ impl Channel {
             delivers_messages,
             options,
         };
-        if !callbacks.is_empty() {
-            let thread = delivery::start(shared, callbacks).map_err(|e| {
+        let deliverer = if let Some(member) = member {
+            member.start(shared);
+            Deliverer::Group(member)
+        } else if let Some(callbacks) = own_callbacks {
+            Deliverer::Thread(delivery::start(shared, callbacks).map_err(|e| {
                 Error::new(
                     ErrorKind::Internal,
                     format!("could not start the callback thread: {e}"),
                 )
-            })?;
-            *channel
-                .life
-                .delivery
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()) = Some(thread);
-        }
+            })?)
+        } else {
+            return Ok(channel);
+        };
+        *channel
+            .life
+            .delivery
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(deliverer);
         Ok(channel)
     }
 
@@ -234,7 +276,15 @@ impl Drop for Channel {
 struct Lifeline {
     shared: Arc<Shared>,
     task: TaskHandle,
-    delivery: Mutex<Option<JoinHandle<()>>>,
+    delivery: Mutex<Option<Deliverer>>,
+}
+
+/// Who runs a channel's callbacks.
+enum Deliverer {
+    /// A thread of the channel's own.
+    Thread(JoinHandle<()>),
+    /// A thread shared with the other channels of a group (a subscription set's shards).
+    Group(GroupMember),
 }
 
 impl Lifeline {
@@ -242,8 +292,16 @@ impl Lifeline {
     /// and end. True when it ended (or there is none).
     fn join_delivery(&self, limit: Option<Duration>) -> bool {
         let mut slot = self.delivery.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(thread) = slot.take() else {
-            return true;
+        let thread = match slot.take() {
+            None => return true,
+            Some(Deliverer::Thread(thread)) => thread,
+            Some(Deliverer::Group(member)) => {
+                if member.wait(limit) {
+                    return true;
+                }
+                *slot = Some(Deliverer::Group(member));
+                return false;
+            }
         };
         if let Some(limit) = limit {
             let deadline = std::time::Instant::now() + limit;
@@ -251,7 +309,7 @@ impl Lifeline {
                 std::thread::sleep(Duration::from_millis(2));
             }
             if !thread.is_finished() {
-                *slot = Some(thread);
+                *slot = Some(Deliverer::Thread(thread));
                 return false;
             }
         }

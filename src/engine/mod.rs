@@ -31,10 +31,16 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// `keep_events`: record state events for a state callback.
-    pub fn new(max_queue: usize, max_queue_bytes: usize, keep_events: bool) -> Shared {
+    /// `keep_events`: record state events for a state callback; `on_ready`: see
+    /// [`Queue::new`].
+    pub fn new(
+        max_queue: usize,
+        max_queue_bytes: usize,
+        keep_events: bool,
+        on_ready: Option<queue::ReadyHook>,
+    ) -> Shared {
         Shared {
-            queue: Queue::new(max_queue, max_queue_bytes, keep_events),
+            queue: Queue::new(max_queue, max_queue_bytes, keep_events, on_ready),
             counters: Counters::default(),
             last_error: Mutex::new(None),
         }

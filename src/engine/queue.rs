@@ -38,7 +38,14 @@ pub struct Queue {
     depth: AtomicUsize,
     /// Keep state events (a state callback exists).
     keep_events: bool,
+    /// Called when something is added while the queue is not scheduled: a delivery thread
+    /// shared by several channels is told that this one has something to hand over (see
+    /// [`Queue::try_next_delivery`]). `None`: the channel's own thread waits on `readable`.
+    on_ready: Option<ReadyHook>,
 }
+
+/// See [`Queue::new`]'s `on_ready`.
+pub type ReadyHook = Box<dyn Fn() + Send + Sync>;
 
 struct Inner {
     items: VecDeque<(u64, Message)>,
@@ -50,6 +57,9 @@ struct Inner {
     /// Threads waiting on `readable`: a push wakes someone only when someone waits (a
     /// condvar notify is a system call; most pushes find the consumer busy, not waiting).
     waiters: usize,
+    /// With `on_ready`: the shared delivery thread was told and has not yet found the queue
+    /// idle since, so further additions need not tell it again.
+    scheduled: bool,
 }
 
 impl Inner {
@@ -66,8 +76,25 @@ pub enum Delivery {
     Event(StateEvent),
 }
 
+/// What [`Queue::try_next_delivery`] found.
+pub enum NextDelivery {
+    Ready(Delivery),
+    /// Nothing to hand over now; the queue tells `on_ready` when there is.
+    Idle,
+    /// Everything was handed over, `Closed` included (if events are kept): nothing ever comes.
+    Done,
+}
+
 impl Queue {
-    pub fn new(capacity: usize, max_bytes: usize, keep_events: bool) -> Queue {
+    /// `on_ready`: for a delivery thread shared by several channels, called (outside the lock)
+    /// when something deliverable is added and the queue was not scheduled since the thread
+    /// last found it idle.
+    pub fn new(
+        capacity: usize,
+        max_bytes: usize,
+        keep_events: bool,
+        on_ready: Option<ReadyHook>,
+    ) -> Queue {
         Queue {
             inner: Mutex::new(Inner {
                 items: VecDeque::new(),
@@ -76,6 +103,7 @@ impl Queue {
                 seq: 0,
                 end: None,
                 waiters: 0,
+                scheduled: false,
             }),
             readable: Condvar::new(),
             space: Notify::new(),
@@ -86,6 +114,7 @@ impl Queue {
             polling: AtomicBool::new(false),
             depth: AtomicUsize::new(0),
             keep_events,
+            on_ready,
         }
     }
 
@@ -223,9 +252,28 @@ impl Queue {
         let mut inner = self.lock();
         add(&mut inner);
         let wake = inner.waiters > 0;
+        let schedule = self.schedule(&mut inner);
         drop(inner);
         if wake {
             self.readable.notify_all();
+        }
+        self.tell_ready(schedule);
+    }
+
+    /// Under the lock: true when the shared delivery thread must be told (once until it
+    /// finds the queue idle again).
+    fn schedule(&self, inner: &mut Inner) -> bool {
+        if self.on_ready.is_none() || inner.scheduled {
+            return false;
+        }
+        inner.scheduled = true;
+        true
+    }
+
+    /// Outside the lock: tell the shared delivery thread.
+    fn tell_ready(&self, schedule: bool) {
+        if let (true, Some(hook)) = (schedule, &self.on_ready) {
+            hook();
         }
     }
 
@@ -242,8 +290,10 @@ impl Queue {
                     .push_back((seq, StateEvent::Closed { outcome: end }));
             }
         }
+        let schedule = self.schedule(&mut inner);
         drop(inner);
         self.readable.notify_all();
+        self.tell_ready(schedule);
     }
 
     /// The owner let go: wake every consumer; buffered messages are discarded.
@@ -253,10 +303,12 @@ impl Queue {
         inner.items.clear();
         inner.bytes = 0;
         self.depth.store(0, Ordering::Relaxed);
+        let schedule = self.schedule(&mut inner);
         drop(inner);
         self.readable.notify_all();
         self.space.notify_one();
         self.abandoned_signal.notify_one();
+        self.tell_ready(schedule);
     }
 
     /// Delivery thread side: the next message or event in the order they happened, waiting
@@ -265,48 +317,59 @@ impl Queue {
     pub fn next_delivery(&self, with_messages: bool) -> Option<Delivery> {
         let mut inner = self.lock();
         loop {
-            if self.is_abandoned() {
-                inner
-                    .events
-                    .retain(|(_, e)| matches!(e, StateEvent::Closed { .. }));
+            match self.take_next(&mut inner, with_messages) {
+                NextDelivery::Ready(d) => return Some(d),
+                NextDelivery::Done => return None,
+                NextDelivery::Idle => inner = self.wait(inner, None),
             }
-            let msg_seq = if with_messages {
-                inner.items.front().map(|(s, _)| *s)
-            } else {
-                None
-            };
-            let ev_seq = inner.events.front().map(|(s, _)| *s);
-            match (msg_seq, ev_seq) {
-                (Some(m), e) if e.is_none_or(|e| m < e) => {
-                    let (msg, wake) = self.take_front(&mut inner);
-                    drop(inner);
-                    if wake {
-                        self.space.notify_one();
-                    }
-                    return Some(Delivery::Message(msg.expect("front exists")));
-                }
-                (_, Some(_)) => {
-                    let (_, ev) = inner.events.pop_front().expect("front exists");
-                    return Some(Delivery::Event(ev));
-                }
-                _ => {}
-            }
-            if inner.end.is_some()
-                && !self.keep_events
-                && (inner.items.is_empty() || !with_messages)
-            {
-                return None;
-            }
-            if inner.end.is_some()
-                && self.keep_events
-                && inner.events.is_empty()
-                && (inner.items.is_empty() || !with_messages)
-            {
-                // `Closed` was handed out already.
-                return None;
-            }
-            inner = self.wait(inner, None);
         }
+    }
+
+    /// Shared delivery thread side: like `next_delivery`, without waiting. `Idle` clears the
+    /// schedule: the next addition calls `on_ready` again.
+    pub fn try_next_delivery(&self, with_messages: bool) -> NextDelivery {
+        let mut inner = self.lock();
+        let next = self.take_next(&mut inner, with_messages);
+        if !matches!(next, NextDelivery::Ready(_)) {
+            inner.scheduled = false;
+        }
+        next
+    }
+
+    /// The next delivery, the lock held.
+    fn take_next(&self, inner: &mut Inner, with_messages: bool) -> NextDelivery {
+        if self.is_abandoned() {
+            inner
+                .events
+                .retain(|(_, e)| matches!(e, StateEvent::Closed { .. }));
+        }
+        let msg_seq = if with_messages {
+            inner.items.front().map(|(s, _)| *s)
+        } else {
+            None
+        };
+        let ev_seq = inner.events.front().map(|(s, _)| *s);
+        match (msg_seq, ev_seq) {
+            (Some(m), e) if e.is_none_or(|e| m < e) => {
+                let (msg, wake) = self.take_front(inner);
+                if wake {
+                    // A tokio `Notify`: it takes no lock of ours.
+                    self.space.notify_one();
+                }
+                return NextDelivery::Ready(Delivery::Message(msg.expect("front exists")));
+            }
+            (_, Some(_)) => {
+                let (_, ev) = inner.events.pop_front().expect("front exists");
+                return NextDelivery::Ready(Delivery::Event(ev));
+            }
+            _ => {}
+        }
+        let drained = inner.items.is_empty() || !with_messages;
+        // With events kept, `Closed` (the last of them) was handed out already.
+        if inner.end.is_some() && drained && (!self.keep_events || inner.events.is_empty()) {
+            return NextDelivery::Done;
+        }
+        NextDelivery::Idle
     }
 
     pub fn end(&self) -> Option<Error> {
@@ -423,7 +486,7 @@ mod tests {
 
     #[test]
     fn pop_if_leaves_a_refused_message_first() {
-        let q = Queue::new(4, 1 << 20, false);
+        let q = Queue::new(4, 1 << 20, false, None);
         q.push(msg(1));
         q.push(msg(2));
         assert!(q
@@ -454,7 +517,7 @@ mod tests {
 
     #[test]
     fn drains_in_order_then_reports_the_end_every_time() {
-        let q = Queue::new(4, 1 << 20, false);
+        let q = Queue::new(4, 1 << 20, false, None);
         q.push(msg(1));
         q.push(msg(2));
         q.finish(Error::new(ErrorKind::Closed, "closed"));
@@ -474,7 +537,7 @@ mod tests {
 
     #[test]
     fn times_out_when_empty_and_reports_space() {
-        let q = Queue::new(1, 1 << 20, false);
+        let q = Queue::new(1, 1 << 20, false, None);
         assert_eq!(
             q.pop(Some(Duration::from_millis(10))).unwrap_err().kind(),
             ErrorKind::Timeout
@@ -488,7 +551,7 @@ mod tests {
 
     #[test]
     fn delivery_interleaves_events_and_messages_and_ends_with_closed_once() {
-        let q = Queue::new(4, 1 << 20, true);
+        let q = Queue::new(4, 1 << 20, true, None);
         q.push_event(StateEvent::Connected {
             url: "ws://x".into(),
         });
@@ -527,7 +590,7 @@ mod tests {
 
     #[test]
     fn abandon_discards_messages_but_still_hands_out_closed() {
-        let q = Queue::new(4, 1 << 20, true);
+        let q = Queue::new(4, 1 << 20, true, None);
         q.push(msg(1));
         q.push_event(StateEvent::Reconnecting {
             attempt: 1,
@@ -548,7 +611,7 @@ mod tests {
 
     #[test]
     fn a_second_concurrent_poller_is_busy() {
-        let q = Arc::new(Queue::new(1, 1 << 20, false));
+        let q = Arc::new(Queue::new(1, 1 << 20, false, None));
         let q2 = q.clone();
         let t = std::thread::spawn(move || q2.pop(Some(Duration::from_secs(30))));
         // Wait until the first poller is inside pop.

@@ -368,9 +368,9 @@ impl Merge {
         std::mem::take(&mut lock(&self.state).rejected_on_shard)
     }
 
-    /// A shard's message, on its channel's delivery thread.
+    /// A shard's message, on the set's delivery thread.
     pub fn deliver(&self, shard: u32, message: Message) {
-        // Parsed before any lock is taken: the shards' threads parse in parallel.
+        // Parsed before any lock is taken: a `stats` call is not kept waiting by a parse.
         let content = message.content();
         let mut delivering = self.delivery_guard();
         let mut st = lock(&self.state);
@@ -507,7 +507,7 @@ impl Merge {
         self.readable.notify_all();
     }
 
-    /// A shard's state event, on its channel's delivery thread (after all its messages when
+    /// A shard's state event, on the set's delivery thread (after all its messages when
     /// it is `Closed`).
     pub fn shard_event(&self, shard: u32, event: &StateEvent) {
         self.emit(SubscriptionEvent::Shard {

@@ -28,6 +28,9 @@
 //!   [`Subscription::rejected`]; they are not members, so adding (a corrected form of) them
 //!   again is an ordinary add.
 //! - **close** closes every shard; `poll_next` hands out what was buffered, then `Closed`.
+//! - **Delivery.** One thread of the set hands every shard's messages and state events to the
+//!   merge (and so to the set's callback or queue), each shard's in order, the shards taking
+//!   turns; not a thread per shard, whose switch per message was most of a large set's CPU.
 
 mod merge;
 
@@ -38,7 +41,7 @@ use std::time::Duration;
 use crate::callback_thread::refuse_if_in_callback;
 use crate::channel::Channel;
 use crate::config::ChannelConfig;
-use crate::delivery::Callbacks;
+use crate::delivery::{Callbacks, DeliveryGroup};
 use crate::error::{Error, ErrorKind};
 use crate::events::StateEvent;
 use crate::logging::{log_line, LogLevel};
@@ -166,6 +169,8 @@ struct Core {
     merge: Arc<Merge>,
     ops: Mutex<Ops>,
     view: Mutex<Vec<ShardView>>,
+    /// The one thread that runs every shard's callbacks (into `merge`).
+    deliveries: DeliveryGroup,
 }
 
 /// HTTP answers that refuse a set for what is in it (a WebId, or the URL's length).
@@ -201,6 +206,12 @@ impl Core {
                 next_id: 1,
             }),
             view: Mutex::new(Vec::new()),
+            deliveries: DeliveryGroup::new().map_err(|e| {
+                Error::new(
+                    ErrorKind::Internal,
+                    format!("could not start the callback thread: {e}"),
+                )
+            })?,
         })
     }
 
@@ -412,7 +423,7 @@ impl Core {
             on_message: Some(Box::new(move |msg| m1.deliver(id, msg))),
             on_state: Some(Box::new(move |e| m2.shard_event(id, e))),
         };
-        match Channel::open_with_callbacks(&url, &self.config, callbacks) {
+        match Channel::open_in_group(&url, &self.config, callbacks, &self.deliveries) {
             Ok(channel) => {
                 ops.shards.insert(
                     id,
