@@ -266,6 +266,15 @@ fn check_page(file: &str, text: &str, want: &P) {
     }
 }
 
+/// A document that is a REST shape neither reader takes: both errors contain each of `parts`.
+fn shape_only(file: &'static str, parts: Vec<&'static str>) -> Case {
+    Case {
+        file,
+        content: C::Unparsable(parts.clone()),
+        page: P::Shape(parts),
+    }
+}
+
 fn cases() -> Vec<Case> {
     let kgal = Some("US kgal/min");
     let wrap = |web_id, name, path, units, count, values| S {
@@ -425,31 +434,11 @@ fn cases() -> Vec<Case> {
                 next: None,
             },
         },
-        Case {
-            file: "08-lvvwd-stream-summary-hourly.json",
-            content: C::Unparsable(vec![summary]),
-            page: P::Shape(vec![summary]),
-        },
-        Case {
-            file: "09-lvvwd-stream-summary-daily.json",
-            content: C::Unparsable(vec![summary]),
-            page: P::Shape(vec![summary]),
-        },
-        Case {
-            file: "10-lvvwd-stream-summary-monthly-errors.json",
-            content: C::Unparsable(vec![summary]),
-            page: P::Shape(vec![summary]),
-        },
-        Case {
-            file: "11-kukur-issue328-pt-created-value.json",
-            content: C::Unparsable(vec![single]),
-            page: P::Shape(vec![single]),
-        },
-        Case {
-            file: "12-kukur-docs-dataservers-list.json",
-            content: C::Unparsable(vec!["Items[0] ('mypiserver') has no values", "collection"]),
-            page: P::Shape(vec!["Items[0] ('mypiserver') has no values", "collection"]),
-        },
+        shape_only("08-lvvwd-stream-summary-hourly.json", vec![summary]),
+        shape_only("09-lvvwd-stream-summary-daily.json", vec![summary]),
+        shape_only("10-lvvwd-stream-summary-monthly-errors.json", vec![summary]),
+        shape_only("11-kukur-issue328-pt-created-value.json", vec![single]),
+        shape_only("12-kukur-docs-dataservers-list.json", vec!["Items[0] ('mypiserver') has no values", "collection"]),
         Case {
             file: "13-mcp-recorded-mixed-quality.json",
             content: C::Unparsable(vec![timed]),
@@ -504,21 +493,9 @@ fn cases() -> Vec<Case> {
                 next: None,
             },
         },
-        Case {
-            file: "14-mcp-value-system-io-timeout.json",
-            content: C::Unparsable(vec![single]),
-            page: P::Shape(vec![single]),
-        },
-        Case {
-            file: "15-mcp-value-good-string.json",
-            content: C::Unparsable(vec![single]),
-            page: P::Shape(vec![single]),
-        },
-        Case {
-            file: "16-mcp-batch-partial-failure.json",
-            content: C::Unparsable(vec!["a batch response (sub-requests key1, key2)"]),
-            page: P::Shape(vec!["a batch response (sub-requests key1, key2)"]),
-        },
+        shape_only("14-mcp-value-system-io-timeout.json", vec![single]),
+        shape_only("15-mcp-value-good-string.json", vec![single]),
+        shape_only("16-mcp-batch-partial-failure.json", vec!["a batch response (sub-requests key1, key2)"]),
         Case {
             file: "17-mcp-recorded-paged-page1.json",
             content: C::Unparsable(vec![timed]),
@@ -567,11 +544,7 @@ fn cases() -> Vec<Case> {
                 next: None,
             },
         },
-        Case {
-            file: "20-pisharp-test-streamsets-value-list.json",
-            content: C::Unparsable(vec!["a JSON array of 2 elements"]),
-            page: P::Shape(vec!["a JSON array of 2 elements"]),
-        },
+        shape_only("20-pisharp-test-streamsets-value-list.json", vec!["a JSON array of 2 elements"]),
     ]
 }
 
@@ -595,113 +568,67 @@ fn every_corpus_document_through_both_readers() {
     }
 }
 
+/// The values of a summary document's items (each `{Type: "Total", Value}`), out of their
+/// wrappers, read as a stream page.
+fn summary_page(file: &str) -> RecordedPage {
+    let doc: serde_json::Value = serde_json::from_str(&read(file)).unwrap();
+    let items: Vec<serde_json::Value> = doc["Items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            assert_eq!(item["Type"], "Total", "{file}");
+            item["Value"].clone()
+        })
+        .collect();
+    let text = serde_json::json!({ "Items": items }).to_string();
+    RecordedPage::parse(&text).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+/// A good summary total: a double with empty units.
+fn total(ns: i64, x: f64) -> V {
+    v(ns, Value::Double(x), GOOD, Some(""))
+}
+
 /// The values inside summary items (08-10), taken out of their `{Type, Value}` wrappers into
 /// a stream page: the bad values of 10 keep `Value: null`, `Good: false` and their errors.
 #[test]
 fn summary_values_read_as_a_page() {
-    let no_good = "Value: [-11059] No Good Data For Calculation";
+    let no_good = |ns| V {
+        errors: vec!["Value: [-11059] No Good Data For Calculation"],
+        ..v(ns, Value::Null, BAD, Some(""))
+    };
     type SummaryCase = (&'static str, usize, Vec<(isize, V)>);
     let cases: [SummaryCase; 3] = [
         (
             "08-lvvwd-stream-summary-hourly.json",
             24,
             vec![
-                (
-                    0,
-                    v(
-                        utc(2018, 6, 1, 7, 0, 0),
-                        Value::Double(0.12953016493055555),
-                        GOOD,
-                        Some(""),
-                    ),
-                ),
-                (
-                    -1,
-                    v(
-                        utc(2018, 6, 2, 6, 0, 0),
-                        Value::Double(0.086805555555555552),
-                        GOOD,
-                        Some(""),
-                    ),
-                ),
+                (0, total(utc(2018, 6, 1, 7, 0, 0), 0.12953016493055555)),
+                (-1, total(utc(2018, 6, 2, 6, 0, 0), 0.086805555555555552)),
             ],
         ),
         (
             "09-lvvwd-stream-summary-daily.json",
             30,
             vec![
-                (
-                    0,
-                    v(
-                        utc(2018, 6, 1, 7, 0, 0),
-                        Value::Double(9.2706400553385411),
-                        GOOD,
-                        Some(""),
-                    ),
-                ),
-                (
-                    -1,
-                    v(
-                        utc(2018, 6, 30, 7, 0, 0),
-                        Value::Double(9.6524709065755214),
-                        GOOD,
-                        Some(""),
-                    ),
-                ),
+                (0, total(utc(2018, 6, 1, 7, 0, 0), 9.2706400553385411)),
+                (-1, total(utc(2018, 6, 30, 7, 0, 0), 9.6524709065755214)),
             ],
         ),
         (
             "10-lvvwd-stream-summary-monthly-errors.json",
             12,
             vec![
-                (
-                    0,
-                    V {
-                        errors: vec![no_good],
-                        ..v(utc(2018, 1, 1, 8, 0, 0), Value::Null, BAD, Some(""))
-                    },
-                ),
-                (
-                    2,
-                    v(
-                        utc(2018, 3, 1, 8, 0, 0),
-                        Value::Double(177.58516920658582),
-                        GOOD,
-                        Some(""),
-                    ),
-                ),
-                (
-                    6,
-                    v(
-                        utc(2018, 7, 1, 7, 0, 0),
-                        Value::Double(284.25446806126524),
-                        GOOD,
-                        Some(""),
-                    ),
-                ),
-                (
-                    -1,
-                    V {
-                        errors: vec![no_good],
-                        ..v(utc(2018, 12, 1, 8, 0, 0), Value::Null, BAD, Some(""))
-                    },
-                ),
+                (0, no_good(utc(2018, 1, 1, 8, 0, 0))),
+                (2, total(utc(2018, 3, 1, 8, 0, 0), 177.58516920658582)),
+                (6, total(utc(2018, 7, 1, 7, 0, 0), 284.25446806126524)),
+                (-1, no_good(utc(2018, 12, 1, 8, 0, 0))),
             ],
         ),
     ];
     for (file, count, values) in cases {
-        let doc: serde_json::Value = serde_json::from_str(&read(file)).unwrap();
-        let items: Vec<serde_json::Value> = doc["Items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|item| {
-                assert_eq!(item["Type"], "Total", "{file}");
-                item["Value"].clone()
-            })
-            .collect();
-        let text = serde_json::json!({ "Items": items }).to_string();
-        let page = RecordedPage::parse(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let page = summary_page(file);
         assert_eq!(page.shape(), PageShape::Stream);
         let want = S {
             web_id: "",
@@ -714,15 +641,7 @@ fn summary_values_read_as_a_page() {
         check_streams(file, page.streams(), &[want]);
     }
     // 10: months 1, 2 and 8 to 12 are bad, 3 to 7 good.
-    let doc: serde_json::Value =
-        serde_json::from_str(&read("10-lvvwd-stream-summary-monthly-errors.json")).unwrap();
-    let items: Vec<_> = doc["Items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["Value"].clone())
-        .collect();
-    let page = RecordedPage::parse(&serde_json::json!({ "Items": items }).to_string()).unwrap();
+    let page = summary_page("10-lvvwd-stream-summary-monthly-errors.json");
     let good: Vec<bool> = page.values().map(|(_, v)| v.good()).collect();
     assert_eq!(
         good,

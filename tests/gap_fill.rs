@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use piwebasync::model::Content;
-use piwebasync::{Callbacks, Channel, ErrorKind, Message, StateEvent};
+use piwebasync::{Callbacks, Channel, ErrorKind, Message, MissingRange, StateEvent};
 use piwebasync_sim::{format_ticks, RecordedFault, SimConfig, Simulator};
 
 /// A channel with gap fill and a state callback that keeps the events.
@@ -105,7 +105,52 @@ fn count(events: &[StateEvent], f: impl Fn(&StateEvent) -> bool) -> usize {
 }
 
 fn backfills_done(events: &[StateEvent]) -> usize {
-    count(events, |e| matches!(e, StateEvent::BackfillDone { .. }))
+    dones(events).len()
+}
+
+/// A `BackfillDone` event's fields.
+struct Done<'a> {
+    values: u64,
+    messages: u64,
+    missing: &'a [MissingRange],
+    cause: Option<&'a str>,
+}
+
+/// Every `BackfillDone` of `events`, in order.
+fn dones(events: &[StateEvent]) -> Vec<Done<'_>> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            StateEvent::BackfillDone {
+                values,
+                messages,
+                missing,
+                cause,
+            } => Some(Done {
+                values: *values,
+                messages: *messages,
+                missing,
+                cause: cause.as_deref(),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The first `BackfillDone` of `events`; the test fails without one.
+fn first_done(events: &[StateEvent]) -> Done<'_> {
+    dones(events)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no backfill done: {events:?}"))
+}
+
+/// The missing range reported for stream `id`; the test fails without one.
+fn range_of<'a>(missing: &'a [MissingRange], id: &str) -> &'a MissingRange {
+    missing
+        .iter()
+        .find(|m| m.web_id == id)
+        .unwrap_or_else(|| panic!("{id} not reported: {missing:?}"))
 }
 
 /// One value as compared with the history: timestamp text, value, flags.
@@ -207,6 +252,28 @@ fn archive(cfg: SimConfig) -> Simulator {
     sim(cfg.archive(true))
 }
 
+/// The gap in what a stream delivered (`vals`, a run of its history `hist` that is cut once):
+/// the timestamps of the history's values the consumer lacks, and of the last value it got
+/// before them. None when the stream was delivered whole. The test fails unless the values
+/// before and after the gap are each a contiguous run of the history, in order.
+struct Gap {
+    last_before_ns: i64,
+    missing_ns: Vec<i64>,
+}
+
+fn gap(id: &str, vals: &[Key], hist: &[Key]) -> Option<Gap> {
+    let first = hist.iter().position(|k| k == &vals[0]).unwrap();
+    let at = (0..vals.len()).find(|&i| hist[first + i] != vals[i])?;
+    let resumed = hist.iter().position(|k| k == &vals[at]).unwrap();
+    assert!(resumed > first + at, "{id}: values were missing");
+    assert_eq!(&hist[resumed..resumed + vals.len() - at], &vals[at..]);
+    let ns = |k: &Key| piwebasync::model::parse_timestamp(&k.0).unwrap();
+    Some(Gap {
+        last_before_ns: ns(&vals[at - 1]),
+        missing_ns: hist[first + at..resumed].iter().map(ns).collect(),
+    })
+}
+
 /// Run an outage of `down` on `sim` while `w` streams, then check the whole run.
 fn outage(sim: &Simulator, w: &mut Watched, down: Duration) {
     w.poll_values(3);
@@ -231,24 +298,12 @@ fn an_outage_of_five_seconds_is_filled_exactly_once_in_time_order() {
     let mut w = Watched::open(&sim.adhoc_url(&ids), &[]);
     outage(&sim, &mut w, Duration::from_secs(5));
     let (messages, events) = w.finish();
-    let done: Vec<&StateEvent> = events
-        .iter()
-        .filter(|e| matches!(e, StateEvent::BackfillDone { .. }))
-        .collect();
+    let done = dones(&events);
     assert_eq!(done.len(), 1, "{events:?}");
-    let StateEvent::BackfillDone {
-        values,
-        messages: n,
-        missing,
-        ..
-    } = done[0]
-    else {
-        unreachable!()
-    };
-    assert!(missing.is_empty(), "{missing:?}");
+    assert!(done[0].missing.is_empty(), "{:?}", done[0].missing);
     let (got, backfilled) = received(&messages);
-    assert_eq!(*values as usize, backfilled);
-    assert!(*n > 0);
+    assert_eq!(done[0].values as usize, backfilled);
+    assert!(done[0].messages > 0);
     // 5 s at 50 ticks a second for 7 streams: well over a hundred values were only recorded.
     assert!(
         backfilled >= 7 * 100,
@@ -342,34 +397,18 @@ fn recorded_failure(fault: RecordedFault, pairs: &[(&str, &str)]) -> (StateEvent
     // Every stream is reported, from its last delivered value (exclusive) to the end.
     let h = history(&sim);
     for id in &ids {
-        let r = missing
-            .iter()
-            .find(|m| &m.web_id == id)
-            .unwrap_or_else(|| panic!("{id} not reported: {missing:?}"));
+        let r = range_of(missing, id);
         assert!(r.from_exclusive && r.from_ns < r.to_ns, "{r:?}");
         // What the consumer lacks of this stream lies in the reported range: the values it
         // got are the history before the gap and after it, each run contiguous.
-        let vals = &got[id];
-        let hist = &h[id];
-        let first = hist.iter().position(|k| k == &vals[0]).unwrap();
-        let gap_at = (0..vals.len())
-            .find(|&i| hist[first + i] != vals[i])
-            .expect("a gap");
-        let last_before = piwebasync::model::parse_timestamp(&vals[gap_at - 1].0).unwrap();
+        let gap = gap(id, &got[id], &h[id]).expect("a gap");
         assert_eq!(
-            last_before, r.from_ns,
+            gap.last_before_ns, r.from_ns,
             "{id}: the range starts at the last delivered value"
         );
-        let resumed = hist.iter().position(|k| k == &vals[gap_at]).unwrap();
-        assert!(resumed > first + gap_at, "{id}: values were missing");
-        for k in &hist[first + gap_at..resumed] {
-            let t = piwebasync::model::parse_timestamp(&k.0).unwrap();
+        for t in gap.missing_ns {
             assert!(t > r.from_ns && t <= r.to_ns, "{id}: {t} outside {r:?}");
         }
-        assert_eq!(
-            &hist[resumed..resumed + vals.len() - gap_at],
-            &vals[gap_at..]
-        );
     }
     (failed, sim)
 }
@@ -400,48 +439,26 @@ fn an_outage_longer_than_gap_fill_max_span_is_cut_and_the_cut_is_reported() {
     let mut w = Watched::open(&sim.adhoc_url(&ids), &[("gap_fill_max_span", "2")]);
     outage(&sim, &mut w, Duration::from_secs(5));
     let (messages, events) = w.finish();
-    let done = events
-        .iter()
-        .find(|e| matches!(e, StateEvent::BackfillDone { .. }))
-        .unwrap_or_else(|| panic!("{events:?}"));
-    let StateEvent::BackfillDone { missing, cause, .. } = done else {
-        unreachable!()
-    };
+    let Done { missing, cause, .. } = first_done(&events);
     assert!(
-        cause
-            .as_deref()
-            .is_some_and(|c| c.contains("gap_fill_max_span")),
+        cause.is_some_and(|c| c.contains("gap_fill_max_span")),
         "{cause:?}"
     );
     let (got, backfilled) = received(&messages);
     assert!(backfilled > 0);
     let h = history(&sim);
     for id in &ids {
-        let r = missing
-            .iter()
-            .find(|m| &m.web_id == id)
-            .unwrap_or_else(|| panic!("{id} not reported: {missing:?}"));
+        let r = range_of(missing, id);
         // The cut part: from the last value before the outage to 2 s before the backfill.
         let span = r.to_ns - r.from_ns;
         assert!(span > 2_000_000_000, "{r:?}");
-        let vals = &got[id];
-        let hist = &h[id];
-        let first = hist.iter().position(|k| k == &vals[0]).unwrap();
-        let gap_at = (0..vals.len())
-            .find(|&i| hist[first + i] != vals[i])
-            .expect("the cut part is missing");
-        let resumed = hist.iter().position(|k| k == &vals[gap_at]).unwrap();
-        for k in &hist[first + gap_at..resumed] {
-            let t = piwebasync::model::parse_timestamp(&k.0).unwrap();
+        let gap = gap(id, &got[id], &h[id]).expect("the cut part is missing");
+        for t in gap.missing_ns {
             assert!(
                 t > r.from_ns && t < r.to_ns,
                 "{id}: a value outside the reported cut"
             );
         }
-        assert_eq!(
-            &hist[resumed..resumed + vals.len() - gap_at],
-            &vals[gap_at..]
-        );
     }
 }
 
@@ -636,24 +653,14 @@ fn an_update_during_a_long_backfill_interrupts_it_and_its_own_backfill_takes_ove
     assert_eq!(kind, ErrorKind::Closed);
     got.extend(rest);
     let events = events.lock().unwrap().clone();
-    let dones: Vec<&StateEvent> = events
-        .iter()
-        .filter(|e| matches!(e, StateEvent::BackfillDone { .. }))
-        .collect();
-    let StateEvent::BackfillDone { missing, cause, .. } = dones[0] else {
-        unreachable!()
-    };
+    let done = dones(&events);
+    let Done { missing, cause, .. } = &done[0];
     assert!(
-        cause
-            .as_deref()
-            .is_some_and(|c| c.contains("interrupted by an update")),
+        cause.is_some_and(|c| c.contains("interrupted by an update")),
         "{cause:?}"
     );
     assert!(!missing.is_empty());
-    let StateEvent::BackfillDone { missing, .. } = dones[1] else {
-        unreachable!()
-    };
-    assert!(missing.is_empty(), "{missing:?}");
+    assert!(done[1].missing.is_empty(), "{:?}", done[1].missing);
     // The streams both endpoints share: one contiguous run each, across the outage and the
     // update.
     let (all, _) = received(&got);
@@ -671,24 +678,15 @@ fn gap_fill_max_values_cuts_the_backfill_and_reports_what_was_not_delivered() {
     let mut w = Watched::open(&sim.adhoc_url(&ids), &[("gap_fill_max_values", "150")]);
     outage(&sim, &mut w, Duration::from_secs(3));
     let (messages, events) = w.finish();
-    let done = events
-        .iter()
-        .find(|e| matches!(e, StateEvent::BackfillDone { .. }))
-        .unwrap_or_else(|| panic!("{events:?}"));
-    let StateEvent::BackfillDone {
+    let Done {
         values,
         missing,
         cause,
         ..
-    } = done
-    else {
-        unreachable!()
-    };
-    assert_eq!(*values, 150);
+    } = first_done(&events);
+    assert_eq!(values, 150);
     assert!(
-        cause
-            .as_deref()
-            .is_some_and(|c| c.contains("gap_fill_max_values")),
+        cause.is_some_and(|c| c.contains("gap_fill_max_values")),
         "{cause:?}"
     );
     let (got, backfilled) = received(&messages);
@@ -696,29 +694,17 @@ fn gap_fill_max_values_cuts_the_backfill_and_reports_what_was_not_delivered() {
     let h = history(&sim);
     let mut cut = 0;
     for id in &ids {
-        let vals = &got[id];
-        let hist = &h[id];
-        let first = hist.iter().position(|k| k == &vals[0]).unwrap();
-        let Some(gap_at) = (0..vals.len()).find(|&i| hist[first + i] != vals[i]) else {
+        let Some(gap) = gap(id, &got[id], &h[id]) else {
             continue; // this stream was delivered whole
         };
         cut += 1;
-        let r = missing
-            .iter()
-            .find(|m| &m.web_id == id)
-            .unwrap_or_else(|| panic!("{id} lacks values but is not reported: {missing:?}"));
-        let resumed = hist.iter().position(|k| k == &vals[gap_at]).unwrap();
-        for k in &hist[first + gap_at..resumed] {
-            let t = piwebasync::model::parse_timestamp(&k.0).unwrap();
+        let r = range_of(missing, id);
+        for t in gap.missing_ns {
             assert!(
                 (t > r.from_ns || (!r.from_exclusive && t == r.from_ns)) && t <= r.to_ns,
                 "{id}: a missing value at {t} outside {r:?}"
             );
         }
-        assert_eq!(
-            &hist[resumed..resumed + vals.len() - gap_at],
-            &vals[gap_at..]
-        );
     }
     assert!(
         cut >= 1,
@@ -808,13 +794,7 @@ fn more_values_at_one_timestamp_than_max_count_page_by_next_links_or_are_reporte
     outage(&sim, &mut w, Duration::from_secs(2));
     let (messages, events) = w.finish();
     assert_eq!(backfills_done(&events), 1, "{events:?}");
-    let StateEvent::BackfillDone { missing, .. } = events
-        .iter()
-        .find(|e| matches!(e, StateEvent::BackfillDone { .. }))
-        .unwrap()
-    else {
-        unreachable!()
-    };
+    let missing = first_done(&events).missing;
     assert!(missing.is_empty(), "{missing:?}");
     let (got, backfilled) = received(&messages);
     assert!(backfilled >= 3 * 1001, "{backfilled}");
@@ -827,17 +807,9 @@ fn more_values_at_one_timestamp_than_max_count_page_by_next_links_or_are_reporte
     let mut w = Watched::open(&sim.stream_url(&id), &[]);
     outage(&sim, &mut w, Duration::from_secs(2));
     let (_, events) = w.finish();
-    let StateEvent::BackfillDone { missing, cause, .. } = events
-        .iter()
-        .find(|e| matches!(e, StateEvent::BackfillDone { .. }))
-        .unwrap_or_else(|| panic!("{events:?}"))
-    else {
-        unreachable!()
-    };
+    let Done { missing, cause, .. } = first_done(&events);
     assert!(
-        cause
-            .as_deref()
-            .is_some_and(|c| c.contains("without a Links.Next")),
+        cause.is_some_and(|c| c.contains("without a Links.Next")),
         "{cause:?}"
     );
     assert_eq!(missing.len(), 1, "{missing:?}");

@@ -8,6 +8,8 @@
 //! Without nginx on the machine the tests fail: `make test` installs it (scripts/install-deps.sh).
 
 mod common;
+#[path = "common/process.rs"]
+mod process;
 mod tls_common;
 
 use std::os::unix::process::CommandExt;
@@ -15,10 +17,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::ports::{free_port, listening_inodes, process_listens_on};
+use common::ports::{free_port, process_listens_on, wait_until_port_free};
 use common::*;
 use piwebasync::{Channel, ChannelConfig, ChannelState, ErrorKind};
 use piwebasync_sim::{SimConfig, Simulator};
+use process::stop_process_group;
 use tls_common::*;
 
 fn nginx_binary() -> Option<PathBuf> {
@@ -250,44 +253,14 @@ http {{
         if !was_running {
             return;
         }
-        // The port is free once no socket listens on it any more.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !listening_inodes(self.port).is_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_until_port_free(self.port);
     }
 
     /// Stop nginx's processes and reap the master.
     fn kill(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let pgid = child.id() as libc::pid_t;
-        // SAFETY: signalling the process group of a child we started and have not reaped (so
-        // its pid, the group's id, cannot have been given to another process).
-        unsafe { libc::kill(-pgid, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut exited = false;
-        while !exited && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-            // WNOWAIT: look without reaping, so the group id stays ours for the SIGKILL below.
-            // SAFETY: waitid on our own child's pid with a zeroed siginfo_t to fill.
-            exited = unsafe {
-                let mut info: libc::siginfo_t = std::mem::zeroed();
-                libc::waitid(
-                    libc::P_PID,
-                    pgid as libc::id_t,
-                    &mut info,
-                    libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-                ) == 0
-                    && info.si_pid() == pgid
-            };
+        if let Some(child) = self.child.take() {
+            stop_process_group(child);
         }
-        // The master is not reaped yet: its workers, if any are left, go with it. On a
-        // graceful exit the master waited for them, and this finds nobody.
-        // SAFETY: as above.
-        unsafe { libc::kill(-pgid, libc::SIGKILL) };
-        let _ = child.wait();
     }
 
     fn restart(&mut self) {

@@ -15,6 +15,8 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Threading;
+using ChannelCallbacks = PiWebAsync.CallbackState<System.Action<PiWebAsync.Message>, System.Action<PiWebAsync.StateEvent>>;
+using SubscriptionCallbacks = PiWebAsync.CallbackState<System.Action<PiWebAsync.Message, uint>, System.Action<PiWebAsync.SubscriptionEvent>>;
 
 namespace PiWebAsync
 {
@@ -691,6 +693,106 @@ namespace PiWebAsync
     }
 
     /// <summary>
+    /// The user's delegates of a Channel or a Subscription with callbacks, and what they threw.
+    /// The native user_data is a GCHandle to this object: pinned by Pin before the open, freed
+    /// by Release once the native free returned (no callback runs any more) or the open failed.
+    /// The static trampolines of Channel and Subscription run the user's code through Deliver,
+    /// which records an exception instead of letting it unwind into native code.
+    /// </summary>
+    internal sealed class CallbackState<TOnMessage, TOnState>
+        where TOnMessage : class
+        where TOnState : class
+    {
+        internal readonly TOnMessage OnMessage;
+        internal readonly TOnState OnState;
+        private GCHandle handle;
+        private long exceptionCount;
+        private volatile Exception lastException;
+        private int released;
+
+        internal CallbackState(TOnMessage onMessage, TOnState onState)
+        {
+            OnMessage = onMessage;
+            OnState = onState;
+        }
+
+        /// <summary>How many times a user callback threw.</summary>
+        internal long ExceptionCount { get { return Interlocked.Read(ref exceptionCount); } }
+
+        /// <summary>The last exception a user callback threw, or null.</summary>
+        internal Exception LastException { get { return lastException; } }
+
+        /// <summary>The user_data for the native open: this object, kept alive until Release.</summary>
+        internal IntPtr Pin()
+        {
+            handle = GCHandle.Alloc(this, GCHandleType.Normal);
+            return GCHandle.ToIntPtr(handle);
+        }
+
+        /// <summary>Only when no callback runs any more: after the native free returned, or
+        /// after a failed open. Safe to call twice.</summary>
+        internal void Release()
+        {
+            if (Interlocked.Exchange(ref released, 1) == 0 && handle.IsAllocated) handle.Free();
+        }
+
+        /// <summary>After the native free returned st: OK (or a handle the library no longer
+        /// knows) means no callback runs any more. Any other status (a bug: ErrPanic) leaves
+        /// the delegates referenced, so a late callback still finds them.</summary>
+        internal static void ReleaseAfterFree(CallbackState<TOnMessage, TOnState> cb, int st)
+        {
+            if (cb != null && (st == Native.PWA_OK || st == Native.PWA_ERR_INVALID_HANDLE)) cb.Release();
+        }
+
+        /// <summary>The native free of h on a thread-pool thread (from inside a callback, where
+        /// the library refuses the blocking free, or from a finalizer), then ReleaseAfterFree.</summary>
+        internal static void FreeLater(Func<ulong, int> free, ulong h, CallbackState<TOnMessage, TOnState> cb)
+        {
+            ThreadPool.QueueUserWorkItem(delegate
+            {
+                try
+                {
+                    ReleaseAfterFree(cb, free(h));
+                }
+                catch
+                {
+                    // nothing sensible to do on a pool thread
+                }
+            });
+        }
+
+        /// <summary>Runs run(state, a, b) for the native callback with user_data userData;
+        /// whatever it throws (copying the native data included) is recorded.</summary>
+        internal static void Deliver<TA, TB>(IntPtr userData, TA a, TB b,
+            Action<CallbackState<TOnMessage, TOnState>, TA, TB> run)
+        {
+            CallbackState<TOnMessage, TOnState> cb = null;
+            try
+            {
+                if (userData == IntPtr.Zero) return;
+                cb = GCHandle.FromIntPtr(userData).Target as CallbackState<TOnMessage, TOnState>;
+                if (cb != null) run(cb, a, b);
+            }
+            catch (Exception e)
+            {
+                try { if (cb != null) cb.Record(e); } catch { }
+            }
+        }
+
+        /// <summary>Deliver for a callback with one argument of interest.</summary>
+        internal static void Deliver<TA>(IntPtr userData, TA a, Action<CallbackState<TOnMessage, TOnState>, TA> run)
+        {
+            Deliver(userData, a, run, (cb, x, r) => r(cb, x));
+        }
+
+        private void Record(Exception e)
+        {
+            Interlocked.Increment(ref exceptionCount);
+            lastException = e;
+        }
+    }
+
+    /// <summary>
     /// A channel (pwa_channel_t). Dispose frees it (pwa_channel_free: closes, discards what is
     /// buffered, runs the CLOSED callback, waits for a running callback). After Dispose every
     /// member that calls the library (Poll, Update, Close, State, Stats, LastError, Set*)
@@ -710,9 +812,9 @@ namespace PiWebAsync
     public sealed class Channel : IDisposable
     {
         private long handle; // pwa_channel_t; 0 once disposed
-        private readonly CallbackState callbacks; // null in poll mode
+        private readonly ChannelCallbacks callbacks; // null in poll mode
 
-        private Channel(ulong h, CallbackState cb)
+        private Channel(ulong h, ChannelCallbacks cb)
         {
             handle = (long)h;
             callbacks = cb;
@@ -735,16 +837,15 @@ namespace PiWebAsync
             Action<StateEvent> onState)
         {
             if (onMessage == null && onState == null) return OpenCore(url, config, null);
-            return OpenCore(url, config, new CallbackState(onMessage, onState));
+            return OpenCore(url, config, new ChannelCallbacks(onMessage, onState));
         }
 
-        private static Channel OpenCore(string url, ChannelConfig config, CallbackState cb)
+        private static Channel OpenCore(string url, ChannelConfig config, ChannelCallbacks cb)
         {
             Native.EnsureLoaded();
             if (url == null) throw new ArgumentNullException("url");
             byte[] u = Utf8.Encode(url);
             bool addRef = false;
-            GCHandle gch = default(GCHandle);
             bool opened = false;
             try
             {
@@ -763,12 +864,10 @@ namespace PiWebAsync
                 }
                 else
                 {
-                    gch = GCHandle.Alloc(cb, GCHandleType.Normal);
-                    cb.Handle = gch;
                     Native.pwa_callbacks c = new Native.pwa_callbacks();
                     c.on_message = cb.OnMessage != null ? MessageTrampolinePtr : IntPtr.Zero;
                     c.on_state = cb.OnState != null ? StateTrampolinePtr : IntPtr.Zero;
-                    c.user_data = GCHandle.ToIntPtr(gch);
+                    c.user_data = cb.Pin();
                     st = Native.pwa_channel_open(u, cfg, ref c, out h);
                 }
                 if (st != Native.PWA_OK) throw PiWebApi.Error(st);
@@ -779,7 +878,7 @@ namespace PiWebAsync
             {
                 if (addRef) config.Handle.DangerousRelease();
                 // On failure no callback ran and none will: release the delegates now.
-                if (!opened && gch.IsAllocated) gch.Free();
+                if (!opened && cb != null) cb.Release();
             }
         }
 
@@ -912,7 +1011,7 @@ namespace PiWebAsync
         /// <summary>How many times a user callback threw (the exceptions were swallowed).</summary>
         public long CallbackExceptionCount
         {
-            get { return callbacks == null ? 0 : Interlocked.Read(ref callbacks.ExceptionCount); }
+            get { return callbacks == null ? 0 : callbacks.ExceptionCount; }
         }
 
         /// <summary>The last exception a user callback threw, or null.</summary>
@@ -933,14 +1032,10 @@ namespace PiWebAsync
             {
                 // Inside a callback (of this or another channel): close now, free elsewhere.
                 Native.pwa_channel_close((ulong)h);
-                FreeLater((ulong)h, callbacks);
+                ChannelCallbacks.FreeLater(Native.pwa_channel_free, (ulong)h, callbacks);
                 return;
             }
-            // After OK (or a handle the library no longer knows) no callback runs any more.
-            // Any other status (a bug: ErrPanic) leaves the delegates referenced, so a late
-            // callback still finds them.
-            if (callbacks != null && (st == Native.PWA_OK || st == Native.PWA_ERR_INVALID_HANDLE))
-                callbacks.Release();
+            ChannelCallbacks.ReleaseAfterFree(callbacks, st);
         }
 
         ~Channel()
@@ -950,23 +1045,7 @@ namespace PiWebAsync
             // Never block the finalizer thread: close (non-blocking), free on the pool.
             Native.pwa_channel_close((ulong)h);
             if (Environment.HasShutdownStarted) return; // process exit: allowed with channels open
-            FreeLater((ulong)h, callbacks);
-        }
-
-        private static void FreeLater(ulong h, CallbackState cb)
-        {
-            ThreadPool.QueueUserWorkItem(delegate
-            {
-                try
-                {
-                    int st = Native.pwa_channel_free(h);
-                    if (cb != null && (st == Native.PWA_OK || st == Native.PWA_ERR_INVALID_HANDLE)) cb.Release();
-                }
-                catch
-                {
-                    // nothing sensible to do on a pool thread
-                }
-            });
+            ChannelCallbacks.FreeLater(Native.pwa_channel_free, (ulong)h, callbacks);
         }
 
         // ---- helpers ----
@@ -1035,77 +1114,21 @@ namespace PiWebAsync
 
         // ---- callbacks ----
 
-        private sealed class CallbackState
-        {
-            internal readonly Action<Message> OnMessage;
-            internal readonly Action<StateEvent> OnState;
-            internal GCHandle Handle;
-            internal long ExceptionCount;
-            internal volatile Exception LastException;
-            private int released;
-
-            internal CallbackState(Action<Message> onMessage, Action<StateEvent> onState)
-            {
-                OnMessage = onMessage;
-                OnState = onState;
-            }
-
-            internal void Record(Exception e)
-            {
-                Interlocked.Increment(ref ExceptionCount);
-                LastException = e;
-            }
-
-            /// <summary>Only after pwa_channel_free returned: no callback runs any more.</summary>
-            internal void Release()
-            {
-                if (Interlocked.Exchange(ref released, 1) == 0 && Handle.IsAllocated) Handle.Free();
-            }
-        }
-
         // Static delegates: never collected, so the function pointers stay valid for the process.
         private static readonly Native.pwa_message_cb MessageTrampoline = OnMessageNative;
         private static readonly Native.pwa_state_cb StateTrampoline = OnStateNative;
         private static readonly IntPtr MessageTrampolinePtr = Marshal.GetFunctionPointerForDelegate<Native.pwa_message_cb>(MessageTrampoline);
         private static readonly IntPtr StateTrampolinePtr = Marshal.GetFunctionPointerForDelegate<Native.pwa_state_cb>(StateTrampoline);
 
-        private static CallbackState StateOf(IntPtr userData)
-        {
-            if (userData == IntPtr.Zero) return null;
-            return GCHandle.FromIntPtr(userData).Target as CallbackState;
-        }
-
         private static void OnMessageNative(IntPtr userData, ulong channel, IntPtr message)
         {
-            CallbackState cb = null;
-            try
-            {
-                cb = StateOf(userData);
-                if (cb == null || cb.OnMessage == null) return;
-                // The native message is borrowed: copy it before user code sees it.
-                Message m = Message.Copy(message);
-                cb.OnMessage(m);
-            }
-            catch (Exception e)
-            {
-                try { if (cb != null) cb.Record(e); } catch { }
-            }
+            // The native message is borrowed: copy it before user code sees it.
+            ChannelCallbacks.Deliver(userData, message, (cb, m) => cb.OnMessage?.Invoke(Message.Copy(m)));
         }
 
         private static void OnStateNative(IntPtr userData, ulong channel, IntPtr evt)
         {
-            CallbackState cb = null;
-            try
-            {
-                cb = StateOf(userData);
-                if (cb == null || cb.OnState == null) return;
-                StateEvent e = StateEvent.Copy(evt);
-                cb.OnState(e);
-            }
-            catch (Exception e)
-            {
-                try { if (cb != null) cb.Record(e); } catch { }
-            }
+            ChannelCallbacks.Deliver(userData, evt, (cb, e) => cb.OnState?.Invoke(StateEvent.Copy(e)));
         }
     }
 
@@ -1202,9 +1225,9 @@ namespace PiWebAsync
     public sealed class Subscription : IDisposable
     {
         private long handle;
-        private readonly CallbackState callbacks; // null in poll mode
+        private readonly SubscriptionCallbacks callbacks; // null in poll mode
 
-        private Subscription(ulong h, CallbackState cb)
+        private Subscription(ulong h, SubscriptionCallbacks cb)
         {
             handle = (long)h;
             callbacks = cb;
@@ -1225,15 +1248,14 @@ namespace PiWebAsync
             Action<Message, uint> onMessage, Action<SubscriptionEvent> onState)
         {
             if (onMessage == null && onState == null) return OpenCore(baseUrl, config, null);
-            return OpenCore(baseUrl, config, new CallbackState(onMessage, onState));
+            return OpenCore(baseUrl, config, new SubscriptionCallbacks(onMessage, onState));
         }
 
-        private static Subscription OpenCore(string baseUrl, ChannelConfig config, CallbackState cb)
+        private static Subscription OpenCore(string baseUrl, ChannelConfig config, SubscriptionCallbacks cb)
         {
             Native.EnsureLoaded();
             if (baseUrl == null) throw new ArgumentNullException("baseUrl");
             bool addRef = false;
-            GCHandle gch = default(GCHandle);
             bool opened = false;
             try
             {
@@ -1253,12 +1275,10 @@ namespace PiWebAsync
                 }
                 else
                 {
-                    gch = GCHandle.Alloc(cb, GCHandleType.Normal);
-                    cb.Handle = gch;
                     Native.pwa_subscription_callbacks c = new Native.pwa_subscription_callbacks();
                     c.on_message = cb.OnMessage != null ? MessageTrampolinePtr : IntPtr.Zero;
                     c.on_state = cb.OnState != null ? StateTrampolinePtr : IntPtr.Zero;
-                    c.user_data = GCHandle.ToIntPtr(gch);
+                    c.user_data = cb.Pin();
                     st = Native.pwa_subscription_open(Utf8.Encode(baseUrl), cfg, IntPtr.Zero,
                         ref c, out h);
                 }
@@ -1270,7 +1290,7 @@ namespace PiWebAsync
             {
                 if (addRef) config.Handle.DangerousRelease();
                 // On failure no callback ran and none will: release the delegates now.
-                if (!opened && gch.IsAllocated) gch.Free();
+                if (!opened && cb != null) cb.Release();
             }
         }
 
@@ -1381,7 +1401,7 @@ namespace PiWebAsync
         /// <summary>How many times a user callback threw (the exceptions were swallowed).</summary>
         public long CallbackExceptionCount
         {
-            get { return callbacks == null ? 0 : Interlocked.Read(ref callbacks.ExceptionCount); }
+            get { return callbacks == null ? 0 : callbacks.ExceptionCount; }
         }
 
         /// <summary>The last exception a user callback threw, or null.</summary>
@@ -1422,55 +1442,13 @@ namespace PiWebAsync
             {
                 // Inside a callback: close now, free elsewhere.
                 Native.pwa_subscription_close((ulong)h);
-                CallbackState cb = callbacks;
-                ThreadPool.QueueUserWorkItem(delegate
-                {
-                    try
-                    {
-                        int s = Native.pwa_subscription_free((ulong)h);
-                        if (cb != null && (s == Native.PWA_OK || s == Native.PWA_ERR_INVALID_HANDLE)) cb.Release();
-                    }
-                    catch
-                    {
-                        // nothing sensible to do on a pool thread
-                    }
-                });
+                SubscriptionCallbacks.FreeLater(Native.pwa_subscription_free, (ulong)h, callbacks);
                 return;
             }
-            // After OK (or a handle the library no longer knows) no callback runs any more.
-            if (callbacks != null && (st == Native.PWA_OK || st == Native.PWA_ERR_INVALID_HANDLE))
-                callbacks.Release();
+            SubscriptionCallbacks.ReleaseAfterFree(callbacks, st);
         }
 
         // ---- callbacks ----
-
-        private sealed class CallbackState
-        {
-            internal readonly Action<Message, uint> OnMessage;
-            internal readonly Action<SubscriptionEvent> OnState;
-            internal GCHandle Handle;
-            internal long ExceptionCount;
-            internal volatile Exception LastException;
-            private int released;
-
-            internal CallbackState(Action<Message, uint> onMessage, Action<SubscriptionEvent> onState)
-            {
-                OnMessage = onMessage;
-                OnState = onState;
-            }
-
-            internal void Record(Exception e)
-            {
-                Interlocked.Increment(ref ExceptionCount);
-                LastException = e;
-            }
-
-            /// <summary>Only after pwa_subscription_free returned: no callback runs any more.</summary>
-            internal void Release()
-            {
-                if (Interlocked.Exchange(ref released, 1) == 0 && Handle.IsAllocated) Handle.Free();
-            }
-        }
 
         // Static delegates: never collected, so the function pointers stay valid for the process.
         private static readonly Native.pwa_subscription_message_cb MessageTrampoline = OnMessageNative;
@@ -1478,43 +1456,15 @@ namespace PiWebAsync
         private static readonly IntPtr MessageTrampolinePtr = Marshal.GetFunctionPointerForDelegate<Native.pwa_subscription_message_cb>(MessageTrampoline);
         private static readonly IntPtr StateTrampolinePtr = Marshal.GetFunctionPointerForDelegate<Native.pwa_subscription_state_cb>(StateTrampoline);
 
-        private static CallbackState StateOf(IntPtr userData)
-        {
-            if (userData == IntPtr.Zero) return null;
-            return GCHandle.FromIntPtr(userData).Target as CallbackState;
-        }
-
         private static void OnMessageNative(IntPtr userData, ulong set, uint shard, IntPtr message)
         {
-            CallbackState cb = null;
-            try
-            {
-                cb = StateOf(userData);
-                if (cb == null || cb.OnMessage == null) return;
-                // The native message is borrowed: copy it before user code sees it.
-                Message m = Message.Copy(message);
-                cb.OnMessage(m, shard);
-            }
-            catch (Exception e)
-            {
-                try { if (cb != null) cb.Record(e); } catch { }
-            }
+            // The native message is borrowed: copy it before user code sees it.
+            SubscriptionCallbacks.Deliver(userData, message, shard, (cb, m, k) => cb.OnMessage?.Invoke(Message.Copy(m), k));
         }
 
         private static void OnStateNative(IntPtr userData, ulong set, IntPtr evt)
         {
-            CallbackState cb = null;
-            try
-            {
-                cb = StateOf(userData);
-                if (cb == null || cb.OnState == null) return;
-                SubscriptionEvent e = SubscriptionEvent.Copy(evt);
-                cb.OnState(e);
-            }
-            catch (Exception e)
-            {
-                try { if (cb != null) cb.Record(e); } catch { }
-            }
+            SubscriptionCallbacks.Deliver(userData, evt, (cb, e) => cb.OnState?.Invoke(SubscriptionEvent.Copy(e)));
         }
     }
 }

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::boundary::{fail, guard, Failure};
+use super::boundary::{guard, Failure};
 use super::callbacks::{self, pwa_callbacks, HandleGate};
 use super::config::pwa_config;
 use super::handles::HandleTable;
@@ -61,7 +61,7 @@ pub(crate) struct ChannelEntry {
     urls: UrlCache,
 }
 
-pub(crate) static CHANNELS: HandleTable<ChannelEntry> = HandleTable::new();
+pub(crate) static CHANNELS: HandleTable<ChannelEntry> = HandleTable::new("channel");
 
 /// A poll that returned no message: a timeout and a channel's terminal outcome are answers
 /// (their status, the call succeeded), anything else is a failure of the call.
@@ -74,19 +74,7 @@ pub(crate) fn poll_outcome(e: piwebasync_rust::Error) -> Result<pwa_status, Fail
 }
 
 pub(crate) fn lookup(h: pwa_channel_t) -> Result<Arc<ChannelEntry>, Failure> {
-    piwebasync_rust::check_process()?;
-    CHANNELS.get(h).ok_or_else(|| invalid_handle(h))
-}
-
-fn invalid_handle(h: pwa_channel_t) -> Failure {
-    if h == 0 {
-        fail(PWA_ERR_INVALID_HANDLE, "channel handle is 0 (no channel)")
-    } else {
-        fail(
-            PWA_ERR_INVALID_HANDLE,
-            format!("channel handle {h:#x} is not open: freed, stale or never issued"),
-        )
-    }
+    CHANNELS.lookup(h)
 }
 
 /// Open a channel to `url` and block until its first connection is up, or `open_timeout`
@@ -248,14 +236,7 @@ pub extern "C" fn pwa_channel_close(h: pwa_channel_t) -> pwa_status {
 #[no_mangle]
 pub extern "C" fn pwa_channel_free(h: pwa_channel_t) -> pwa_status {
     guard(|| {
-        piwebasync_rust::check_process()?;
-        if piwebasync_rust::in_callback() {
-            return Err(fail(
-                PWA_ERR_RECURSIVE_CALL,
-                "pwa_channel_free blocks and cannot be called from inside a callback",
-            ));
-        }
-        let entry = CHANNELS.remove(h).ok_or_else(|| invalid_handle(h))?;
+        let entry = CHANNELS.remove_for_free(h, "pwa_channel_free")?;
         entry.channel.dispose()?;
         Ok(PWA_OK)
     })

@@ -4,7 +4,12 @@
 
 use std::sync::{Arc, Mutex};
 
+use super::boundary::{fail, Failure};
+use super::status::{PWA_ERR_INVALID_HANDLE, PWA_ERR_RECURSIVE_CALL};
+
 pub(crate) struct HandleTable<T> {
+    /// What a handle names, for messages: "channel", "subscription set".
+    kind: &'static str,
     inner: Mutex<Slots<T>>,
 }
 
@@ -19,8 +24,9 @@ struct Slot<T> {
 }
 
 impl<T> HandleTable<T> {
-    pub const fn new() -> Self {
+    pub const fn new(kind: &'static str) -> Self {
         HandleTable {
+            kind,
             inner: Mutex::new(Slots {
                 slots: Vec::new(),
                 free: Vec::new(),
@@ -82,6 +88,42 @@ impl<T> HandleTable<T> {
         value
     }
 
+    /// The value of a handle an export was given, or `PWA_ERR_INVALID_HANDLE` saying why not
+    /// (also `PWA_ERR_SHUTDOWN` and the like when the process cannot make calls any more).
+    pub fn lookup(&self, handle: u64) -> Result<Arc<T>, Failure> {
+        piwebasync_rust::check_process()?;
+        self.get(handle).ok_or_else(|| self.invalid(handle))
+    }
+
+    /// Take the value out for the blocking free export `free_fn`: refused from inside a
+    /// callback (`PWA_ERR_RECURSIVE_CALL`, the handle stays valid), `PWA_ERR_INVALID_HANDLE`
+    /// for a handle that is not open (also a second free).
+    pub fn remove_for_free(&self, handle: u64, free_fn: &str) -> Result<Arc<T>, Failure> {
+        piwebasync_rust::check_process()?;
+        if piwebasync_rust::in_callback() {
+            return Err(fail(
+                PWA_ERR_RECURSIVE_CALL,
+                format!("{free_fn} blocks and cannot be called from inside a callback"),
+            ));
+        }
+        self.remove(handle).ok_or_else(|| self.invalid(handle))
+    }
+
+    fn invalid(&self, handle: u64) -> Failure {
+        let kind = self.kind;
+        if handle == 0 {
+            fail(
+                PWA_ERR_INVALID_HANDLE,
+                format!("{kind} handle is 0 (no {kind})"),
+            )
+        } else {
+            fail(
+                PWA_ERR_INVALID_HANDLE,
+                format!("{kind} handle {handle:#x} is not open: freed, stale or never issued"),
+            )
+        }
+    }
+
     /// Every live value.
     #[cfg(test)]
     pub fn all(&self) -> Vec<Arc<T>> {
@@ -99,7 +141,7 @@ mod tests {
 
     #[test]
     fn stale_freed_and_made_up_handles_are_refused() {
-        let t = HandleTable::new();
+        let t = HandleTable::new("thing");
         let a = t.insert(Arc::new("a"));
         assert_ne!(a, 0);
         assert_eq!(*t.get(a).unwrap(), "a");
@@ -114,5 +156,23 @@ mod tests {
         assert!(t.get(a).is_none());
         assert_eq!(*t.get(b).unwrap(), "b");
         assert_eq!(t.all().len(), 1);
+    }
+
+    #[test]
+    fn the_exports_lookups_name_the_handle_and_why_it_is_refused() {
+        let t = HandleTable::new("thing");
+        let a = t.insert(Arc::new("a"));
+        assert_eq!(*t.lookup(a).ok().unwrap(), "a");
+        let zero = t.lookup(0).err().unwrap();
+        assert_eq!(zero.status, PWA_ERR_INVALID_HANDLE);
+        assert_eq!(zero.message, "thing handle is 0 (no thing)");
+        assert_eq!(*t.remove_for_free(a, "thing_free").ok().unwrap(), "a");
+        let again = t.remove_for_free(a, "thing_free").err().unwrap();
+        assert_eq!(again.status, PWA_ERR_INVALID_HANDLE, "a second free");
+        assert_eq!(
+            again.message,
+            format!("thing handle {a:#x} is not open: freed, stale or never issued")
+        );
+        assert_eq!(t.lookup(a).err().unwrap().status, PWA_ERR_INVALID_HANDLE);
     }
 }

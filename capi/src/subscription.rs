@@ -143,25 +143,10 @@ struct SetEntry {
     urls: UrlCache,
 }
 
-static SETS: HandleTable<SetEntry> = HandleTable::new();
+static SETS: HandleTable<SetEntry> = HandleTable::new("subscription set");
 
 fn lookup(h: pwa_subscription_t) -> Result<Arc<SetEntry>, Failure> {
-    piwebasync_rust::check_process()?;
-    SETS.get(h).ok_or_else(|| invalid_handle(h))
-}
-
-fn invalid_handle(h: pwa_subscription_t) -> Failure {
-    if h == 0 {
-        fail(
-            PWA_ERR_INVALID_HANDLE,
-            "subscription set handle is 0 (no set)",
-        )
-    } else {
-        fail(
-            PWA_ERR_INVALID_HANDLE,
-            format!("subscription set handle {h:#x} is not open: freed, stale or never issued"),
-        )
-    }
+    SETS.lookup(h)
 }
 
 fn c_state(s: ChannelState) -> pwa_state {
@@ -451,14 +436,7 @@ pub extern "C" fn pwa_subscription_close(h: pwa_subscription_t) -> pwa_status {
 #[no_mangle]
 pub extern "C" fn pwa_subscription_free(h: pwa_subscription_t) -> pwa_status {
     guard(|| {
-        piwebasync_rust::check_process()?;
-        if piwebasync_rust::in_callback() {
-            return Err(fail(
-                PWA_ERR_RECURSIVE_CALL,
-                "pwa_subscription_free blocks and cannot be called from inside a callback",
-            ));
-        }
-        let entry = SETS.remove(h).ok_or_else(|| invalid_handle(h))?;
+        let entry = SETS.remove_for_free(h, "pwa_subscription_free")?;
         entry.set.dispose()?;
         Ok(PWA_OK)
     })

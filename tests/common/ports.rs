@@ -1,6 +1,9 @@
 //! Loopback ports for real servers a test starts (nginx, Apache, a KDC): a free port to give
-//! them, and whether a given process itself listens on it (not merely "something accepts":
-//! another socket may take a port between `free_port` and the server's bind).
+//! them, whether a given process itself listens on it (not merely "something accepts":
+//! another socket may take a port between `free_port` and the server's bind), and waiting
+//! until a stopped server's port is free again.
+
+use std::time::{Duration, Instant};
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -23,6 +26,15 @@ pub fn listening_inodes(port: u16) -> Vec<u64> {
             (f.len() > 9 && f[1] == local && f[3] == "0A").then(|| f[9].parse().ok())?
         })
         .collect()
+}
+
+/// Wait (10 s at the most) until no socket listens on 127.0.0.1:`port` any more, after its
+/// server was stopped, so that the next one can bind it.
+pub fn wait_until_port_free(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !listening_inodes(port).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Whether process `pid` itself holds a socket listening on 127.0.0.1:`port`.
