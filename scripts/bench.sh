@@ -13,7 +13,9 @@
 #
 # Knobs (environment): BENCH_REPS (3: throughput runs per figure; the median is reported),
 # BENCH_SMALL_N (1000000), BENCH_LARGE_N (5000), BENCH_SCALE ("1 100 1000 5000"),
-# BENCH_IDLE_S (4), BENCH_QUICK=1 (fewer messages and repetitions: a smoke test).
+# BENCH_IDLE_S (4), BENCH_SUBSET_S (8: the subscription section's measured period),
+# BENCH_QUICK=1 (fewer messages and repetitions: a smoke test), BENCH_ONLY="SECTION..." (only
+# these of: throughput latency scale subset recovery parse aio).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +24,7 @@ SMALL_N=${BENCH_SMALL_N:-1000000}
 LARGE_N=${BENCH_LARGE_N:-5000}
 SCALE=${BENCH_SCALE:-"1 100 1000 5000"}
 IDLE_S=${BENCH_IDLE_S:-4}
+SUBSET_S=${BENCH_SUBSET_S:-8}
 LAT1K_N=10000; LAT10K_N=50000; PY_SMALL_N=200000; PY_LARGE_N=1500; PARSE_S=2
 if [ -n "${BENCH_QUICK:-}" ]; then
     REPS=1; SMALL_N=200000; LARGE_N=1000; SCALE="1 100 1000"; IDLE_S=2
@@ -33,6 +36,7 @@ RES=$OUT/results.jsonl
 mkdir -p "$OUT"
 : > "$RES"
 log() { printf '\n== %s\n' "$*" >&2; }
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 
 # Many sockets for the scale runs (client and simulator are separate processes, each needs
 # one descriptor per channel): as high as the hard limit allows.
@@ -80,91 +84,105 @@ run() {
 }
 adhoc_all() { awk '/^adhoc-all /{print $2; exit}' "$SIM_DIR/$1.out"; }
 
-log "throughput: small messages (1 stream x 1 value), prebuilt, $SMALL_N per connection"
-start_sim SMALL --points 1 --prebuilt 64 --close-after "$SMALL_N" || exit 1
-for r in $(seq 1 "$REPS"); do
-    run small.frames "$BENCH" frames "$SMALL_STREAM" "$SMALL_N"
-    run small.discard "$BENCH" discard "$SMALL_STREAM" "$SMALL_N"
-    run small.value "$BENCH" value "$SMALL_STREAM" "$SMALL_N"
-    run small.python "$PY" benches/python/ws_bench.py read "$SMALL_STREAM" "$PY_SMALL_N"
-    for mode in poll-json poll-typed cb-json cb-typed; do
-        run "small.$mode" "$OUT/bench_throughput" "$SMALL_STREAM" "$SMALL_N" "$mode" 1
+if want throughput; then
+    log "throughput: small messages (1 stream x 1 value), prebuilt, $SMALL_N per connection"
+    start_sim SMALL --points 1 --prebuilt 64 --close-after "$SMALL_N" || exit 1
+    for r in $(seq 1 "$REPS"); do
+        run small.frames "$BENCH" frames "$SMALL_STREAM" "$SMALL_N"
+        run small.discard "$BENCH" discard "$SMALL_STREAM" "$SMALL_N"
+        run small.value "$BENCH" value "$SMALL_STREAM" "$SMALL_N"
+        run small.python "$PY" benches/python/ws_bench.py read "$SMALL_STREAM" "$PY_SMALL_N"
+        for mode in poll-json poll-typed cb-json cb-typed; do
+            run "small.$mode" "$OUT/bench_throughput" "$SMALL_STREAM" "$SMALL_N" "$mode" 1
+        done
     done
-done
-run capture.small "$BENCH" capture "$SMALL_STREAM" "$OUT/small.json"
+    run capture.small "$BENCH" capture "$SMALL_STREAM" "$OUT/small.json"
 
-log "throughput: large messages (100 streams x 10 values), prebuilt, $LARGE_N per connection"
-start_sim LARGE --points 100 --values-per-stream 10 --prebuilt 8 --close-after "$LARGE_N" || exit 1
-LARGE_URL=$(adhoc_all LARGE)
-for r in $(seq 1 "$REPS"); do
-    run large.frames "$BENCH" frames "$LARGE_URL" "$LARGE_N"
-    run large.discard "$BENCH" discard "$LARGE_URL" "$LARGE_N"
-    run large.value "$BENCH" value "$LARGE_URL" "$LARGE_N"
-    run large.python "$PY" benches/python/ws_bench.py read "$LARGE_URL" "$PY_LARGE_N"
-    for mode in poll-json poll-typed cb-json cb-typed; do
-        run "large.$mode" "$OUT/bench_throughput" "$LARGE_URL" "$LARGE_N" "$mode" 1000
+    log "throughput: large messages (100 streams x 10 values), prebuilt, $LARGE_N per connection"
+    start_sim LARGE --points 100 --values-per-stream 10 --prebuilt 8 --close-after "$LARGE_N" || exit 1
+    LARGE_URL=$(adhoc_all LARGE)
+    for r in $(seq 1 "$REPS"); do
+        run large.frames "$BENCH" frames "$LARGE_URL" "$LARGE_N"
+        run large.discard "$BENCH" discard "$LARGE_URL" "$LARGE_N"
+        run large.value "$BENCH" value "$LARGE_URL" "$LARGE_N"
+        run large.python "$PY" benches/python/ws_bench.py read "$LARGE_URL" "$PY_LARGE_N"
+        for mode in poll-json poll-typed cb-json cb-typed; do
+            run "large.$mode" "$OUT/bench_throughput" "$LARGE_URL" "$LARGE_N" "$mode" 1000
+        done
     done
-done
-run capture.large "$BENCH" capture "$LARGE_URL" "$OUT/large.json"
-stop_sims
+    run capture.large "$BENCH" capture "$LARGE_URL" "$OUT/large.json"
+    stop_sims
+fi
 
-log "latency: paced, stamped at send"
-start_sim LAT1K --points 1 --rate 1000 || exit 1
-start_sim LAT10K --points 1 --rate 10000 || exit 1
-run lat1k.ours "$OUT/bench_latency" "$LAT1K_STREAM" "$LAT1K_N" 500
-run lat1k.bare "$BENCH" latency "$LAT1K_STREAM" "$LAT1K_N" 500
-run lat10k.ours "$OUT/bench_latency" "$LAT10K_STREAM" "$LAT10K_N" 5000
-run lat10k.bare "$BENCH" latency "$LAT10K_STREAM" "$LAT10K_N" 5000
-stop_sims
+if want latency; then
+    log "latency: paced, stamped at send"
+    start_sim LAT1K --points 1 --rate 1000 || exit 1
+    start_sim LAT10K --points 1 --rate 10000 || exit 1
+    run lat1k.ours "$OUT/bench_latency" "$LAT1K_STREAM" "$LAT1K_N" 500
+    run lat1k.bare "$BENCH" latency "$LAT1K_STREAM" "$LAT1K_N" 500
+    run lat10k.ours "$OUT/bench_latency" "$LAT10K_STREAM" "$LAT10K_N" 5000
+    run lat10k.bare "$BENCH" latency "$LAT10K_STREAM" "$LAT10K_N" 5000
+    stop_sims
+fi
 
-log "scale: idle channels with heartbeats (interval 1 s, heartbeatRate=3: one every 3 s)"
-start_sim QUIET --points 1 --quiet --interval-ms 1000 || exit 1
-for n in $SCALE; do
-    run "scale.ours.$n" "$OUT/bench_scale" "$QUIET_STREAM?heartbeatRate=3" "$n" "$IDLE_S"
-    sleep 1
-    run "scale.bare.$n" "$BENCH" scale "$QUIET_STREAM?heartbeatRate=3" "$n" "$IDLE_S"
-    sleep 1
-done
-# Evidence for the memory figure: the same bare client with a 4 KiB WebSocket read buffer.
-n_max=$(echo "$SCALE" | tr ' ' '\n' | sort -n | tail -1)
-run "scale.bare4k.$n_max" env PWA_BENCH_READ_BUFFER=4096 "$BENCH" scale "$QUIET_STREAM?heartbeatRate=3" "$n_max" "$IDLE_S"
-stop_sims
+if want scale; then
+    log "scale: idle channels with heartbeats (interval 1 s, heartbeatRate=3: one every 3 s)"
+    start_sim QUIET --points 1 --quiet --interval-ms 1000 || exit 1
+    for n in $SCALE; do
+        run "scale.ours.$n" "$OUT/bench_scale" "$QUIET_STREAM?heartbeatRate=3" "$n" "$IDLE_S"
+        sleep 1
+        run "scale.bare.$n" "$BENCH" scale "$QUIET_STREAM?heartbeatRate=3" "$n" "$IDLE_S"
+        sleep 1
+    done
+    # Evidence for the memory figure: the same bare client with a 4 KiB WebSocket read buffer.
+    n_max=$(echo "$SCALE" | tr ' ' '\n' | sort -n | tail -1)
+    run "scale.bare4k.$n_max" env PWA_BENCH_READ_BUFFER=4096 "$BENCH" scale "$QUIET_STREAM?heartbeatRate=3" "$n_max" "$IDLE_S"
+    stop_sims
+fi
 
-log "subscription sets: 20,000 points, one value per point per second (event mode)"
-start_sim SUBSET --points 20000 --stream-period-ms 1000 --web-ids-file "$OUT/web-ids-20k.txt" || exit 1
-SUBSET_HTTP=${SUBSET_BASE/#ws:/http:}
-for rep in $(seq 1 "$REPS"); do
-    run subset.set "$BENCH" subset "$SUBSET_HTTP" "$OUT/web-ids-20k.txt" "$IDLE_S" set
-    sleep 1
-    run subset.channels "$BENCH" subset "$SUBSET_HTTP" "$OUT/web-ids-20k.txt" "$IDLE_S" channels
-    sleep 1
-done
-stop_sims
+if want subset; then
+    log "subscription sets: 20,000 points, one value per point per second (event mode)"
+    start_sim SUBSET --points 20000 --stream-period-ms 1000 --web-ids-file "$OUT/web-ids-20k.txt" || exit 1
+    SUBSET_HTTP=${SUBSET_BASE/#ws:/http:}
+    for rep in $(seq 1 "$REPS"); do
+        run subset.set "$BENCH" subset "$SUBSET_HTTP" "$OUT/web-ids-20k.txt" "$SUBSET_S" set
+        sleep 1
+        run subset.channels "$BENCH" subset "$SUBSET_HTTP" "$OUT/web-ids-20k.txt" "$SUBSET_S" channels
+        sleep 1
+    done
+    stop_sims
+fi
 
-log "recovery: simulator restart, reconnect; watchdog"
-start_sim REC --points 1 --interval-ms 20 || exit 1
-start_sim WD --points 1 --interval-ms 20 || exit 1
-run restart.fast "$OUT/bench_recovery" "$REC_STREAM?includeInitialValues=true" restart 500 5 0.1
-run restart.default "$OUT/bench_recovery" "$REC_STREAM?includeInitialValues=true" restart 1000 3 0.5
-run watchdog "$OUT/bench_recovery" "$WD_STREAM?includeInitialValues=true" watchdog 1 0.1
-stop_sims
+if want recovery; then
+    log "recovery: simulator restart, reconnect; watchdog"
+    start_sim REC --points 1 --interval-ms 20 || exit 1
+    start_sim WD --points 1 --interval-ms 20 || exit 1
+    run restart.fast "$OUT/bench_recovery" "$REC_STREAM?includeInitialValues=true" restart 500 5 0.1
+    run restart.default "$OUT/bench_recovery" "$REC_STREAM?includeInitialValues=true" restart 1000 3 0.5
+    run watchdog "$OUT/bench_recovery" "$WD_STREAM?includeInitialValues=true" watchdog 1 0.1
+    stop_sims
+fi
 
-log "message parsing (no network)"
-for size in small large; do
-    if [ -s "$OUT/$size.json" ]; then
-        run "parse.$size.c" "$OUT/bench_parse" "$OUT/$size.json" "$PARSE_S"
-        run "parse.$size.rust" "$BENCH" parse "$OUT/$size.json" "$PARSE_S"
-        run "parse.$size.python" "$PY" benches/python/ws_bench.py parse "$OUT/$size.json" "$PARSE_S"
+if want parse; then
+    log "message parsing (no network)"
+    for size in small large; do
+        if [ -s "$OUT/$size.json" ]; then
+            run "parse.$size.c" "$OUT/bench_parse" "$OUT/$size.json" "$PARSE_S"
+            run "parse.$size.rust" "$BENCH" parse "$OUT/$size.json" "$PARSE_S"
+            run "parse.$size.python" "$PY" benches/python/ws_bench.py parse "$OUT/$size.json" "$PARSE_S"
+        fi
+    done
+fi
+
+if want aio; then
+    log "python asyncio client (piwebasync_c.aio; the original piwebasync beside it when PIWEBASYNC_ORIGINAL names its checkout)"
+    if [ -n "${PIWEBASYNC_ORIGINAL:-}" ]; then
+        # shellcheck disable=SC2086
+        BENCH=only PIWEBASYNC_LIB=$LIB/libpiwebasync.so SIM_BIN=$SIM_BIN \
+            scripts/compare-piwebasync.sh $PIWEBASYNC_ORIGINAL > /dev/null
+    else
+        PIWEBASYNC_LIB=$LIB/libpiwebasync.so SIM_BIN=$SIM_BIN benches/python/aio-bench.sh > /dev/null
     fi
-done
-
-log "python asyncio client (piwebasync_c.aio; the original piwebasync beside it when PIWEBASYNC_ORIGINAL names its checkout)"
-if [ -n "${PIWEBASYNC_ORIGINAL:-}" ]; then
-    # shellcheck disable=SC2086
-    BENCH=only PIWEBASYNC_LIB=$LIB/libpiwebasync.so SIM_BIN=$SIM_BIN \
-        scripts/compare-piwebasync.sh $PIWEBASYNC_ORIGINAL > /dev/null
-else
-    PIWEBASYNC_LIB=$LIB/libpiwebasync.so SIM_BIN=$SIM_BIN benches/python/aio-bench.sh > /dev/null
 fi
 
 log "report"
