@@ -33,6 +33,9 @@
  *   full, the channel stops reading its socket: memory stays flat and no message is dropped.
  * - pwa_channel_poll_next returns buffered messages first, also after the channel closed, then
  *   its terminal status on every later call.
+ * - Callbacks run on a thread of the channel's own, or (callback_thread=shared) on one
+ *   process-wide thread shared by every channel opened so; there a callback that blocks stalls
+ *   them all: pause the channel (pwa_channel_pause_delivery) instead of waiting for room.
  */
 
 
@@ -247,6 +250,19 @@
  *   the typed accessors. `auto`: the network thread when the consumer is behind, else the
  *   consumer on its first typed access. `true`: always the network thread. `false`: only on the
  *   first typed access (never, for callers that only read the JSON text).
+ * - callback_thread (own or shared; default own): Which thread runs the callbacks of a channel
+ *   opened with callbacks. `own`: a thread of the channel's own (a thread and its stack per
+ *   channel), so a slow or blocking callback of one channel does not delay any other. `shared`:
+ *   one process-wide thread, started on first use, runs the callbacks of every channel opened
+ *   with `shared`, the channels taking turns (at most 64 callbacks each); each channel's
+ *   callbacks still come in order, the closed event exactly once and last, none for a channel
+ *   whose open failed, and none after `pwa_channel_free` returned (which still waits for a
+ *   callback of that channel that is running). It saves the thread per channel (about 150 KiB of
+ *   memory each), but a callback that blocks or is slow stalls every channel on that thread: use
+ *   `shared` only for callbacks that hand the message on and return (to an event loop, a queue),
+ *   and where the consumer is full, pause the channel (`pwa_channel_pause_delivery`) instead of
+ *   waiting in the callback. Without callbacks the key has no effect; subscription sets ignore
+ *   it (a set's shards always share one thread of the set's own).
  * - gap_fill (bool; default false): After a reconnect, and after an update for the streams
  *   both endpoints share, fetch the recorded values archived since the newest value delivered
  *   per stream (`streams/{webId}/recorded`, `streamsets/recorded`,
@@ -450,9 +466,13 @@ typedef void (*pwa_state_cb)(void *user_data, pwa_channel_t channel, const pwa_s
  * Rules: each channel has one callback thread of its own (never a network thread, never
  * under a library lock), so callbacks of one channel run one at a time, in order, and a slow
  * callback delays only its own channel (its queue fills, then its socket is not read: nothing
- * is dropped). From inside a callback, `pwa_channel_close` and all non-blocking calls work;
- * blocking calls (`pwa_channel_free`, `pwa_channel_poll_next` with a timeout other than 0,
- * `pwa_channel_update`, `pwa_channel_open`, `pwa_shutdown`) return `PWA_ERR_RECURSIVE_CALL`.
+ * is dropped). With `callback_thread=shared` in its configuration the channel's callbacks run
+ * instead on one process-wide thread shared by every channel opened so, the channels taking
+ * turns: the same order and `PWA_EVENT_CLOSED` rules hold, but a slow or blocking callback
+ * delays every channel on that thread. From inside a callback, `pwa_channel_close` and all
+ * non-blocking calls work; blocking calls (`pwa_channel_free`, `pwa_channel_poll_next` with a
+ * timeout other than 0, `pwa_channel_update`, `pwa_channel_open`, `pwa_shutdown`) return
+ * `PWA_ERR_RECURSIVE_CALL`.
  * `PWA_EVENT_CLOSED` is delivered exactly once and is the last callback of a channel; after
  * `pwa_channel_free` returns, no callback of that channel runs.
  */
@@ -1247,6 +1267,18 @@ pwa_status pwa_channel_update(pwa_channel_t h, const char *url, int32_t rollback
  * an ended channel is fine. Thread-safe, non-blocking.
  */
 pwa_status pwa_channel_close(pwa_channel_t h);
+
+/**
+ * Hold back (`paused` non-zero) or resume (0) the channel's callbacks, for a callback whose
+ * consumer is full: pausing and returning, instead of blocking in the callback, keeps the
+ * callback thread free for the other channels (with `callback_thread=shared` a blocking
+ * callback stalls every channel on the shared thread). While paused no callback of this
+ * channel runs (one under way finishes), its queue fills, and then the channel stops reading
+ * its socket: nothing is dropped. Resume when the consumer has room again. `pwa_channel_free`
+ * and `pwa_shutdown` resume it for good (its `PWA_EVENT_CLOSED` is still delivered). No effect
+ * on a channel without callbacks. Thread-safe, non-blocking, callable from inside a callback.
+ */
+pwa_status pwa_channel_pause_delivery(pwa_channel_t h, int32_t paused);
 
 /**
  * Release the channel: buffered messages are discarded, a poll blocked on it in another thread

@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use std::thread::JoinHandle;
 
 use crate::callback_thread::refuse_if_in_callback;
-use crate::config::ChannelConfig;
-use crate::delivery::{self, Callbacks, DeliveryGroup, GroupMember};
+use crate::config::{CallbackThread, ChannelConfig};
+use crate::delivery::{self, Callbacks, DeliveryGroup, GroupMember, Pause};
 use crate::engine::{self, ChannelOptions, ChannelState, Shared, Stats, TaskHandle};
 use crate::error::Error;
 use crate::error::ErrorKind;
@@ -35,10 +35,12 @@ impl Channel {
         Self::open_with_callbacks(url, config, Callbacks::default())
     }
 
-    /// Like `open`, with callbacks run on a thread of the channel's own, in order: messages
-    /// (if `on_message` is set; `poll_next` is then refused) and state events (if `on_state`
-    /// is set; `Closed` comes exactly once and last). Callbacks start after the channel is
-    /// open; a failed open calls none.
+    /// Like `open`, with callbacks run in order on a thread the library owns: messages (if
+    /// `on_message` is set; `poll_next` is then refused) and state events (if `on_state` is
+    /// set; `Closed` comes exactly once and last). Callbacks start after the channel is open;
+    /// a failed open calls none. The thread is the channel's own, or with
+    /// `config.callback_thread` = [`CallbackThread::Shared`] one process-wide thread shared
+    /// with every other channel opened so (a callback that blocks stalls them all).
     pub fn open_with_callbacks(
         url: &str,
         config: &ChannelConfig,
@@ -48,7 +50,8 @@ impl Channel {
     }
 
     /// Like `open_with_callbacks`, with the callbacks run by `group`'s thread (shared with
-    /// the group's other channels) instead of a thread of the channel's own.
+    /// the group's other channels) instead of a thread of the channel's own;
+    /// `config.callback_thread` is not looked at.
     pub(crate) fn open_in_group(
         url: &str,
         config: &ChannelConfig,
@@ -70,12 +73,18 @@ impl Channel {
         let options = Arc::new(config.options_for(&target)?);
         let keep_events = callbacks.on_state.is_some();
         let delivers_messages = callbacks.on_message.is_some();
-        let (on_ready, member, own_callbacks) = match group {
-            Some(group) if !callbacks.is_empty() => {
-                let (hook, member) = group.join(callbacks);
-                (Some(hook), Some(member), None)
-            }
-            _ => (None, None, Some(callbacks).filter(|c| !c.is_empty())),
+        let joined = if callbacks.is_empty() {
+            Err(callbacks)
+        } else if let Some(group) = group {
+            Ok(group.join(callbacks))
+        } else if config.callback_thread == CallbackThread::Shared {
+            delivery::join_shared(callbacks)
+        } else {
+            Err(callbacks)
+        };
+        let (on_ready, member, own_callbacks) = match joined {
+            Ok((hook, member)) => (Some(hook), Some(member), None),
+            Err(callbacks) => (None, None, Some(callbacks).filter(|c| !c.is_empty())),
         };
         let shared = Arc::new(Shared::new(
             options.max_queue,
@@ -92,10 +101,12 @@ impl Channel {
                 return Err(e);
             }
         };
+        let pause = member.as_ref().map(GroupMember::pause).unwrap_or_default();
         let life = Arc::new(Lifeline {
             shared: shared.clone(),
             task,
             delivery: Mutex::new(None),
+            pause: pause.clone(),
         });
         register(&life);
         let channel = Channel {
@@ -107,7 +118,7 @@ impl Channel {
             member.start(shared);
             Deliverer::Group(member)
         } else if let Some(callbacks) = own_callbacks {
-            Deliverer::Thread(delivery::start(shared, callbacks).map_err(|e| {
+            Deliverer::Thread(delivery::start(shared, callbacks, pause).map_err(|e| {
                 Error::new(
                     ErrorKind::Internal,
                     format!("could not start the callback thread: {e}"),
@@ -177,6 +188,17 @@ impl Channel {
         self.life.task.update(target, rollback)
     }
 
+    /// Hold back (`true`) or resume (`false`) the channel's callbacks, e.g. while the
+    /// consumer they hand messages to is full, instead of blocking in a callback (which, with
+    /// `callback_thread=shared`, would stall every channel on the shared thread). While
+    /// paused no callback of this channel runs (one already under way finishes), its queue
+    /// fills, and then the channel stops reading its socket: nothing is dropped. Returns at
+    /// once; callable from inside a callback. `dispose`, dropping the channel and `shutdown`
+    /// resume it for good (its `Closed` is owed). No effect without callbacks.
+    pub fn pause_delivery(&self, paused: bool) {
+        self.life.pause.set(paused);
+    }
+
     /// Ask for a graceful close and return at once. Idempotent.
     pub fn close(&self) {
         self.life.task.close();
@@ -196,6 +218,7 @@ impl Channel {
     /// second plus the time a running callback takes.
     pub fn dispose(&self) -> Result<(), Error> {
         refuse_if_in_callback("freeing a channel")?;
+        self.life.pause.end();
         self.life.shared.queue.abandon();
         self.life.task.close();
         // The engine gives the close handshake free_grace once the queue is abandoned; wait a
@@ -263,6 +286,7 @@ impl Drop for Channel {
     /// messages and `Closed` and ends by itself. Without a message callback, buffered messages
     /// are discarded (nobody can poll them).
     fn drop(&mut self) {
+        self.life.pause.end();
         if !self.delivers_messages {
             // Nobody can poll this channel any more: what it would still read is waste.
             self.life.shared.queue.abandon();
@@ -277,13 +301,16 @@ struct Lifeline {
     shared: Arc<Shared>,
     task: TaskHandle,
     delivery: Mutex<Option<Deliverer>>,
+    /// Outside `delivery`'s lock: a callback may pause while `dispose` waits under it.
+    pause: Arc<Pause>,
 }
 
 /// Who runs a channel's callbacks.
 enum Deliverer {
     /// A thread of the channel's own.
     Thread(JoinHandle<()>),
-    /// A thread shared with the other channels of a group (a subscription set's shards).
+    /// A thread shared with the other channels of a group (a subscription set's shards, or
+    /// every channel opened with `callback_thread=shared`).
     Group(GroupMember),
 }
 
@@ -339,12 +366,17 @@ pub(crate) fn shutdown_all(deadline: Instant) {
         .filter_map(Weak::upgrade)
         .collect();
     for c in &live {
+        // Paused deliveries resume: the queues drain and every `Closed` is delivered.
+        c.pause.end();
         c.task.close();
     }
     for c in &live {
         c.shared.queue.wait_end(left());
     }
     engine::runtime::shutdown(left());
+    // The shared callback thread ends, as the channels' own threads do, once its channels
+    // delivered `Closed`.
+    delivery::release_shared();
     for c in &live {
         c.join_delivery(Some(left()));
     }

@@ -30,6 +30,29 @@ use crate::error::{Error, ErrorKind};
 use crate::secret::{check_secret, Credentials, Secret};
 use crate::wire::{ConnectOptions, NegotiateOptions, ServiceName, Target, TlsOptions};
 
+/// Which thread runs a channel's callbacks (`callback_thread`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CallbackThread {
+    /// A thread of the channel's own: a slow or blocking callback delays no other channel.
+    #[default]
+    Own,
+    /// One process-wide thread shared by every channel opened with `Shared`, the channels
+    /// taking turns; each channel's callbacks still in order with `Closed` once and last. A
+    /// callback that blocks stalls every channel on that thread. Subscription sets ignore
+    /// it: their shards share a thread of the set's own.
+    Shared,
+}
+
+impl CallbackThread {
+    /// The key's value for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            CallbackThread::Own => "own",
+            CallbackThread::Shared => "shared",
+        }
+    }
+}
+
 /// How a channel connects and behaves. `Default` gives the documented defaults.
 pub struct ChannelConfig {
     /// Reconnect in the background after a dropped connection (default false, as piwebasync).
@@ -77,6 +100,9 @@ pub struct ChannelConfig {
     pub reconnect_on_auth_failure: bool,
     /// Where messages are parsed (default `Auto`); see [`ParseOnReceive`].
     pub parse_on_receive: ParseOnReceive,
+    /// Which thread runs the channel's callbacks (`callback_thread`, default `Own`); see
+    /// [`CallbackThread`].
+    pub callback_thread: CallbackThread,
     /// Fill the gaps of reconnects and updates from recorded values (`gap_fill`, default
     /// false).
     pub gap_fill: bool,
@@ -191,6 +217,7 @@ impl Default for ChannelConfig {
             max_channels: 0,
             reconnect_on_auth_failure: false,
             parse_on_receive: ParseOnReceive::Auto,
+            callback_thread: CallbackThread::Own,
             gap_fill: false,
             gap_fill_max_span: None,
             gap_fill_max_values: None,
@@ -313,6 +340,7 @@ impl ChannelConfig {
                 ParseOnReceive::Never => "false",
             }
             .to_string(),
+            "callback_thread" => self.callback_thread.name().to_string(),
             "origin" => self.origin.clone().unwrap_or_default(),
             "auth" => self.auth.name().to_string(),
             "username" => self.username.clone(),
@@ -356,6 +384,13 @@ impl ChannelConfig {
                     ParseOnReceive::Always
                 } else {
                     ParseOnReceive::Never
+                }
+            }
+            "callback_thread" => {
+                self.callback_thread = match v.to_ascii_lowercase().as_str() {
+                    "own" => CallbackThread::Own,
+                    "shared" => CallbackThread::Shared,
+                    _ => return Err(bad(key, v, "expected own or shared")),
                 }
             }
             "dead_channel_timeout" => self.dead_channel_timeout = parse_optional_secs(key, v)?,
@@ -1059,6 +1094,23 @@ mod tests {
             c.set("parse_on_receive", v).unwrap();
             assert_eq!(c.parse_on_receive, want, "{v}");
         }
+        assert_eq!(c.callback_thread, CallbackThread::Own);
+        for (v, want) in [
+            ("shared", CallbackThread::Shared),
+            ("OWN", CallbackThread::Own),
+            (" Shared ", CallbackThread::Shared),
+        ] {
+            c.set("callback_thread", v).unwrap();
+            assert_eq!(c.callback_thread, want, "{v}");
+            assert_eq!(c.get("callback_thread").unwrap(), want.name());
+        }
+        let e = c.set("callback_thread", "pool").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(
+            e.message().contains("'callback_thread'") && e.message().contains("own or shared"),
+            "{e}"
+        );
+        assert_eq!(c.callback_thread, CallbackThread::Shared, "unchanged");
         c.set("header.X-Test", "a b").unwrap();
         c.set("header.x-test", "c").unwrap();
         assert_eq!(c.headers, vec![("x-test".to_string(), "c".to_string())]);
@@ -1066,6 +1118,8 @@ mod tests {
         for (k, v) in [
             ("reconnect", "maybe"),
             ("parse_on_receive", "sometimes"),
+            ("callback_thread", "pool"),
+            ("callback_thread", ""),
             ("open_timeout", "0"),
             ("open_timeout", "-1"),
             ("ping_timeout", "NaN"),

@@ -5,10 +5,14 @@
 //! The shards of a subscription set share one thread instead ([`DeliveryGroup`]): their
 //! messages go to one callback anyway, and a thread per shard cost a thread switch per
 //! message (hundreds of shards, thousands of messages a second).
+//!
+//! Channels opened with `callback_thread=shared` share one process-wide group
+//! ([`join_shared`]): a thread (and its stack) per channel is most of a channel's memory, and
+//! callbacks that only hand messages on (the asyncio binding's) need no thread each.
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -39,6 +43,7 @@ impl Callbacks {
 pub(crate) fn start(
     shared: Arc<Shared>,
     mut callbacks: Callbacks,
+    pause: Arc<Pause>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("piwebasync-callbacks".into())
@@ -46,9 +51,85 @@ pub(crate) fn start(
             mark_callback_thread();
             let with_messages = callbacks.on_message.is_some();
             while let Some(item) = shared.queue.next_delivery(with_messages) {
+                pause.wait_resumed();
                 hand_over(&mut callbacks, item);
             }
         })
+}
+
+/// Whether a channel's deliveries are held back ([`crate::Channel::pause_delivery`]): while
+/// they are, no callback of the channel runs, its queue fills and then the channel stops
+/// reading its socket (nothing is dropped). A callback whose consumer is behind pauses its
+/// channel instead of blocking the thread, which a shared thread cannot afford.
+#[derive(Default)]
+pub(crate) struct Pause {
+    state: Mutex<PauseState>,
+    /// A channel's own thread waits here while paused.
+    resumed: Condvar,
+}
+
+#[derive(Default)]
+struct PauseState {
+    paused: bool,
+    /// Disposed, dropped or shut down: deliveries go on to `Closed`, pausing does nothing.
+    ended: bool,
+    /// The group member to visit when resumed.
+    member: Option<(Weak<GroupInner>, u64)>,
+}
+
+impl Pause {
+    fn for_member(group: Weak<GroupInner>, id: u64) -> Pause {
+        Pause {
+            state: Mutex::new(PauseState {
+                member: Some((group, id)),
+                ..PauseState::default()
+            }),
+            resumed: Condvar::new(),
+        }
+    }
+
+    /// Hold back (`true`) or resume (`false`) the deliveries. Does not block.
+    pub fn set(&self, paused: bool) {
+        let mut st = lock(&self.state);
+        if st.ended || st.paused == paused {
+            return;
+        }
+        st.paused = paused;
+        if !paused {
+            self.resume(st);
+        }
+    }
+
+    /// For good: resume, and ignore later pauses (the channel's `Closed` is owed).
+    pub fn end(&self) {
+        let mut st = lock(&self.state);
+        st.ended = true;
+        if st.paused {
+            st.paused = false;
+            self.resume(st);
+        }
+    }
+
+    fn resume(&self, st: MutexGuard<'_, PauseState>) {
+        let member = st.member.clone();
+        drop(st);
+        self.resumed.notify_all();
+        // A paused member is not visited (its queue does not tell the group again): visit it.
+        if let Some(group) = member.as_ref().and_then(|(g, _)| g.upgrade()) {
+            group.make_ready(member.map_or(0, |(_, id)| id));
+        }
+    }
+
+    fn is_paused(&self) -> bool {
+        lock(&self.state).paused
+    }
+
+    fn wait_resumed(&self) {
+        let mut st = lock(&self.state);
+        while st.paused {
+            st = self.resumed.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+    }
 }
 
 fn hand_over(callbacks: &mut Callbacks, item: Delivery) {
@@ -107,6 +188,7 @@ struct GroupState {
 
 struct Member {
     shared: Option<Arc<Shared>>,
+    pause: Arc<Pause>,
     /// `None` while its turn runs (taken out, so no lock is held around a callback).
     callbacks: Option<Callbacks>,
     /// Opened: its deliveries may start (a channel whose open fails calls no callback).
@@ -117,10 +199,16 @@ struct Member {
 pub(crate) struct GroupMember {
     group: Arc<GroupInner>,
     id: u64,
+    pause: Arc<Pause>,
 }
 
 impl DeliveryGroup {
+    /// A group for a subscription set's shards.
     pub fn new() -> std::io::Result<DeliveryGroup> {
+        Self::with_thread_name("piwebasync-set-callbacks")
+    }
+
+    fn with_thread_name(name: &str) -> std::io::Result<DeliveryGroup> {
         let inner = Arc::new(GroupInner {
             state: Mutex::new(GroupState::default()),
             ready: Condvar::new(),
@@ -128,7 +216,7 @@ impl DeliveryGroup {
         });
         let worker = inner.clone();
         std::thread::Builder::new()
-            .name("piwebasync-set-callbacks".into())
+            .name(name.into())
             .spawn(move || {
                 mark_callback_thread();
                 worker.run();
@@ -143,16 +231,18 @@ impl DeliveryGroup {
         let mut st = lock(&self.inner.state);
         let id = st.next_id;
         st.next_id += 1;
+        let weak: Weak<GroupInner> = Arc::downgrade(&self.inner);
+        let pause = Arc::new(Pause::for_member(weak.clone(), id));
         st.members.insert(
             id,
             Member {
                 shared: None,
+                pause: pause.clone(),
                 callbacks: Some(callbacks),
                 started: false,
             },
         );
         drop(st);
-        let weak: Weak<GroupInner> = Arc::downgrade(&self.inner);
         let hook: ReadyHook = Box::new(move || {
             if let Some(group) = weak.upgrade() {
                 group.make_ready(id);
@@ -163,6 +253,7 @@ impl DeliveryGroup {
             GroupMember {
                 group: self.inner.clone(),
                 id,
+                pause,
             },
         )
     }
@@ -176,6 +267,11 @@ impl Drop for DeliveryGroup {
 }
 
 impl GroupMember {
+    /// Holds back this member's deliveries (the group's thread goes on with the others).
+    pub fn pause(&self) -> Arc<Pause> {
+        self.pause.clone()
+    }
+
     /// The member's channel is open: deliver what its queue holds and will hold.
     pub fn start(&self, shared: Arc<Shared>) {
         let mut st = lock(&self.group.state);
@@ -193,6 +289,8 @@ impl GroupMember {
     pub fn leave(&self) {
         lock(&self.group.state).members.remove(&self.id);
         self.group.finished.notify_all();
+        // The thread of a released group ends once it has no member: wake it to see that.
+        self.group.ready.notify_all();
     }
 
     /// Wait (at most `limit`, `None` = no limit) until the member delivered `Closed`. True
@@ -255,10 +353,16 @@ impl GroupInner {
             let (Some(mut callbacks), Some(shared)) = (m.callbacks.take(), m.shared.clone()) else {
                 continue;
             };
+            let pause = m.pause.clone();
             drop(st);
             let with_messages = callbacks.on_message.is_some();
             let mut turn = Turn::More;
             for _ in 0..TURN {
+                if pause.is_paused() {
+                    // Not visited again until resumed (`Pause::resume` makes it ready).
+                    turn = Turn::Idle;
+                    break;
+                }
                 match shared.queue.try_next_delivery(with_messages) {
                     NextDelivery::Ready(item) => hand_over(&mut callbacks, item),
                     NextDelivery::Idle => {
@@ -291,6 +395,52 @@ impl GroupInner {
             }
         }
     }
+}
+
+/// The process-wide group of the channels opened with `callback_thread=shared`.
+static SHARED: Mutex<SharedGroup> = Mutex::new(SharedGroup::NotYet);
+
+enum SharedGroup {
+    /// No channel asked for it yet: its thread starts with the first.
+    NotYet,
+    Running(DeliveryGroup),
+    /// The library was shut down: the thread ends once its members delivered `Closed`.
+    ShutDown,
+}
+
+/// Reserve a member of the process-wide shared group (started on first use) for a channel
+/// about to open with `callbacks`, as [`DeliveryGroup::join`]. The callbacks come back when
+/// there is no shared group to join (the library was shut down, where the open fails anyway,
+/// or its thread could not start): the caller delivers them as without the group.
+pub(crate) fn join_shared(callbacks: Callbacks) -> Result<(ReadyHook, GroupMember), Callbacks> {
+    let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let SharedGroup::NotYet = *shared {
+        match DeliveryGroup::with_thread_name("piwebasync-shared-callbacks") {
+            Ok(group) => *shared = SharedGroup::Running(group),
+            Err(e) => {
+                log_line!(
+                    LogLevel::Warn,
+                    "could not start the shared callback thread ({e}): a thread of its own instead"
+                );
+                return Err(callbacks);
+            }
+        }
+    }
+    match &*shared {
+        SharedGroup::Running(group) => Ok(group.join(callbacks)),
+        _ => Err(callbacks),
+    }
+}
+
+/// At shutdown: the shared group takes no member any more, and its thread ends once every
+/// member delivered its `Closed` (as a channel's own thread does).
+pub(crate) fn release_shared() {
+    let old = std::mem::replace(
+        &mut *SHARED.lock().unwrap_or_else(PoisonError::into_inner),
+        SharedGroup::ShutDown,
+    );
+    // Dropped outside the lock: marks the group released and wakes its thread.
+    drop(old);
 }
 
 /// How a member's turn ended.

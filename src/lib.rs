@@ -36,7 +36,9 @@ pub mod urls;
 
 pub use callback_thread::in_callback;
 pub use channel::Channel;
-pub use config::{AuthMethod, CaFileMode, ChannelConfig, KeySpec, ParseOnReceive, KEY_SPECS};
+pub use config::{
+    AuthMethod, CaFileMode, CallbackThread, ChannelConfig, KeySpec, ParseOnReceive, KEY_SPECS,
+};
 pub use delivery::Callbacks;
 pub use engine::{ChannelState, Stats};
 pub use error::{Error, ErrorKind};

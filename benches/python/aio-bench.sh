@@ -39,7 +39,7 @@ for side in "${sides[@]}"; do
         sleep 1
     done
 done
-for mode in poll callback; do  # where the asyncio client's memory per channel goes
+for mode in poll callback shared; do  # where the asyncio client's memory per channel goes
     PIWEBASYNC_IMPL=piwebasync_c.aio PYTHONPATH=$PWD/bindings/python timeout 300 python3 \
         benches/python/aio_bench.py modes "$QUIET_ADHOC" "${CHANNELS:-1000}" "$mode" >> "$RES" \
         2> "$OUT/last.err" || { echo "aio-bench: modes $mode failed: $(tail -1 "$OUT/last.err")" >&2; status=1; }
@@ -70,12 +70,15 @@ for i in impls:
               f"{m['rss_kib_per_channel']:.0f} KiB | {m['rss_mib_before']:.0f} / {m['rss_mib_total']:.0f} MiB | "
               f"{m['max_loop_lag_ms']:.1f} ms | {m['close_s']:.2f} s |")
 p, c = get.get(("piwebasync_c.aio", "mode.poll")), get.get(("piwebasync_c.aio", "mode.callback"))
-if p and c:
+s = get.get(("piwebasync_c.aio", "mode.shared"))
+if p and c and s:
     print()
     print(f"The same {p['channels']:,} channels with the synchronous binding: poll mode "
           f"{p['rss_kib_per_channel']:.0f} KiB RSS each ({p['threads_added']} threads added), "
-          f"callback mode (as the asyncio client runs them) {c['rss_kib_per_channel']:.0f} KiB "
-          f"each ({c['threads_added']:,} threads added: the library's callback thread per channel).")
+          f"callback mode with a thread each (callback_thread=own) {c['rss_kib_per_channel']:.0f} KiB "
+          f"each ({c['threads_added']:,} threads added), callback mode on the shared thread "
+          f"(callback_thread=shared, as the asyncio client runs them) "
+          f"{s['rss_kib_per_channel']:.0f} KiB each ({s['threads_added']} threads added).")
 PY
 cat "$OUT/results.md"
 exit "$status"

@@ -15,9 +15,10 @@ values) on the same simulators.
 
 Usage: aio_bench.py rates SMALL_URL LARGE_URL
        aio_bench.py many QUIET_URL CHANNELS
-       aio_bench.py modes QUIET_URL CHANNELS poll|callback   (piwebasync_c only: RSS per channel of the
-           synchronous binding's channels in poll mode and in callback mode, which the asyncio
-           client uses: where its memory per channel goes)
+       aio_bench.py modes QUIET_URL CHANNELS poll|callback|shared   (piwebasync_c only: RSS per
+           channel of the synchronous binding's channels in poll mode, in callback mode with a
+           thread per channel, and in callback mode on the shared thread (callback_thread=shared),
+           which the asyncio client uses: where its memory per channel goes)
 Prints one JSON object per measurement, one per line.
 """
 
@@ -135,12 +136,14 @@ def threads():
     return 0
 
 
-def modes(url, count_, callbacks):
+def modes(url, count_, mode):
     import piwebasync_c as pwa
     cfg = {"parse_on_receive": "false"}
+    if mode == "shared":
+        cfg["callback_thread"] = "shared"
     r0, th0 = rss_kib(), threads()
-    if callbacks:
-        chs = [pwa.Channel(url, cfg, on_message=lambda m: None, _raw_messages=True)
+    if mode != "poll":
+        chs = [pwa.Channel(url, cfg, on_message=lambda m, h: None, _raw_messages=True)
                for _ in range(count_)]
     else:
         chs = [pwa.Channel(url, cfg) for _ in range(count_)]
@@ -171,7 +174,7 @@ def main():
     elif sys.argv[1] == "modes":
         import piwebasync_c
         piwebasync_c.version()
-        emit(f"mode.{sys.argv[4]}", modes(sys.argv[2], int(sys.argv[3]), sys.argv[4] == "callback"))
+        emit(f"mode.{sys.argv[4]}", modes(sys.argv[2], int(sys.argv[3]), sys.argv[4]))
     else:
         raise SystemExit(__doc__)
 

@@ -43,9 +43,13 @@ pub type pwa_state_cb = Option<
 /// Rules: each channel has one callback thread of its own (never a network thread, never
 /// under a library lock), so callbacks of one channel run one at a time, in order, and a slow
 /// callback delays only its own channel (its queue fills, then its socket is not read: nothing
-/// is dropped). From inside a callback, `pwa_channel_close` and all non-blocking calls work;
-/// blocking calls (`pwa_channel_free`, `pwa_channel_poll_next` with a timeout other than 0,
-/// `pwa_channel_update`, `pwa_channel_open`, `pwa_shutdown`) return `PWA_ERR_RECURSIVE_CALL`.
+/// is dropped). With `callback_thread=shared` in its configuration the channel's callbacks run
+/// instead on one process-wide thread shared by every channel opened so, the channels taking
+/// turns: the same order and `PWA_EVENT_CLOSED` rules hold, but a slow or blocking callback
+/// delays every channel on that thread. From inside a callback, `pwa_channel_close` and all
+/// non-blocking calls work; blocking calls (`pwa_channel_free`, `pwa_channel_poll_next` with a
+/// timeout other than 0, `pwa_channel_update`, `pwa_channel_open`, `pwa_shutdown`) return
+/// `PWA_ERR_RECURSIVE_CALL`.
 /// `PWA_EVENT_CLOSED` is delivered exactly once and is the last callback of a channel; after
 /// `pwa_channel_free` returns, no callback of that channel runs.
 #[repr(C)]

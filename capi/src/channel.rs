@@ -224,6 +224,22 @@ pub extern "C" fn pwa_channel_close(h: pwa_channel_t) -> pwa_status {
     })
 }
 
+/// Hold back (`paused` non-zero) or resume (0) the channel's callbacks, for a callback whose
+/// consumer is full: pausing and returning, instead of blocking in the callback, keeps the
+/// callback thread free for the other channels (with `callback_thread=shared` a blocking
+/// callback stalls every channel on the shared thread). While paused no callback of this
+/// channel runs (one under way finishes), its queue fills, and then the channel stops reading
+/// its socket: nothing is dropped. Resume when the consumer has room again. `pwa_channel_free`
+/// and `pwa_shutdown` resume it for good (its `PWA_EVENT_CLOSED` is still delivered). No effect
+/// on a channel without callbacks. Thread-safe, non-blocking, callable from inside a callback.
+#[no_mangle]
+pub extern "C" fn pwa_channel_pause_delivery(h: pwa_channel_t, paused: i32) -> pwa_status {
+    guard(|| {
+        lookup(h)?.channel.pause_delivery(paused != 0);
+        Ok(PWA_OK)
+    })
+}
+
 /// Release the channel: buffered messages are discarded, a poll blocked on it in another thread
 /// returns `PWA_ERR_INVALID_HANDLE` at once, the channel is closed (the close frame is sent
 /// and the server's answer awaited at most 250 ms; nothing the server sends meanwhile is

@@ -140,6 +140,13 @@ pub const KEY_SPECS: &[KeySpec] = &[
         doc: "Which thread parses a message for the typed accessors. `auto`: the network thread when the consumer is behind, else the consumer on its first typed access. `true`: always the network thread. `false`: only on the first typed access (never, for callers that only read the JSON text).",
     },
     KeySpec {
+        name: "callback_thread",
+        kind: "own or shared",
+        default: "own",
+        secret: false,
+        doc: "Which thread runs the callbacks of a channel opened with callbacks. `own`: a thread of the channel's own (a thread and its stack per channel), so a slow or blocking callback of one channel does not delay any other. `shared`: one process-wide thread, started on first use, runs the callbacks of every channel opened with `shared`, the channels taking turns (at most 64 callbacks each); each channel's callbacks still come in order, the closed event exactly once and last, none for a channel whose open failed, and none after `pwa_channel_free` returned (which still waits for a callback of that channel that is running). It saves the thread per channel (about 150 KiB of memory each), but a callback that blocks or is slow stalls every channel on that thread: use `shared` only for callbacks that hand the message on and return (to an event loop, a queue), and where the consumer is full, pause the channel (`pwa_channel_pause_delivery`) instead of waiting in the callback. Without callbacks the key has no effect; subscription sets ignore it (a set's shards always share one thread of the set's own).",
+    },
+    KeySpec {
         name: "gap_fill",
         kind: "bool",
         default: "false",

@@ -535,6 +535,55 @@ class TestCloseCancelBackpressure(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(stamps, sorted(stamps))
             self.assertGreater(channel.stats().messages, before)
 
+    async def test_a_consumer_that_is_behind_does_not_stall_the_other_channels(self):
+        # Both on the library's shared callback thread (the default): the full one is paused,
+        # never waited for, so the other goes on.
+        async with WebsocketClient(sim("PWA_SIM_STREAM"), max_queue=2,
+                                   config={"max_queue": 4}) as idle, \
+                WebsocketClient(sim("PWA_SIM2_STREAM"), max_queue=2) as busy:
+            shared = idle._shared
+            self.assertTrue(await until(lambda: shared.paused and len(shared.buf) >= 2))
+            # 0.6 s of data (busy buffers at most 2) while idle stays full
+            ms = await data_messages(busy, 30)
+            self.assertEqual(len(ms), 30)
+            self.assertTrue(shared.paused)
+            self.assertLessEqual(len(shared.buf), 2)
+            ms = await data_messages(idle, 20)  # resumed by recv(), in order
+            stamps = [m.items[0]["Items"][0]["Timestamp"] for m in ms]
+            self.assertEqual(stamps, sorted(stamps))
+
+
+class TestCallbackThread(unittest.IsolatedAsyncioTestCase):
+    @staticmethod
+    def threads():
+        return len(os.listdir("/proc/self/task"))
+
+    async def opened(self, n, config):
+        request = sim("PWA_SIM_ADHOC")
+        clients = [WebsocketClient(request, config=config) for _ in range(n)]
+        before = self.threads()
+        await asyncio.wait_for(asyncio.gather(*(c.connect() for c in clients)), 60)
+        await asyncio.wait_for(asyncio.gather(*(data_messages(c, 1) for c in clients)), 60)
+        added = self.threads() - before
+        await asyncio.wait_for(asyncio.gather(*(c.close() for c in clients)), 60)
+        return clients, added
+
+    @unittest.skipUnless(os.path.isdir("/proc/self/task"), "threads counted in /proc")
+    async def test_channels_share_one_callback_thread_unless_config_says_own(self):
+        n = 30
+        clients, shared = await self.opened(n, None)
+        self.assertEqual(clients[0]._config_keys["callback_thread"], "shared")
+        # At most the library's shared thread and runtime and the loop's executor threads.
+        self.assertLess(shared, n // 2, f"{shared} threads added by {n} shared channels")
+        clients, own = await self.opened(n, {"callback_thread": "own"})
+        self.assertEqual(clients[0]._config_keys["callback_thread"], "own")
+        self.assertGreaterEqual(own, n, f"{own} threads added by {n} channels with own")
+
+    async def test_a_bad_callback_thread_is_refused_naming_the_key(self):
+        with self.assertRaises(pwa.PiError) as cm:
+            WebsocketClient(sim("PWA_SIM_STREAM"), config={"callback_thread": "pool"})
+        self.assertIn("callback_thread", str(cm.exception))
+
 
 def setUpModule():
     import faulthandler

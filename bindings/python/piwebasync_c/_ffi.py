@@ -371,6 +371,8 @@ pwa_channel_poll_next = _proto(
     "pwa_channel_poll_next", pwa_status, pwa_channel_t, c_int32, P(pwa_message_p))
 pwa_channel_update = _proto("pwa_channel_update", pwa_status, pwa_channel_t, c_char_p, c_int32)
 pwa_channel_close = _proto("pwa_channel_close", pwa_status, pwa_channel_t)
+pwa_channel_pause_delivery = _proto(
+    "pwa_channel_pause_delivery", pwa_status, pwa_channel_t, c_int32)
 pwa_channel_free = _proto("pwa_channel_free", pwa_status, pwa_channel_t)
 pwa_channel_last_error = _proto(
     "pwa_channel_last_error", pwa_status, pwa_channel_t, c_char_p, c_size_t, P(c_size_t))

@@ -256,11 +256,11 @@ class _CallbackState:
 
 
 def _make_trampolines(cs):
-    def message_tramp(_user, _handle, msg):
+    def message_tramp(_user, handle, msg):
         _tls.depth = getattr(_tls, "depth", 0) + 1
         try:
             if cs.raw_messages:
-                cs.on_message(msg)  # the borrowed pointer, valid until this returns
+                cs.on_message(msg, handle)  # the borrowed pointer, valid until this returns
             else:
                 m = Message._copy(msg)  # borrowed: copy it now, the library frees it after
                 cs.on_message(m)
@@ -520,6 +520,14 @@ class Channel:
     def set_password(self, password):
         check(_ffi.pwa_channel_set_password(self._handle, _ffi.encode(password, "password")),
               self._handle)
+
+    def pause_delivery(self, paused=True):
+        """Callback mode: hold back (True) or resume (False) this channel's callbacks
+        (pwa_channel_pause_delivery), e.g. while the consumer they feed is full, instead of
+        blocking in a callback. While paused its queue fills, then the library stops reading
+        the socket: nothing is dropped. Non-blocking; callable from a callback; close()
+        resumes it for good."""
+        check(_ffi.pwa_channel_pause_delivery(self._handle, 1 if paused else 0), self._handle)
 
     def request_close(self):
         """Ask for a graceful close and return at once (pwa_channel_close); the handle stays:

@@ -9,6 +9,7 @@ pub(crate) mod common;
 mod tls_common;
 
 mod auth;
+mod callback_thread;
 mod model;
 mod tls;
 mod urls;

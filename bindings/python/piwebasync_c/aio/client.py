@@ -1,16 +1,20 @@
 """WebsocketClient: piwebasync's asyncio channel client on the native core.
 
-Delivery is push-based. The channel runs in callback mode: the library's own callback thread
-for this channel copies each message's text and URL out of the borrowed C message and appends
-it to a bounded buffer shared with the event loop; when a recv() is waiting, one
-loop.call_soon_threadsafe wakes it (one wake per batch, not per message, when the consumer is
-behind). No thread of ours is blocked per channel.
+Delivery is push-based. The channel runs in callback mode: a callback thread of the library
+copies each message's text and URL out of the borrowed C message and appends it to a bounded
+buffer shared with the event loop; when a recv() is waiting, one loop.call_soon_threadsafe
+wakes it (one wake per batch, not per message, when the consumer is behind). No thread of ours
+is blocked per channel. By default the channels use the library's one shared callback thread
+(configuration key callback_thread=shared: a thread per channel cost about 200 KiB each);
+config={"callback_thread": "own"} gives each channel a thread of its own.
 
-Back-pressure: when the buffer holds `max_queue` messages, the callback thread waits (a
-threading.Condition) until recv() takes one. While it waits, the library's own queue
-(max_queue / max_queue_bytes of the configuration, default 1024 messages / 32 MiB) fills, and
-then the library stops reading the socket, so the server is held back. Nothing is dropped and
-memory is bounded by max_queue here plus the library's bound.
+Back-pressure: when the buffer holds `max_queue` messages, the callback pauses the channel's
+deliveries (pwa_channel_pause_delivery) and returns — it never waits, so a consumer that is
+behind does not hold up the other channels on the shared thread — and recv() resumes them once
+the buffer is down to half. While paused, the library's own queue (max_queue /
+max_queue_bytes of the configuration, default 1024 messages / 32 MiB) fills, and then the
+library stops reading the socket, so the server is held back. Nothing is dropped and memory is
+bounded by max_queue here plus the library's bound.
 
 Blocking library calls (open, update, free) run in the loop's default executor, so the loop
 never blocks; everything else (state, outcome, close request) does not block.
@@ -71,7 +75,9 @@ class _Shared:
         self.cond = threading.Condition(threading.Lock())
         self.buf = collections.deque()
         self.waiter = None          # a loop future a recv() awaits, or None
-        self.discard = False        # closing: the callback thread stops waiting, drops
+        self.discard = False        # closing: the callback drops what still comes
+        self.handle = 0             # the channel's handle, known from its first callback
+        self.paused = False         # the channel's deliveries are held back (buffer full)
         self.discarded = 0
         self.ended = False
         self.end_event = asyncio.Event()
@@ -87,7 +93,7 @@ class _Shared:
         except RuntimeError:  # the loop is closed: nobody waits any more
             pass
 
-    def on_message(self, msg):
+    def on_message(self, msg, handle):
         n = ctypes.c_size_t(0)
         p = _ffi.pwa_message_json(msg, ctypes.byref(n))
         text = ctypes.string_at(p, n.value).decode("utf-8", errors="replace") if p else ""
@@ -98,12 +104,16 @@ class _Shared:
         item = WebsocketMessage(text, url)
         item.is_backfilled = bool(flag.value)
         with self.cond:
-            while len(self.buf) >= self.max_queue and not self.discard:
-                self.cond.wait()
             if self.discard:
                 self.discarded += 1
                 return
             self.buf.append(item)
+            if len(self.buf) >= self.max_queue and not self.paused:
+                # Full: hold the channel back rather than wait here (the thread may be
+                # shared by every channel). Under the lock, so that a resume cannot come first.
+                self.handle = handle
+                self.paused = True
+                _ffi.pwa_channel_pause_delivery(handle, 1)
             w, self.waiter = self.waiter, None
         if w is not None:
             self._wake(w)
@@ -132,11 +142,24 @@ class _Shared:
         except RuntimeError:
             pass
 
+    def taken(self):
+        """recv() took a message (under self.cond): resume the deliveries once the buffer is
+        down to half."""
+        if self.paused and len(self.buf) <= self.max_queue // 2:
+            self._resume()
+
+    def _resume(self):
+        self.paused = False
+        # Non-blocking; a handle freed meanwhile just gives PWA_ERR_INVALID_HANDLE.
+        _ffi.pwa_channel_pause_delivery(self.handle, 0)
+
     def release(self):
-        """Let a callback thread that waits for room go (and drop what still comes)."""
+        """Closing: drop what still comes, and resume a paused channel so that its end is
+        delivered."""
         with self.cond:
             self.discard = True
-            self.cond.notify_all()
+            if self.paused:
+                self._resume()
 
 
 def _resolve(fut):
@@ -166,14 +189,16 @@ class WebsocketClient:
     as piwebasync); None: never.
     open_timeout, close_timeout, ping_interval, ping_timeout (seconds), max_size (bytes of
     one message): None keeps the library's default (10, 10, 20, 20, 64 MiB).
-    max_queue: messages buffered on the Python side before the library's callback thread
-    waits (then the library's own queue fills and it stops reading the socket).
+    max_queue: messages buffered on the Python side before the channel's deliveries are
+    paused (then the library's own queue fills and it stops reading the socket).
     auth: None, or a (username, password) tuple for HTTP Basic.
     extra_headers (a mapping or (name, value) pairs), origin: headers of the opening
     handshake, as in piwebasync. loop: accepted for piwebasync's signature; the client uses
     the running loop.
     config: more configuration keys of the library (a mapping, e.g. {"max_queue": 256,
-    "tls_ca_file": "ca.pem", "header.X-Site": "north"}).
+    "tls_ca_file": "ca.pem", "header.X-Site": "north"}). callback_thread is "shared" unless
+    set here: the channels' callbacks run on one library thread (they only hand messages to
+    the loop); "own" gives each channel a thread of its own.
 
     Open with `async with`, or `channel = await WebsocketClient(request)` (then close()).
     """
@@ -193,6 +218,9 @@ class WebsocketClient:
         # Only the JSON text is taken from the library's message (typed values are parsed on
         # demand from it): the library need not parse on its network thread.
         keys.setdefault("parse_on_receive", "false")
+        # The callbacks only hand messages to the loop and never wait (a full buffer pauses
+        # the channel): one library thread serves every channel, instead of a thread each.
+        keys.setdefault("callback_thread", "shared")
         keys["reconnect"] = bool(reconnect)
         if dead_channel_timeout is None:
             keys["dead_channel_timeout"] = 0  # 0 = never (the library's spelling of None)
@@ -311,7 +339,7 @@ class WebsocketClient:
                     item = s.buf[0]
                     if not isinstance(item, _End):
                         s.buf.popleft()
-                        s.cond.notify()
+                        s.taken()
                         return item
                 else:
                     fut = s.loop.create_future()
