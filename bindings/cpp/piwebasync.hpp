@@ -896,6 +896,15 @@ public:
         return s;
     }
 
+    /// Hold back (true) or resume (false) the channel's callbacks, for a callback whose
+    /// consumer is full: pause and return instead of blocking (with callback_thread=shared a
+    /// blocking callback stalls every channel on that thread). Nothing is dropped: the queue
+    /// fills, then the socket is not read. Works inside callbacks. Throws for an invalid handle.
+    void pause_delivery(bool paused) {
+        pwa_status s = pwa_channel_pause_delivery(h_, paused ? 1 : 0);
+        if (s != PWA_OK) detail::fail_channel(s, h_);
+    }
+
     /// Ask for a graceful close; returns at once (idempotent). Buffered messages can still
     /// be polled, then PWA_CLOSED. Works inside callbacks. Throws for an invalid handle.
     void close() {

@@ -279,6 +279,9 @@ namespace PiWebAsync
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int pwa_channel_close(ulong h);
 
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int pwa_channel_pause_delivery(ulong h, int paused);
+
         // ---- subscription sets ----
 
         /// <summary>pwa_subscription_callbacks</summary>

@@ -920,6 +920,18 @@ namespace PiWebAsync
             return StatusOrThrow(h, st);
         }
 
+        /// <summary>Holds back (true) or resumes (false) the channel's callbacks, for a callback
+        /// whose consumer is full: pause and return instead of blocking (with
+        /// callback_thread=shared a blocking callback stalls every channel on that thread).
+        /// Nothing is dropped: the queue fills, then the socket is not read. Callable inside
+        /// callbacks.</summary>
+        public void PauseDelivery(bool paused)
+        {
+            ulong h = Live();
+            int st = Native.pwa_channel_pause_delivery(h, paused ? 1 : 0);
+            if (st != Native.PWA_OK) throw Failure(h, st);
+        }
+
         /// <summary>Asks for a graceful close and returns at once; Poll then drains what was
         /// buffered and returns Status.Closed. Idempotent until Dispose.</summary>
         public void Close()

@@ -302,6 +302,27 @@ static void move_semantics() {
     // a, b, c, e, g, h: moved-from; d, f, i: freed once each at the end of the scope.
 }
 
+// pause_delivery: nothing is delivered while paused (the simulator sends every 20 ms), the
+// messages held back come after resume; on the shared callback thread here.
+static void pause_delivery() {
+    pwa::Config cfg;
+    cfg.set("callback_thread", "shared");
+    std::atomic<long> got{0};
+    pwa::Channel ch = pwa::Channel::open_with_callbacks(URL_A, &cfg, [&got](const pwa::Message&) { got++; });
+    CHECK(wait_for([&] { return got.load() >= 2; }));
+    ch.pause_delivery(true);
+    std::this_thread::sleep_for(100ms);  // a callback under way ends
+    const long paused_at = got.load();
+    std::this_thread::sleep_for(400ms);  // ~20 messages arrive meanwhile
+    CHECK(got.load() == paused_at);
+    ch.pause_delivery(false);
+    CHECK(wait_for([&] { return got.load() >= paused_at + 10; }));
+    std::printf("  pause_delivery: %ld before the pause, none while paused, %ld after resuming\n", paused_at,
+                got.load() - paused_at);
+    pwa::Channel moved(std::move(ch));
+    CHECK_THROWS(ch.pause_delivery(true), PWA_ERR_INVALID_HANDLE);
+}
+
 // Callbacks: messages arrive borrowed, events come in order, exactly one CLOSED, last.
 struct Seen {
     std::mutex lock;
@@ -740,6 +761,7 @@ int main(int argc, char** argv) {
         {"connect_refused", connect_refused},
         {"move_semantics", move_semantics},
         {"callbacks", callbacks},
+        {"pause_delivery", pause_delivery},
         {"callback_exceptions", callback_exceptions},
         {"destroy_inside_callback", destroy_inside_callback},
         {"update_to_second_simulator", update_to_second_simulator},

@@ -604,6 +604,29 @@ internal static class TestBinding
         CheckEq(0L, ch.CallbackExceptionCount, "callback exceptions");
     }
 
+    /// PauseDelivery: nothing is delivered while paused (the simulator sends every 20 ms); the
+    /// messages held back come after resuming. On the shared callback thread here.
+    private static void TestPauseDelivery()
+    {
+        int got = 0;
+        using (ChannelConfig cfg = new ChannelConfig())
+        {
+            cfg.Set("callback_thread", "shared");
+            Channel ch = Channel.Open(urlB, cfg, delegate (Message m) { Interlocked.Increment(ref got); }, null);
+            Check(WaitFor(delegate { return Volatile.Read(ref got) >= 2; }, 5000), "2 messages did not arrive");
+            ch.PauseDelivery(true);
+            Thread.Sleep(100); // a callback under way ends
+            int pausedAt = Volatile.Read(ref got);
+            Thread.Sleep(400); // ~20 messages arrive meanwhile
+            CheckEq(pausedAt, Volatile.Read(ref got), "messages delivered while paused");
+            ch.PauseDelivery(false);
+            Check(WaitFor(delegate { return Volatile.Read(ref got) >= pausedAt + 10; }, 5000),
+                "delivery did not resume");
+            ch.Dispose();
+            Throws<ObjectDisposedException>(delegate { ch.PauseDelivery(true); }, "PauseDelivery after Dispose");
+        }
+    }
+
     private static void TestCallbackException()
     {
         int messages = 0, events = 0, closed = 0;
@@ -1364,6 +1387,7 @@ internal static class TestBinding
         Run("two_pollers_busy", TestBusy);
         Run("use_after_dispose", TestUseAfterDispose);
         Run("callbacks", TestCallbacks);
+        Run("pause_delivery", TestPauseDelivery);
         Run("callback_exception", TestCallbackException);
         Run("dispose_inside_callback", TestDisposeInsideCallback);
         Run("update", TestUpdate);
