@@ -549,7 +549,19 @@ mod tests {
     fn a_busy_member_does_not_starve_the_others() {
         let group = DeliveryGroup::new().unwrap();
         let (tx, rx) = mpsc::channel();
-        let (busy, b) = member(&group, recording(0, &tx));
+        // The busy member's first callback holds the thread until the quiet member is ready,
+        // so that the busy one has more than a turn left when the quiet one queues up.
+        let (release, held) = mpsc::channel::<()>();
+        let mut busy_callbacks = recording(0, &tx);
+        let mut record = busy_callbacks.on_message.take().unwrap();
+        let mut first = Some(held);
+        busy_callbacks.on_message = Some(Box::new(move |m: Message| {
+            if let Some(held) = first.take() {
+                let _ = held.recv_timeout(WAIT);
+            }
+            record(m)
+        }));
+        let (busy, b) = member(&group, busy_callbacks);
         let (quiet, q) = member(&group, recording(1, &tx));
         for i in 0..(TURN * 4) {
             push(&busy, &format!("{i}"));
@@ -557,6 +569,7 @@ mod tests {
         b.start(busy.clone());
         q.start(quiet.clone());
         push(&quiet, "q");
+        release.send(()).unwrap();
         busy.queue.finish(closed());
         quiet.queue.finish(closed());
         assert!(b.wait(Some(WAIT)) && q.wait(Some(WAIT)));
