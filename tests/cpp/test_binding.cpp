@@ -302,23 +302,32 @@ static void move_semantics() {
     // a, b, c, e, g, h: moved-from; d, f, i: freed once each at the end of the scope.
 }
 
-// pause_delivery: nothing is delivered while paused (the simulator sends every 20 ms), the
-// messages held back come after resume; on the shared callback thread here.
+// pause_delivery: a callback pauses its own channel (the way a full consumer does); no
+// callback runs after it while paused (the simulator sends every 20 ms), the messages held
+// back come after resume. On the shared callback thread here.
 static void pause_delivery() {
     pwa::Config cfg;
     cfg.set("callback_thread", "shared");
     std::atomic<long> got{0};
-    pwa::Channel ch = pwa::Channel::open_with_callbacks(URL_A, &cfg, [&got](const pwa::Message&) { got++; });
-    CHECK(wait_for([&] { return got.load() >= 2; }));
-    ch.pause_delivery(true);
-    std::this_thread::sleep_for(100ms);  // a callback under way ends
-    const long paused_at = got.load();
+    std::atomic<long> paused_at{-1};
+    std::atomic<pwa::Channel*> self{nullptr};
+    pwa::Channel ch = pwa::Channel::open_with_callbacks(URL_A, &cfg, [&](const pwa::Message&) {
+        const long n = ++got;
+        pwa::Channel* c = self.load();
+        if (c != nullptr && paused_at.load() < 0) {
+            c->pause_delivery(true);
+            paused_at = n;
+        }
+    });
+    self = &ch;
+    CHECK(wait_for([&] { return paused_at.load() > 0; }));
     std::this_thread::sleep_for(400ms);  // ~20 messages arrive meanwhile
-    CHECK(got.load() == paused_at);
+    CHECK(got.load() == paused_at.load());
     ch.pause_delivery(false);
-    CHECK(wait_for([&] { return got.load() >= paused_at + 10; }));
-    std::printf("  pause_delivery: %ld before the pause, none while paused, %ld after resuming\n", paused_at,
-                got.load() - paused_at);
+    CHECK(wait_for([&] { return got.load() >= paused_at.load() + 10; }));
+    std::printf("  pause_delivery: paused by its callback at message %ld, none while paused, %ld after resuming\n",
+                paused_at.load(), got.load() - paused_at.load());
+    self = nullptr;
     pwa::Channel moved(std::move(ch));
     CHECK_THROWS(ch.pause_delivery(true), PWA_ERR_INVALID_HANDLE);
 }

@@ -604,23 +604,33 @@ internal static class TestBinding
         CheckEq(0L, ch.CallbackExceptionCount, "callback exceptions");
     }
 
-    /// PauseDelivery: nothing is delivered while paused (the simulator sends every 20 ms); the
-    /// messages held back come after resuming. On the shared callback thread here.
+    /// PauseDelivery: a callback pauses its own channel (the way a full consumer does); no
+    /// callback runs after it while paused (the simulator sends every 20 ms); the messages
+    /// held back come after resuming. On the shared callback thread here.
     private static void TestPauseDelivery()
     {
         int got = 0;
+        int pausedAt = -1;
+        Channel self = null;
         using (ChannelConfig cfg = new ChannelConfig())
         {
             cfg.Set("callback_thread", "shared");
-            Channel ch = Channel.Open(urlB, cfg, delegate (Message m) { Interlocked.Increment(ref got); }, null);
-            Check(WaitFor(delegate { return Volatile.Read(ref got) >= 2; }, 5000), "2 messages did not arrive");
-            ch.PauseDelivery(true);
-            Thread.Sleep(100); // a callback under way ends
-            int pausedAt = Volatile.Read(ref got);
+            Channel ch = Channel.Open(urlB, cfg, delegate (Message m)
+            {
+                int n = Interlocked.Increment(ref got);
+                Channel c = Volatile.Read(ref self);
+                if (c != null && Volatile.Read(ref pausedAt) < 0)
+                {
+                    c.PauseDelivery(true);
+                    Volatile.Write(ref pausedAt, n);
+                }
+            }, null);
+            Volatile.Write(ref self, ch);
+            Check(WaitFor(delegate { return Volatile.Read(ref pausedAt) > 0; }, 5000), "the callback did not pause");
             Thread.Sleep(400); // ~20 messages arrive meanwhile
-            CheckEq(pausedAt, Volatile.Read(ref got), "messages delivered while paused");
+            CheckEq(Volatile.Read(ref pausedAt), Volatile.Read(ref got), "messages delivered while paused");
             ch.PauseDelivery(false);
-            Check(WaitFor(delegate { return Volatile.Read(ref got) >= pausedAt + 10; }, 5000),
+            Check(WaitFor(delegate { return Volatile.Read(ref got) >= Volatile.Read(ref pausedAt) + 10; }, 5000),
                 "delivery did not resume");
             ch.Dispose();
             Throws<ObjectDisposedException>(delegate { ch.PauseDelivery(true); }, "PauseDelivery after Dispose");
