@@ -115,8 +115,10 @@ impl Pause {
         drop(st);
         self.resumed.notify_all();
         // A paused member is not visited (its queue does not tell the group again): visit it.
-        if let Some(group) = member.as_ref().and_then(|(g, _)| g.upgrade()) {
-            group.make_ready(member.map_or(0, |(_, id)| id));
+        if let Some((group, id)) = member {
+            if let Some(group) = group.upgrade() {
+                group.make_ready(id);
+            }
         }
     }
 
@@ -170,7 +172,7 @@ struct GroupInner {
     state: Mutex<GroupState>,
     /// The thread waits here for a ready member.
     ready: Condvar,
-    /// `wait_member` waits here for a member to finish.
+    /// `GroupMember::wait` waits here for a member to finish.
     finished: Condvar,
 }
 
@@ -187,12 +189,12 @@ struct GroupState {
 }
 
 struct Member {
+    /// The channel's queue, once it is open (`start`): its deliveries may start then (a
+    /// channel whose open fails calls no callback).
     shared: Option<Arc<Shared>>,
     pause: Arc<Pause>,
     /// `None` while its turn runs (taken out, so no lock is held around a callback).
     callbacks: Option<Callbacks>,
-    /// Opened: its deliveries may start (a channel whose open fails calls no callback).
-    started: bool,
 }
 
 /// A member of a group, as its channel sees it.
@@ -225,8 +227,8 @@ impl DeliveryGroup {
     }
 
     /// Reserve a member for a channel about to open with `callbacks`: the hook to give its
-    /// queue, and the member. Its deliveries wait for [`GroupMember::start`]; `attach`
-    /// gives it the queue once the channel exists.
+    /// queue, and the member. Its deliveries wait for [`GroupMember::start`], which gives it
+    /// the channel's queue once the channel is open.
     pub fn join(&self, callbacks: Callbacks) -> (ReadyHook, GroupMember) {
         let mut st = lock(&self.inner.state);
         let id = st.next_id;
@@ -239,7 +241,6 @@ impl DeliveryGroup {
                 shared: None,
                 pause: pause.clone(),
                 callbacks: Some(callbacks),
-                started: false,
             },
         );
         drop(st);
@@ -277,7 +278,6 @@ impl GroupMember {
         let mut st = lock(&self.group.state);
         if let Some(m) = st.members.get_mut(&self.id) {
             m.shared = Some(shared);
-            m.started = true;
         }
         drop(st);
         // What was queued while it opened (its queue told the group already, or not at all
@@ -345,15 +345,14 @@ impl GroupInner {
                 st.idle = false;
                 continue;
             };
-            // A member that is not started yet is visited again by `start`; one that is on
-            // its turn already (visited twice in the queue) or gone is skipped.
-            let Some(m) = st.members.get_mut(&id).filter(|m| m.started) else {
+            // A member that is not started yet (no queue) is visited again by `start`; one
+            // that is on its turn already (visited twice in the queue) or gone is skipped.
+            let Some((shared, mut callbacks, pause)) = st.members.get_mut(&id).and_then(|m| {
+                let shared = m.shared.clone()?;
+                Some((shared, m.callbacks.take()?, m.pause.clone()))
+            }) else {
                 continue;
             };
-            let (Some(mut callbacks), Some(shared)) = (m.callbacks.take(), m.shared.clone()) else {
-                continue;
-            };
-            let pause = m.pause.clone();
             drop(st);
             let with_messages = callbacks.on_message.is_some();
             let mut turn = Turn::More;
