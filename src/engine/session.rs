@@ -30,6 +30,20 @@ pub struct Update {
     pub reply: std::sync::mpsc::SyncSender<Result<(), Error>>,
 }
 
+impl Update {
+    /// The new endpoint failed and the channel stays at `url`: record why, emit
+    /// `RolledBack`, and answer the caller with `RolledBack`.
+    pub fn roll_back(self, shared: &Shared, url: &str, cause: Error) {
+        shared.set_last_error(cause.message());
+        let msg = format!(
+            "update rolled back, the channel stays at {url}: {}",
+            cause.message()
+        );
+        shared.emit(StateEvent::RolledBack { cause });
+        let _ = self.reply.send(Err(Error::new(ErrorKind::RolledBack, msg)));
+    }
+}
+
 /// Why a connection ended.
 pub enum SessionEnd {
     /// We asked for the close (the close handshake ran, or timed out). `dropped` says what
@@ -248,16 +262,7 @@ impl Session<'_> {
         if let Some(g) = self.gap {
             g.lock().unwrap_or_else(|p| p.into_inner()).end_update();
         }
-        self.shared.set_last_error(cause.message());
-        let msg = format!(
-            "update rolled back, the channel stays at {}: {}",
-            self.url,
-            cause.message()
-        );
-        self.shared.emit(StateEvent::RolledBack { cause });
-        let _ = update
-            .reply
-            .send(Err(Error::new(ErrorKind::RolledBack, msg)));
+        update.roll_back(self.shared, self.url, cause);
     }
 
     /// The message for a frame; `None` when gap fill took out every value of it (all were

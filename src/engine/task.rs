@@ -253,16 +253,7 @@ impl ChannelTask {
                     seam = self.seam.take().unwrap_or(Seam::Update);
                 }
                 Err(cause) if update.rollback => {
-                    self.shared.set_last_error(cause.message());
-                    let msg = format!(
-                        "update rolled back, the channel stays at {}: {}",
-                        self.url,
-                        cause.message()
-                    );
-                    self.shared.emit(StateEvent::RolledBack { cause });
-                    let _ = update
-                        .reply
-                        .send(Err(Error::new(ErrorKind::RolledBack, msg)));
+                    update.roll_back(&self.shared, &self.url, cause);
                 }
                 Err(cause) => {
                     close_unread(ws, self.cfg.free_grace()).await;
